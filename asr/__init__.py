@@ -1,0 +1,1 @@
+"""Speech recognition: VAD segmentation and the faster-whisper worker pool. Knows nothing of mediagw."""

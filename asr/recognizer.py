@@ -1,0 +1,161 @@
+"""One utterance of PCM in, its text (and word timings) out: faster-whisper's model driven directly.
+
+`WhisperModel.transcribe()` pads every segment to a 30 s mel window and falls back to sampling at higher
+temperatures; on short telephone utterances that costs ~3x and lets a loop run to 448 tokens. Here the
+encoder sees a fixed, shorter window (long enough that accuracy holds), decoding is greedy or beam, and
+the number of new tokens is bounded by the audio length.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+
+from asr.frame import SAMPLE_RATE, Pcm
+from asr.guards import compression_ratio, cut_repetition, max_new_tokens
+from asr.model import ModelOptions, resolve_compute_type, resolve_device, resolve_model_path
+from asr.resample import to_model_rate
+
+log = logging.getLogger(__name__)
+
+HOP = 160  # samples per mel frame at 16 kHz (10 ms)
+MAX_MODEL_TOKENS = 448
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How each utterance is decoded."""
+
+    beam_size: int = 1
+    window_seconds: float = 10.0  # fixed encoder window; the segmenter keeps utterances shorter
+    tokens_per_second: float = 7.0  # new-token budget per second of audio
+    min_new_tokens: int = 12
+    max_repeats: int = 6  # a token pattern repeated more often than this is a loop
+    compression_ratio_threshold: float = 2.4
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str  # as the model wrote it, punctuation attached
+    start_ms: int  # relative to the start of the recognized audio
+    end_ms: int
+    probability: float
+
+
+@dataclass(frozen=True)
+class Recognition:
+    text: str
+    words: tuple[Word, ...] = ()
+    loop_cut: bool = False
+    decode_ms: float = 0.0
+    no_speech_prob: float = 0.0
+
+
+@dataclass(frozen=True)
+class RecognitionRequest:
+    samples: Pcm  # 8 kHz int16
+    hotwords: str = ""
+    word_timestamps: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Recognizer:
+    """Holds the shared model; `recognize` is thread-safe and blocking (call it from a worker thread)."""
+
+    def __init__(self, model: ModelOptions, decode: DecodeOptions) -> None:
+        device = resolve_device(model.device)
+        self.device = device
+        self.decode = decode
+        self.model_path = resolve_model_path(model.path)
+        self._model = WhisperModel(
+            str(self.model_path),
+            device=device,
+            compute_type=resolve_compute_type(model, device),
+            cpu_threads=model.cpu_threads,
+            num_workers=model.workers,
+            local_files_only=True,
+        )
+        self._tokenizer = Tokenizer(
+            self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language="en"
+        )
+        self._suppressed = list(get_suppressed_tokens(self._tokenizer, (-1,)) or ())
+        self._window_frames = int(decode.window_seconds * 100)
+        self._feature_lock = threading.Lock()  # the feature extractor mutates itself per call
+
+    @property
+    def languages(self) -> list[str]:
+        """ISO 639-1 codes the loaded model can transcribe."""
+        return list(self._model.supported_languages)
+
+    @property
+    def max_audio_ms(self) -> int:
+        return int(self.decode.window_seconds * 1000) - 20
+
+    def recognize(self, request: RecognitionRequest) -> Recognition:
+        import time
+
+        started = time.perf_counter()
+        signal = to_model_rate(request.samples)[: self._window_frames * HOP - HOP]
+        features, frames = self._features(signal)
+        encoded = self._model.encode(features)
+        prompt = self._prompt(request.hotwords)
+        budget = max_new_tokens(
+            len(request.samples) / SAMPLE_RATE,
+            self.decode.tokens_per_second,
+            self.decode.min_new_tokens,
+            MAX_MODEL_TOKENS - len(prompt),
+        )
+        result = self._model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=self.decode.beam_size,
+            max_length=len(prompt) + budget,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppressed,
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        tokens, loop_cut = self._guard(tokens, budget)
+        text = self._tokenizer.decode(tokens).strip()
+        words = self._align(tokens, encoded, frames) if request.word_timestamps and tokens else ()
+        decode_ms = (time.perf_counter() - started) * 1000
+        return Recognition(text, words, loop_cut, decode_ms, float(result.no_speech_prob))
+
+    def _features(self, signal: np.ndarray) -> tuple[np.ndarray, int]:
+        with self._feature_lock:
+            mel = self._model.feature_extractor(signal, padding=HOP)
+        frames = min(mel.shape[-1], self._window_frames)
+        window = np.zeros((mel.shape[0], self._window_frames), dtype=np.float32)
+        window[:, :frames] = mel[:, :frames]
+        return window, frames
+
+    def _prompt(self, hotwords: str) -> list[int]:
+        prompt: list[int] = []
+        if hotwords.strip():
+            hot = self._tokenizer.encode(" " + hotwords.strip())[: MAX_MODEL_TOKENS // 2 - 1]
+            prompt = [self._tokenizer.sot_prev, *hot]
+        return [*prompt, *self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+
+    def _guard(self, tokens: list[int], budget: int) -> tuple[list[int], bool]:
+        """Cut a decode that ran into a loop: it either filled its budget or compresses too well."""
+        text = self._tokenizer.decode(tokens)
+        if len(tokens) < budget and compression_ratio(text) <= self.decode.compression_ratio_threshold:
+            return tokens, False
+        kept = cut_repetition(tokens, self.decode.max_repeats)
+        if len(kept) < len(tokens):
+            log.warning("asr decode loop cut: %d of %d tokens kept", len(kept), len(tokens))
+        return kept, True
+
+    def _align(self, tokens: list[int], encoded: object, frames: int) -> tuple[Word, ...]:
+        aligned = self._model.find_alignment(self._tokenizer, [tokens], encoded, frames)[0]  # type: ignore[arg-type]
+        return tuple(
+            Word(w["word"], int(round(w["start"] * 1000)), int(round(w["end"] * 1000)), float(w["probability"]))
+            for w in aligned
+        )

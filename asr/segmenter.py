@@ -1,0 +1,132 @@
+"""Cuts a stream of 20 ms frames into utterances with webrtcvad. Sans-I/O: frames in, segments out."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import webrtcvad
+
+from asr.frame import FRAME_MS, SAMPLE_RATE, Frame, Pcm
+
+
+@dataclass(frozen=True)
+class SegmenterOptions:
+    """Tuning of utterance boundaries; all times in ms."""
+
+    aggressiveness: int = 2  # webrtcvad mode 0 (permissive) .. 3 (strict)
+    start_window_ms: int = 100  # speech starts when this window holds...
+    start_trigger_ms: int = 60  # ...at least this much voiced audio
+    end_silence_ms: int = 400  # an utterance ends after this much unvoiced audio
+    pre_roll_ms: int = 200  # audio kept before the detected start (soft onsets)
+    post_roll_ms: int = 100  # audio kept after the last voiced frame
+    min_utterance_ms: int = 200  # shorter voiced runs are clicks and breaths, not speech
+    max_utterance_ms: int = 9500  # longer speech is cut here and continues in a new utterance
+    cut_search_ms: int = 1500  # a forced cut looks this far back for the quietest frame
+
+    def validate(self) -> None:
+        if not 0 <= self.aggressiveness <= 3:
+            raise ValueError("segmenter.aggressiveness must be 0..3")
+        if not 0 < self.start_trigger_ms <= self.start_window_ms:
+            raise ValueError("segmenter.start_trigger_ms must be > 0 and <= start_window_ms")
+        if self.end_silence_ms < FRAME_MS or self.min_utterance_ms < 0:
+            raise ValueError("segmenter.end_silence_ms must be at least one frame (20 ms)")
+        if self.max_utterance_ms < 1000 or self.cut_search_ms >= self.max_utterance_ms:
+            raise ValueError("segmenter.max_utterance_ms must be >= 1000 and > cut_search_ms")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One utterance's audio. `start_ms`/`end_ms` bound the speech; `audio_start_ms` is where `samples` begin."""
+
+    samples: Pcm
+    audio_start_ms: int
+    start_ms: int
+    end_ms: int
+    closed_at_ms: int  # media time at which the segmenter decided the utterance was over
+    forced_cut: bool  # closed by max_utterance_ms; the speech continues in the next segment
+
+
+class Segmenter:
+    def __init__(self, options: SegmenterOptions) -> None:
+        options.validate()
+        self._options = options
+        self._vad = webrtcvad.Vad(options.aggressiveness)
+        self._lookback: deque[tuple[Frame, bool]] = deque(
+            maxlen=(options.pre_roll_ms + options.start_window_ms) // FRAME_MS
+        )
+        self._window = options.start_window_ms // FRAME_MS
+        self._frames: list[tuple[Frame, bool]] = []  # the open utterance, pre-roll included
+        self._speech_start = 0
+        self._last_voiced_end = 0
+        self._silence_ms = 0
+
+    @property
+    def in_utterance(self) -> bool:
+        return bool(self._frames)
+
+    def push(self, frame: Frame) -> list[Segment]:
+        voiced = self._vad.is_speech(frame.samples.tobytes(), SAMPLE_RATE)
+        if not self._frames:
+            return self._await_speech(frame, voiced)
+        self._frames.append((frame, voiced))
+        if voiced:
+            self._last_voiced_end, self._silence_ms = frame.end_ms, 0
+        else:
+            self._silence_ms += frame.duration_ms
+        if self._silence_ms >= self._options.end_silence_ms:
+            return self._close(frame.end_ms)
+        if frame.end_ms - self._frames[0][0].position_ms >= self._options.max_utterance_ms:
+            return self._cut(frame.end_ms)
+        return []
+
+    def flush(self) -> list[Segment]:
+        """End of stream: an utterance in progress is closed, not dropped."""
+        if not self._frames:
+            return []
+        return self._close(self._frames[-1][0].end_ms)
+
+    def _await_speech(self, frame: Frame, voiced: bool) -> list[Segment]:
+        self._lookback.append((frame, voiced))
+        recent = list(self._lookback)[-self._window :]
+        voiced_ms = sum(f.duration_ms for f, v in recent if v)
+        if voiced_ms < self._options.start_trigger_ms:
+            return []
+        first_voiced = next(f for f, v in recent if v)
+        self._frames = list(self._lookback)
+        self._lookback.clear()
+        self._speech_start = first_voiced.position_ms
+        self._last_voiced_end = max(f.end_ms for f, v in self._frames if v)
+        self._silence_ms = frame.end_ms - self._last_voiced_end
+        return []
+
+    def _close(self, closed_at_ms: int) -> list[Segment]:
+        keep_until = self._last_voiced_end + self._options.post_roll_ms
+        frames = [f for f, _ in self._frames if f.position_ms < keep_until]
+        segment = self._segment(frames, self._last_voiced_end, closed_at_ms, forced_cut=False)
+        self._frames = []
+        if self._last_voiced_end - self._speech_start < self._options.min_utterance_ms:
+            return []
+        return [segment]
+
+    def _cut(self, closed_at_ms: int) -> list[Segment]:
+        """Split a monologue at the quietest recent frame; the rest opens the next utterance."""
+        split = self._quietest_index()
+        head, tail = self._frames[:split], self._frames[split:]
+        end_ms = max((f.end_ms for f, v in head if v), default=head[-1][0].end_ms)
+        segment = self._segment([f for f, _ in head], end_ms, closed_at_ms, forced_cut=True)
+        self._frames = tail
+        if tail:
+            self._speech_start = tail[0][0].position_ms
+        return [segment]
+
+    def _quietest_index(self) -> int:
+        search = self._options.cut_search_ms // FRAME_MS
+        first = max(1, len(self._frames) - search)
+        energy = [float(np.mean(np.abs(f.samples.astype(np.int32)))) for f, _ in self._frames[first:]]
+        return first + int(np.argmin(energy)) + 1
+
+    def _segment(self, frames: list[Frame], end_ms: int, closed_at_ms: int, forced_cut: bool) -> Segment:
+        samples = np.concatenate([f.samples for f in frames])
+        return Segment(samples, frames[0].position_ms, self._speech_start, end_ms, closed_at_ms, forced_cut)

@@ -1,0 +1,1 @@
+"""HTTP routes: stream URLs, health, metrics; authentication and the documented error shape."""

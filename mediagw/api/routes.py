@@ -1,0 +1,76 @@
+"""Routes of the HTTP API: streaming URL, health and metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+from urllib.parse import urlencode
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from mediagw.api.auth import Authenticator
+from mediagw.api.errors import ApiError
+from mediagw.services import Services
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+AUTH: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
+
+
+async def streaming_url(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    app_id = request.app[AUTH].authenticate(request)
+    external_id = await _external_id(request)
+    token = services.signer.issue(app_id, external_id)
+    base = _public_base(request, services.config.server.public_url)
+    url = f"{base}{services.config.websocket_api.path}?{urlencode({'token': token})}"
+    return web.json_response({"streamingUrl": url})
+
+
+async def _external_id(request: web.Request) -> str:
+    if not request.can_read_body:
+        return ""
+    try:
+        body = json.loads(await request.text() or "{}")
+    except ValueError as error:
+        raise ApiError(400, "400-01", "request body is not valid JSON") from error
+    if not isinstance(body, dict):
+        raise ApiError(400, "400-01", "request body must be a JSON object")
+    external_id = body.get("externalId", "")
+    if not isinstance(external_id, str) or len(external_id) > 256:
+        raise ApiError(400, "400-02", "externalId must be a string of at most 256 characters")
+    return external_id
+
+
+def _public_base(request: web.Request, configured: str) -> str:
+    if configured:
+        return configured.rstrip("/")
+    scheme = "wss" if request.secure else "ws"
+    return f"{scheme}://{request.host}"
+
+
+async def health(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    problems = health_problems(services)
+    if problems:
+        return web.json_response({"healthCheck": "FAILED", "problems": problems}, status=503)
+    return web.json_response({"healthCheck": "SUCCESS"})
+
+
+def health_problems(services: Services) -> list[str]:
+    problems = []
+    if services.config.asr.enabled and (services.recognizer is None or services.pool is None):
+        problems.append("ASR model is not loaded")
+    if not os.access(services.config.data_dir, os.W_OK):
+        problems.append("data directory is not writable")
+    if services.shutting_down:
+        problems.append("shutting down")
+    return problems
+
+
+async def metrics(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    if services.pool is not None:
+        services.metrics.asr_queue_depth.set(services.pool.queue_depth)
+    body = generate_latest(services.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,91 @@
+"""Wires the gateway: configuration to services, services to routes, and start-up and shutdown order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+from functools import partial
+
+from aiohttp import web
+
+from asr.pool import AsrPool
+from asr.recognizer import Recognizer
+from mediagw.api import routes
+from mediagw.api.auth import Authenticator
+from mediagw.api.errors import error_middleware
+from mediagw.config import Config
+from mediagw.ingress.websocket_api.transport import handle_stream
+from mediagw.metrics import Metrics
+from mediagw.services import Services
+from mediagw.tokens import TokenSigner
+
+log = logging.getLogger(__name__)
+
+
+def load_recognizer(config: Config) -> Recognizer:
+    return Recognizer(config.asr.model, config.asr.decode)
+
+
+def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Application:
+    """`recognizer` lets several gateways in one process (tests, benchmarks) share a loaded model."""
+    services = Services(config, Metrics(), TokenSigner(config.auth.token_secret, config.auth.token_ttl_s))
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app[routes.SERVICES] = services
+    app[routes.AUTH] = Authenticator(config.auth.apps)
+    app.router.add_post("/autotranscribe/v1/streaming-url", routes.streaming_url)
+    app.router.add_post("/autotranscribe/v1/streaming-url/", routes.streaming_url)
+    app.router.add_get("/v1/health", routes.health)
+    app.router.add_get("/metrics", routes.metrics)
+    app.router.add_get(config.websocket_api.path, partial(_stream, services=services))
+    app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
+    app.on_shutdown.append(partial(_end_sessions, services=services))
+    app.on_cleanup.append(partial(_stop_services, services=services))
+    return app
+
+
+async def _stream(request: web.Request, services: Services) -> web.StreamResponse:
+    return await handle_stream(request, services)
+
+
+async def _start_services(app: web.Application, services: Services, recognizer: Recognizer | None) -> None:
+    os.makedirs(services.config.data_dir, exist_ok=True)
+    if not services.config.asr.enabled:
+        log.info("ASR is disabled: audio is counted, not transcribed")
+        return
+    if recognizer is None:
+        recognizer = await asyncio.to_thread(load_recognizer, services.config)
+        log.info("ASR model %s loaded on %s", recognizer.model_path, recognizer.device)
+    services.recognizer = recognizer
+    services.pool = AsrPool(recognizer.recognize, services.config.asr.model.workers, services.config.asr.queue_size)
+    services.pool.start()
+
+
+async def _end_sessions(app: web.Application, services: Services) -> None:
+    """Graceful shutdown: every open stream flushes its audio and gets finalResponse 5001."""
+    services.shutting_down = True
+    sessions = list(services.sessions)
+    if not sessions:
+        return
+    log.info("shutting down: ending %d open stream(s)", len(sessions))
+    for session in sessions:
+        session.shutdown()
+    waits = [asyncio.create_task(session.wait_closed()) for session in sessions]
+    _, late = await asyncio.wait(waits, timeout=services.config.server.shutdown_timeout_s)
+    for task in late:
+        task.cancel()
+
+
+async def _stop_services(app: web.Application, services: Services) -> None:
+    await services.drain_background()
+    if services.pool is not None:
+        await services.pool.close()
+
+
+def ssl_context(config: Config) -> ssl.SSLContext | None:
+    if not config.server.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.server.tls_cert, config.server.tls_key or None)
+    return context

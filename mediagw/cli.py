@@ -1,0 +1,89 @@
+"""The `mediagw` command: serve the gateway, transcribe a file offline, hash an API secret, check config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from mediagw.api.auth import hash_secret
+from mediagw.app import build_app, load_recognizer, ssl_context
+from mediagw.config import Config, ConfigError, load_config
+from mediagw.logs import configure_logging
+
+log = logging.getLogger("mediagw")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mediagw", description="Real-time media gateway and speech pipeline")
+    parser.add_argument("--config", help="YAML file merged over configs/default.yaml")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway (HTTP and WebSocket on one port)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    transcribe = commands.add_parser("transcribe", help="transcribe an audio file offline, one JSON line per utterance")
+    transcribe.add_argument("file", type=Path)
+    secret = commands.add_parser("hash-secret", help="print the secret_sha256 to configure for an API secret")
+    secret.add_argument("secret")
+    commands.add_parser("check-config", help="load and validate the configuration, print it as JSON")
+    args = parser.parse_args(argv)
+
+    if args.command == "hash-secret":
+        print(hash_secret(args.secret))
+        return 0
+    try:
+        config = load_config(args.config)
+    except (ConfigError, ValueError) as error:
+        print(f"mediagw: configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(config.logging.level, config.logging.json)
+    if args.command == "check-config":
+        import dataclasses
+
+        print(json.dumps(dataclasses.asdict(config), indent=2))
+        return 0
+    if args.command == "transcribe":
+        return _transcribe(config, args.file)
+    return _serve(config, args.host, args.port)
+
+
+def _serve(config: Config, host: str | None, port: int | None) -> int:
+    host = host or config.server.host
+    port = port or config.server.port
+    log.info("mediagw listening on %s:%d", host, port)
+    web.run_app(
+        build_app(config),
+        host=host,
+        port=port,
+        ssl_context=ssl_context(config),
+        shutdown_timeout=config.server.shutdown_timeout_s + 5,
+        print=None,
+        access_log=None,
+    )
+    return 0
+
+
+def _transcribe(config: Config, path: Path) -> int:
+    from mediagw.offline import transcribe_file
+
+    recognizer = load_recognizer(config)
+    for utterance in transcribe_file(path, recognizer, config.segmenter, show_progress=sys.stderr.isatty()):
+        print(
+            json.dumps(
+                {
+                    "channel": utterance.channel,
+                    "start": utterance.start_ms,
+                    "end": utterance.end_ms,
+                    "text": utterance.text,
+                }
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

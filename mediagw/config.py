@@ -1,0 +1,163 @@
+"""The typed configuration tree: YAML defaults, a user file, then MEDIAGW_* environment overrides.
+
+An override names its path with double underscores: MEDIAGW_ASR__MODEL__DEVICE=cuda sets asr.model.device.
+Values are parsed as YAML scalars, so numbers and booleans work; lists take YAML flow syntax.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from asr.model import ModelOptions
+from asr.recognizer import DecodeOptions
+from asr.segmenter import SegmenterOptions
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+ENV_PREFIX = "MEDIAGW_"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    public_url: str = ""  # base of URLs handed to clients, e.g. wss://mg.example.com; empty: from the request
+    tls_cert: str = ""
+    tls_key: str = ""
+    shutdown_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ApiApp:
+    id: str
+    secret_sha256: str  # hex SHA-256 of the app's secret (`mediagw hash-secret`)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    apps: tuple[ApiApp, ...] = ()
+    token_secret: str = ""  # HMAC key for streaming URL tokens; empty: random per process
+    token_ttl_s: int = 300
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    enabled: bool = True
+    model: ModelOptions = field(default_factory=ModelOptions)
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    queue_size: int = 256
+
+
+@dataclass(frozen=True)
+class WebsocketApiConfig:
+    path: str = "/autotranscribe/v1/stream"
+    idle_timeout_s: float = 60.0
+    max_duration_s: float = 10800.0
+    max_frame_bytes: int = 65536  # larger binary messages close the socket with 1009
+    max_vocabulary_phrases: int = 200
+    max_phrase_chars: int = 64
+    max_sounds_like: int = 10
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    data_dir: str = "./data"
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
+    websocket_api: WebsocketApiConfig = field(default_factory=WebsocketApiConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+
+def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str] | None = None) -> Config:
+    tree = _read_yaml(DEFAULT_CONFIG)
+    if path:
+        _merge(tree, _read_yaml(Path(path)))
+    _merge(tree, _env_overrides(os.environ if environ is None else environ))
+    config: Config = _build(Config, tree, "")
+    config.segmenter.validate()
+    return config
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"cannot read configuration {path}: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"configuration {path} must be a mapping")
+    return data
+
+
+def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        node = tree
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = yaml.safe_load(raw) if raw != "" else ""
+    return tree
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> None:
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'configuration'} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(sorted(f'{where}{k}' for k in unknown))}")
+    values = {name: _coerce(hints[name], data[name], f"{where}{name}") for name in names if name in data}
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise ConfigError(f"{where or 'configuration'}: {error}") from error
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(typing.cast(type, hint), value, where + ".")
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list")
+        item = typing.get_args(hint)[0]
+        return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is str and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{where} must be {hint.__name__}, got {value!r}")
+    return value

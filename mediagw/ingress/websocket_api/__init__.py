@@ -1,0 +1,1 @@
+"""The direct WebSocket API of the reference: startStream, binary L16, transcript, finishStream, finalResponse."""

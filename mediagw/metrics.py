@@ -1,0 +1,39 @@
+"""Prometheus metrics of one gateway, on its own registry so several gateways can live in one process."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.open_streams = Gauge("mediagw_open_streams", "Streams currently open", ["ingress"], registry=self.registry)
+        self.audio_seconds = Counter(
+            "mediagw_audio_seconds", "Seconds of audio received", ["ingress"], registry=self.registry
+        )
+        self.utterances = Counter(
+            "mediagw_utterances", "Utterances transcribed and delivered", ["ingress"], registry=self.registry
+        )
+        self.asr_queue_depth = Gauge(
+            "mediagw_asr_queue_depth", "Utterances waiting for an ASR worker", registry=self.registry
+        )
+        self.asr_latency = Histogram(
+            "mediagw_asr_latency_seconds",
+            "Decode time of one utterance",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.e2e_latency = Histogram(
+            "mediagw_end_to_end_latency_seconds",
+            "From the segmenter closing an utterance to its transcript being handed to the output",
+            ["ingress"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter("mediagw_errors", "Errors by status code", ["code"], registry=self.registry)
+        self.asr_loops_cut = Counter(
+            "mediagw_asr_loops_cut", "Decodes cut as hallucination loops", registry=self.registry
+        )

@@ -1,0 +1,145 @@
+"""One stream's audio through segmentation, ASR and formatting to its outputs, in spoken order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from asr.frame import SAMPLE_RATE, FrameAssembler, Pcm
+from asr.pool import AsrPool
+from asr.recognizer import RecognitionRequest
+from asr.segmenter import Segment, Segmenter, SegmenterOptions
+from mediagw.metrics import Metrics
+from mediagw.transcripts import Transcript, tokens_from_words
+from mediagw.vocabulary import Vocabulary
+from redaction.formatting import spoken_form
+
+log = logging.getLogger(__name__)
+
+TranscriptHandler = Callable[[Transcript], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TranscriptionSettings:
+    smart_formatting: bool = True
+    detailed_tokens: bool = False
+
+
+class StreamPipeline:
+    """Fed PCM on the event loop (`push` is cheap: VAD only); ASR runs in the pool, delivery in one task."""
+
+    def __init__(
+        self,
+        *,
+        stream_id: str,
+        ingress: str,
+        segmenter: SegmenterOptions,
+        pool: AsrPool | None,
+        settings: TranscriptionSettings,
+        vocabulary: Vocabulary,
+        metrics: Metrics,
+        on_transcript: TranscriptHandler,
+    ) -> None:
+        self.stream_id = stream_id
+        self._ingress = ingress
+        self._pool = pool
+        self._settings = settings
+        self._vocabulary = vocabulary
+        self._metrics = metrics
+        self._on_transcript = on_transcript
+        self._assembler = FrameAssembler()
+        self._segmenter = Segmenter(segmenter) if pool is not None else None
+        self._pending: asyncio.Queue[asyncio.Task[Transcript | None] | None] = asyncio.Queue()
+        self._deliverer = asyncio.create_task(self._deliver(), name=f"deliver-{stream_id}")
+        self._sequence = 0
+        self._finished = False
+        self.samples_received = 0
+        self.transcripts_delivered = 0
+        self._log = {"stream_id": stream_id, "ingress": ingress}
+
+    @property
+    def audio_ms(self) -> int:
+        return self.samples_received * 1000 // SAMPLE_RATE
+
+    def push(self, samples: Pcm) -> None:
+        if self._finished:
+            return
+        self.samples_received += len(samples)
+        self._metrics.audio_seconds.labels(self._ingress).inc(len(samples) / SAMPLE_RATE)
+        if self._segmenter is None:
+            return
+        for frame in self._assembler.push(samples):
+            for segment in self._segmenter.push(frame):
+                self._schedule(segment)
+
+    async def finish(self) -> None:
+        """Close the open utterance, wait until every utterance is transcribed and handed over."""
+        if not self._finished:
+            self._finished = True
+            if self._segmenter is not None:
+                for frame in self._assembler.flush():
+                    for segment in self._segmenter.push(frame):
+                        self._schedule(segment)
+                for segment in self._segmenter.flush():
+                    self._schedule(segment)
+            self._pending.put_nowait(None)
+        await asyncio.shield(self._deliverer)
+
+    def _schedule(self, segment: Segment) -> None:
+        sequence, self._sequence = self._sequence, self._sequence + 1
+        closed_at = asyncio.get_running_loop().time()
+        request = RecognitionRequest(
+            segment.samples, hotwords=self._vocabulary.hotwords(), word_timestamps=self._settings.detailed_tokens
+        )
+        task = asyncio.create_task(self._transcribe(segment, request, sequence, closed_at))
+        self._pending.put_nowait(task)
+
+    async def _transcribe(
+        self, segment: Segment, request: RecognitionRequest, sequence: int, closed_at: float
+    ) -> Transcript | None:
+        assert self._pool is not None
+        self._metrics.asr_queue_depth.set(self._pool.queue_depth + 1)
+        try:
+            result = await self._pool.transcribe(request)
+        except Exception:
+            self._metrics.errors.labels("4080").inc()
+            log.warning("utterance %d could not be transcribed", sequence, extra=self._log, exc_info=True)
+            return None
+        finally:
+            self._metrics.asr_queue_depth.set(self._pool.queue_depth)
+        self._metrics.asr_latency.observe(result.decode_ms / 1000)
+        if result.loop_cut:
+            self._metrics.asr_loops_cut.inc()
+        text = self._vocabulary.rewrite(result.text)
+        if not text:
+            return None
+        tokens = None
+        if self._settings.detailed_tokens:
+            tokens = tokens_from_words(
+                result.words,
+                segment.audio_start_ms,
+                (segment.start_ms, segment.end_ms),
+                self._settings.smart_formatting,
+            )
+        if not self._settings.smart_formatting:
+            text = spoken_form(text)
+        return Transcript(
+            self.stream_id, sequence, segment.start_ms, segment.end_ms, text, tokens, closed_at, result.decode_ms
+        )
+
+    async def _deliver(self) -> None:
+        loop = asyncio.get_running_loop()
+        while (task := await self._pending.get()) is not None:
+            transcript = await task
+            if transcript is None:
+                continue
+            try:
+                await self._on_transcript(transcript)
+            except Exception:
+                log.exception("transcript output failed", extra=self._log)
+                continue
+            self.transcripts_delivered += 1
+            self._metrics.utterances.labels(self._ingress).inc()
+            self._metrics.e2e_latency.labels(self._ingress).observe(loop.time() - transcript.closed_at)

@@ -1,0 +1,57 @@
+"""Short-lived signed tokens for streaming URLs: HMAC-SHA256 over a small JSON claim set."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+
+class InvalidToken(ValueError):
+    """Forged, malformed or expired; the message is safe to log."""
+
+
+@dataclass(frozen=True)
+class StreamClaims:
+    app_id: str
+    external_id: str
+    expires_at: float
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenSigner:
+    def __init__(self, secret: str, ttl_s: int) -> None:
+        self._key = secret.encode() if secret else secrets.token_bytes(32)
+        self._ttl_s = ttl_s
+
+    def issue(self, app_id: str, external_id: str, now: float | None = None) -> str:
+        expires = (time.time() if now is None else now) + self._ttl_s
+        body = _b64(json.dumps({"app": app_id, "ext": external_id, "exp": expires}, separators=(",", ":")).encode())
+        return f"{body}.{self._sign(body)}"
+
+    def verify(self, token: str, now: float | None = None) -> StreamClaims:
+        body, _, signature = token.partition(".")
+        if not body or not signature or not hmac.compare_digest(signature, self._sign(body)):
+            raise InvalidToken("token signature is not valid")
+        try:
+            claims = json.loads(_unb64(body))
+            result = StreamClaims(str(claims["app"]), str(claims["ext"]), float(claims["exp"]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise InvalidToken("token claims are malformed") from error
+        if result.expires_at < (time.time() if now is None else now):
+            raise InvalidToken("token has expired")
+        return result
+
+    def _sign(self, body: str) -> str:
+        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())

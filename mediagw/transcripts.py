@@ -1,0 +1,65 @@
+"""What the pipeline hands to outputs: one finished utterance of one stream."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from asr.recognizer import Word
+from redaction.formatting import spoken_form
+
+_LEADING = re.compile(r"^[\"'(\[¿¡]+")
+_TRAILING = re.compile(r"[\"')\].,!?;:…]+$")
+
+
+@dataclass(frozen=True)
+class Token:
+    content: str
+    start_ms: int  # relative to the stream's first audio
+    end_ms: int
+    punctuation_before: str = ""
+    punctuation_after: str = ""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    stream_id: str
+    sequence: int  # 0, 1, 2... in the order utterances were spoken
+    start_ms: int
+    end_ms: int
+    text: str
+    tokens: tuple[Token, ...] | None  # present when detailed tokens were asked for
+    closed_at: float  # loop time when the segmenter closed the utterance
+    decode_ms: float
+
+
+def tokens_from_words(
+    words: Iterable[Word], offset_ms: int, bounds: tuple[int, int], smart_formatting: bool
+) -> tuple[Token, ...]:
+    """Model words (' Hi,') to tokens with punctuation split off and stream-relative times kept within `bounds`.
+
+    Whisper tends to start the first word at the very beginning of the audio, inside the pre-roll; clamping
+    keeps every token within the utterance's speech.
+    """
+    low, high = bounds
+    tokens = []
+    for word in words:
+        text = word.text.strip()
+        before = _LEADING.match(text)
+        after = _TRAILING.search(text)
+        content = text[before.end() if before else 0 : after.start() if after else len(text)]
+        if not smart_formatting:
+            content, before, after = spoken_form(content), None, None
+        if not content:
+            continue
+        tokens.append(
+            Token(
+                content,
+                min(max(offset_ms + word.start_ms, low), high),
+                min(max(offset_ms + word.end_ms, low), high),
+                before.group(0) if before else "",
+                after.group(0) if after else "",
+            )
+        )
+    return tuple(tokens)
