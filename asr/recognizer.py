@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +53,8 @@ class Word:
 class Recognition:
     text: str
     words: tuple[Word, ...] = ()
+    new_tokens: int = 0  # tokens the decoder produced, before any loop was cut
+    budget: int = 0  # the most it was allowed to produce
     loop_cut: bool = False
     decode_ms: float = 0.0
     no_speech_prob: float = 0.0
@@ -98,8 +101,6 @@ class Recognizer:
         return int(self.decode.window_seconds * 1000) - 20
 
     def recognize(self, request: RecognitionRequest) -> Recognition:
-        import time
-
         started = time.perf_counter()
         signal = to_model_rate(request.samples)[: self._window_frames * HOP - HOP]
         features, frames = self._features(signal)
@@ -122,11 +123,12 @@ class Recognizer:
             suppress_tokens=self._suppressed,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        produced = len(tokens)
         tokens, loop_cut = self._guard(tokens, budget)
         text = self._tokenizer.decode(tokens).strip()
         words = self._align(tokens, encoded, frames) if request.word_timestamps and tokens else ()
         decode_ms = (time.perf_counter() - started) * 1000
-        return Recognition(text, words, loop_cut, decode_ms, float(result.no_speech_prob))
+        return Recognition(text, words, produced, budget, loop_cut, decode_ms, float(result.no_speech_prob))
 
     def _features(self, signal: np.ndarray) -> tuple[np.ndarray, int]:
         with self._feature_lock:

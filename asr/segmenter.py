@@ -94,7 +94,8 @@ class Segmenter:
         if voiced_ms < self._options.start_trigger_ms:
             return []
         first_voiced = next(f for f, v in recent if v)
-        self._frames = list(self._lookback)
+        keep_from = first_voiced.position_ms - self._options.pre_roll_ms
+        self._frames = [(f, v) for f, v in self._lookback if f.position_ms >= keep_from]
         self._lookback.clear()
         self._speech_start = first_voiced.position_ms
         self._last_voiced_end = max(f.end_ms for f, v in self._frames if v)

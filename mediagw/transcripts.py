@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from asr.recognizer import Word
 from redaction.formatting import spoken_form
@@ -43,7 +43,8 @@ def tokens_from_words(
     keeps every token within the utterance's speech.
     """
     low, high = bounds
-    tokens = []
+    tokens: list[Token] = []
+    carried_before = ""
     for word in words:
         text = word.text.strip()
         before = _LEADING.match(text)
@@ -51,15 +52,21 @@ def tokens_from_words(
         content = text[before.end() if before else 0 : after.start() if after else len(text)]
         if not smart_formatting:
             content, before, after = spoken_form(content), None, None
-        if not content:
+        if not content:  # the aligner gives punctuation as words of its own: attach it to a neighbour
+            if smart_formatting and tokens and not _LEADING.fullmatch(text):
+                last = tokens[-1]
+                tokens[-1] = replace(last, punctuation_after=last.punctuation_after + text)
+            elif smart_formatting:
+                carried_before += text
             continue
         tokens.append(
             Token(
                 content,
                 min(max(offset_ms + word.start_ms, low), high),
                 min(max(offset_ms + word.end_ms, low), high),
-                before.group(0) if before else "",
+                carried_before + (before.group(0) if before else ""),
                 after.group(0) if after else "",
             )
         )
+        carried_before = ""
     return tuple(tokens)

@@ -10,6 +10,8 @@ from aiohttp import web
 
 log = logging.getLogger(__name__)
 
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -29,7 +31,7 @@ def error_response(request_id: str, error: ApiError) -> web.Response:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request.headers.get("X-Request-Id") or str(uuid.uuid4())
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     try:
         return await handler(request)
     except ApiError as error:

@@ -58,10 +58,12 @@ async def stream_audio(
     async with session.ws_connect(url, max_msg_size=0) as ws:
         await ws.send_str(json.dumps(start))
         reader = asyncio.create_task(_read(ws, result))
-        await _send_paced(ws, samples, chunk_ms, realtime, result)
-        for message in before_finish or []:
-            await ws.send_str(json.dumps(message))
-        await ws.send_str(json.dumps({"message": "finishStream"}))
+        try:
+            await _send_paced(ws, samples, chunk_ms, realtime, result)
+            for message in [*(before_finish or []), {"message": "finishStream"}]:
+                await ws.send_str(json.dumps(message))
+        except ConnectionResetError:
+            pass  # the server ended the stream first; its finalResponse says why
         await reader
         result.close_code = ws.close_code
     return result

@@ -138,6 +138,9 @@ class DirectStreamSession:
                 end = await self._handle(event)
                 if end is not None:
                     return end
+            # receive() does not suspend while frames are buffered: a client sending faster than real time
+            # would otherwise hold the loop from every other stream.
+            await asyncio.sleep(0)
 
     def _receive_timeout(self, now: float) -> float | None:
         if self._protocol.state is State.FINISHING:

@@ -1,0 +1,103 @@
+"""A real gateway on a loopback port, run in its own thread and event loop, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from asr.recognizer import Recognizer
+from mediagw.api.routes import SERVICES
+from mediagw.app import build_app
+from mediagw.config import Config, load_config
+from mediagw.services import Services
+
+API_ID = "local-dev"
+API_SECRET = "local-dev-secret"
+
+
+def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
+    """The default configuration with some settings of some sections replaced."""
+    config = load_config(environ={})
+    changes: dict[str, Any] = {"data_dir": str(data_dir)}
+    for name, values in sections.items():
+        changes[name] = dataclasses.replace(getattr(config, name), **values)
+    return dataclasses.replace(config, **changes)
+
+
+class SlowCallbackRecorder(logging.Handler):
+    """Collects asyncio's debug-mode warnings about callbacks that held the loop too long."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "took" in message and "seconds" in message:
+            self.records.append(message)
+
+
+class GatewayThread:
+    def __init__(self, config: Config, recognizer: Recognizer | None, slow_callback_s: float = 0.1) -> None:
+        self.config = config
+        self._recognizer = recognizer
+        self._slow_callback_s = slow_callback_s
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stopped: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
+        self.port = 0
+        self.app: web.Application | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def services(self) -> Services:
+        assert self.app is not None
+        return self.app[SERVICES]
+
+    def start(self) -> GatewayThread:
+        self._thread.start()
+        if not self._ready.wait(60) or self.error:
+            raise RuntimeError(f"gateway did not start: {self.error}")
+        return self
+
+    def stop(self) -> None:
+        """Graceful shutdown, as on SIGTERM; blocks until the gateway has cleaned up."""
+        if self._thread.is_alive() and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+            self._thread.join(60)
+
+    def _run(self) -> None:
+        self._loop.set_debug(True)
+        self._loop.slow_callback_duration = self._slow_callback_s
+        try:
+            self._loop.run_until_complete(self._serve())
+        except BaseException as error:  # surfaced to the test through start()
+            self.error = error
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        self._stopped = asyncio.Event()
+        self.app = build_app(self.config, recognizer=self._recognizer)
+        runner = web.AppRunner(self.app, shutdown_timeout=self.config.server.shutdown_timeout_s + 5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._ready.set()
+        await self._stopped.wait()
+        await runner.cleanup()

@@ -1,0 +1,82 @@
+"""The recognizer with the real bundled model on real speech, and its decode guards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from asr.guards import compression_ratio, cut_repetition, max_new_tokens
+from asr.recognizer import RecognitionRequest, Recognizer
+from mediagw.evaluation import word_error_rate
+from tests.conftest import channel_of, clip
+
+
+def utterance(call_audio: Any, call: str, role: str, index: int, pad_ms: int = 300) -> tuple[Any, dict[str, Any]]:
+    samples, script = channel_of(call_audio[call], role)
+    u = script[index]
+    return clip(samples, u["start"] - pad_ms, u["end"] + pad_ms), u
+
+
+def test_transcribes_an_utterance_with_written_numbers(recognizer: Recognizer, call_audio: Any) -> None:
+    audio, expected = utterance(call_audio, "billing", "agent", 2)  # "... duplicate payment of 59 dollars."
+    result = recognizer.recognize(RecognitionRequest(audio))
+    assert "$59" in result.text
+    assert word_error_rate([expected["text"]], [result.text]) <= 0.2
+    assert not result.loop_cut
+
+
+def test_word_timestamps_follow_the_speech(recognizer: Recognizer, call_audio: Any) -> None:
+    audio, expected = utterance(call_audio, "billing", "customer", 2, pad_ms=300)  # "Great, can you refund..."
+    result = recognizer.recognize(RecognitionRequest(audio, word_timestamps=True))
+    spoken = [w.text.strip(" ,.?") for w in result.words if w.text.strip(" ,.?")]
+    assert spoken[:3] == ["Great", "can", "you"]
+    assert all(a.start_ms <= b.start_ms for a, b in zip(result.words, result.words[1:], strict=False))
+    assert result.words[-1].end_ms <= len(audio) // 8
+    assert result.words[-1].end_ms >= (expected["end"] - expected["start"]) * 0.8
+
+
+def test_a_spoken_card_number_decodes_within_its_token_budget(recognizer: Recognizer, call_audio: Any) -> None:
+    audio, _ = utterance(call_audio, "travel", "customer", 3)  # "four one one one, one one one one, ..."
+    result = recognizer.recognize(RecognitionRequest(audio))
+    seconds = len(audio) / 8000
+    assert result.budget == max_new_tokens(seconds, 7.0, 12, 448)
+    assert result.new_tokens <= result.budget
+    assert "111 111" in result.text
+
+
+def test_hotwords_prompt_does_not_break_decoding(recognizer: Recognizer, call_audio: Any) -> None:
+    audio, expected = utterance(call_audio, "travel", "agent", 0)
+    plain = recognizer.recognize(RecognitionRequest(audio))
+    hinted = recognizer.recognize(RecognitionRequest(audio, hotwords="travel desk, Tuesday"))
+    assert word_error_rate([expected["text"]], [hinted.text]) <= word_error_rate([expected["text"]], [plain.text]) + 0.1
+
+
+def test_silence_gives_no_text(recognizer: Recognizer) -> None:
+    import numpy as np
+
+    result = recognizer.recognize(RecognitionRequest(np.zeros(8000, dtype=np.int16)))
+    assert result.text == "" or result.no_speech_prob > 0.5
+
+
+def test_the_model_reports_its_languages(recognizer: Recognizer) -> None:
+    assert recognizer.languages == ["en"]
+
+
+def test_cut_repetition_stops_a_loop_and_keeps_real_repeats() -> None:
+    loop = [5, 9] + [1, 2, 3] * 40
+    assert cut_repetition(loop, max_repeats=6) == [5, 9] + [1, 2, 3] * 6
+    card = [10, 11, 11, 11, 11, 12]
+    assert cut_repetition(card, max_repeats=6) == card
+    assert cut_repetition([7] * 30, max_repeats=6) == [7] * 6
+
+
+def test_token_budget_grows_with_audio_and_is_capped() -> None:
+    assert max_new_tokens(0.5, 7.0, 12, 440) == 15
+    assert max_new_tokens(5.0, 7.0, 12, 440) == 47
+    assert max_new_tokens(500.0, 7.0, 12, 440) == 440
+
+
+@pytest.mark.parametrize(("text", "looping"), [("one two three four five six", False), ("and then " * 30, True)])
+def test_compression_ratio_flags_repetitive_text(text: str, looping: bool) -> None:
+    assert (compression_ratio(text) > 2.4) is looping

@@ -1,0 +1,69 @@
+"""The VAD segmenter on real speech and on constructed edge cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from asr.segmenter import Segmenter, SegmenterOptions
+from mediagw.offline import segments
+from tests.conftest import channel_of
+
+OPTIONS = SegmenterOptions()
+
+
+def test_utterances_of_a_real_call_are_found_with_their_times(call_audio: Any) -> None:
+    samples, script = channel_of(call_audio["billing"], "customer")
+    found = list(segments(samples, OPTIONS))
+    assert len(found) == len(script)
+    for segment, expected in zip(found, script, strict=True):
+        assert abs(segment.start_ms - expected["start"]) <= 100
+        assert abs(segment.end_ms - expected["end"]) <= 150  # webrtcvad hangs over a few frames
+        assert segment.audio_start_ms == segment.start_ms - OPTIONS.pre_roll_ms
+        assert segment.closed_at_ms - segment.end_ms == pytest.approx(OPTIONS.end_silence_ms, abs=40)
+        assert not segment.forced_cut
+
+
+def test_end_silence_sets_when_the_utterance_closes(call_audio: Any) -> None:
+    samples, _ = channel_of(call_audio["billing"], "customer")
+    quick = list(segments(samples, SegmenterOptions(end_silence_ms=200)))
+    slow = list(segments(samples, SegmenterOptions(end_silence_ms=600)))
+    assert len(quick) == len(slow)
+    for a, b in zip(quick, slow, strict=True):
+        assert b.closed_at_ms - a.closed_at_ms == pytest.approx(400, abs=40)
+
+
+def test_silence_and_a_short_click_make_no_utterance() -> None:
+    audio = np.zeros(8000 * 3, dtype=np.int16)
+    audio[8000 : 8000 + 480] = (np.random.default_rng(1).normal(0, 8000, 480)).astype(np.int16)  # 60 ms burst
+    assert list(segments(audio, OPTIONS)) == []
+
+
+def test_a_monologue_longer_than_the_maximum_is_cut_and_nothing_is_dropped(call_audio: Any) -> None:
+    samples, script = channel_of(call_audio["billing"], "agent")
+    speech = np.concatenate([samples[u["start"] * 8 : u["end"] * 8] for u in script])  # ~19 s without pauses
+    options = SegmenterOptions(max_utterance_ms=5000, cut_search_ms=1000)
+    found = list(segments(speech, options))
+    assert len(found) >= 4
+    assert all(s.forced_cut for s in found[:-1])
+    assert all(len(s.samples) * 1000 // 8000 <= 5000 for s in found)
+    continuous = [s for s in found if s.forced_cut]
+    for earlier, later in zip(continuous, found[1:], strict=False):
+        assert later.audio_start_ms == earlier.audio_start_ms + len(earlier.samples) // 8  # no gap, no overlap
+
+
+def test_flush_closes_an_utterance_in_progress(call_audio: Any) -> None:
+    samples, script = channel_of(call_audio["billing"], "agent")
+    first = script[0]
+    found = list(segments(samples[: (first["start"] + 1500) * 8], OPTIONS))
+    assert len(found) == 1
+    assert found[0].end_ms == pytest.approx(first["start"] + 1500, abs=60)
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(ValueError, match="aggressiveness"):
+        Segmenter(SegmenterOptions(aggressiveness=4))
+    with pytest.raises(ValueError, match="start_trigger_ms"):
+        Segmenter(SegmenterOptions(start_trigger_ms=200, start_window_ms=100))
