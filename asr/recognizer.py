@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 HOP = 160  # samples per mel frame at 16 kHz (10 ms)
 MAX_MODEL_TOKENS = 448
+_MIN_WORD_S = 0.15  # no one says a word, even 'one', faster than this
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class Recognizer:
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
         produced = len(tokens)
-        tokens, loop_cut = self._guard(tokens, budget)
+        tokens, loop_cut = self._guard(tokens, budget, len(request.samples) / SAMPLE_RATE)
         text = self._tokenizer.decode(tokens).strip()
         words = self._align(tokens, encoded, frames) if request.word_timestamps and tokens else ()
         decode_ms = (time.perf_counter() - started) * 1000
@@ -145,15 +146,21 @@ class Recognizer:
             prompt = [self._tokenizer.sot_prev, *hot]
         return [*prompt, *self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
 
-    def _guard(self, tokens: list[int], budget: int) -> tuple[list[int], bool]:
-        """Cut a decode that ran into a loop: it either filled its budget or compresses too well."""
-        text = self._tokenizer.decode(tokens)
-        if len(tokens) < budget and compression_ratio(text) <= self.decode.compression_ratio_threshold:
+    def _guard(self, tokens: list[int], budget: int, audio_seconds: float) -> tuple[list[int], bool]:
+        """Cut a decode that ran into a loop.
+
+        A decode that used its whole budget is a runaway: repeats beyond `max_repeats` go. Text that merely
+        compresses well may be real ("one one one one..." of a card number), so there a run is cut only when
+        it repeats more often than the audio could hold at one word per `_MIN_WORD_S`.
+        """
+        runaway = len(tokens) >= budget
+        if not runaway and compression_ratio(self._tokenizer.decode(tokens)) <= self.decode.compression_ratio_threshold:
             return tokens, False
-        kept = cut_repetition(tokens, self.decode.max_repeats)
+        limit = self.decode.max_repeats if runaway else max(self.decode.max_repeats, int(audio_seconds / _MIN_WORD_S))
+        kept = cut_repetition(tokens, limit)
         if len(kept) < len(tokens):
             log.warning("asr decode loop cut: %d of %d tokens kept", len(kept), len(tokens))
-        return kept, True
+        return kept, len(kept) < len(tokens)
 
     def _align(self, tokens: list[int], encoded: object, frames: int) -> tuple[Word, ...]:
         aligned = self._model.find_alignment(self._tokenizer, [tokens], encoded, frames)[0]  # type: ignore[arg-type]

@@ -18,7 +18,9 @@ class SegmenterOptions:
     aggressiveness: int = 2  # webrtcvad mode 0 (permissive) .. 3 (strict)
     start_window_ms: int = 100  # speech starts when this window holds...
     start_trigger_ms: int = 60  # ...at least this much voiced audio
-    end_silence_ms: int = 400  # an utterance ends after this much unvoiced audio
+    end_silence_ms: int = (
+        300  # an utterance ends after this much unvoiced audio (bench: 300 keeps WER, 400 adds 100 ms)
+    )
     pre_roll_ms: int = 200  # audio kept before the detected start (soft onsets)
     post_roll_ms: int = 100  # audio kept after the last voiced frame
     min_utterance_ms: int = 200  # shorter voiced runs are clicks and breaths, not speech

@@ -1,0 +1,113 @@
+"""Shared by the benchmarks: a gateway in its own process, CPU accounting, sample calls, percentiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asr.frame import Pcm
+from mediagw.offline import read_channels
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLS = ROOT / "samples" / "calls"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Channel:
+    call: str
+    role: str
+    samples: Pcm
+    utterances: list[dict[str, Any]]
+
+
+def sample_channels() -> list[Channel]:
+    channels = []
+    for path in sorted(CALLS.glob("*.flac")):
+        script = json.loads(path.with_suffix(".json").read_text())
+        for index, samples in enumerate(read_channels(path)):
+            role = script["channels"][index]
+            utterances = [u for u in script["utterances"] if u["role"] == role]
+            channels.append(Channel(path.stem, role, samples, utterances))
+    return channels
+
+
+def rotate(channel: Channel, rng: np.random.Generator) -> Channel:
+    """The same channel started at a random silence between two utterances, wrapping round at the end.
+
+    Streams that replay the same few calls would otherwise speak in lockstep, an unrealistically bursty load.
+    """
+    total_ms = len(channel.samples) // 8
+    bounds = [(u["end"], nxt["start"]) for u, nxt in zip(channel.utterances, channel.utterances[1:], strict=False)]
+    gap_end, gap_start = bounds[int(rng.integers(len(bounds)))]
+    offset_ms = (gap_end + gap_start) // 2
+    samples = np.concatenate((channel.samples[offset_ms * 8 :], channel.samples[: offset_ms * 8]))
+    shifted = [
+        {**u, "start": (u["start"] - offset_ms) % total_ms, "end": (u["end"] - offset_ms) % total_ms}
+        for u in channel.utterances
+    ]
+    return Channel(channel.call, channel.role, samples, sorted(shifted, key=lambda u: u["start"]))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class GatewayProcess:
+    """`mediagw serve` with environment overrides, as an operator would run it."""
+
+    def __init__(self, overrides: dict[str, str], data_dir: Path) -> None:
+        self.port = free_port()
+        env = {**os.environ, **overrides, "MEDIAGW_DATA_DIR": str(data_dir), "MEDIAGW_LOGGING__LEVEL": "WARNING"}
+        command = [sys.executable, "-m", "mediagw.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = subprocess.Popen(command, env=env)
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/v1/health", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gateway did not become healthy")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+
+
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def percentiles(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    data = np.array(values) * 1000
+    return {
+        "n": len(values),
+        "p50": round(float(np.percentile(data, 50)), 1),
+        "p95": round(float(np.percentile(data, 95)), 1),
+        "p99": round(float(np.percentile(data, 99)), 1),
+        "max": round(float(data.max()), 1),
+    }
