@@ -16,8 +16,8 @@ class ModelOptions:
     path: str = BUNDLED
     device: str = "cpu"  # cpu, cuda or auto
     compute_type: str = "default"  # int8 on CPU, float16 on CUDA when "default"
-    cpu_threads: int = 2  # intra-op threads of one decode
-    workers: int = 1  # decodes that may run at the same time (CTranslate2 inter_threads)
+    cpu_threads: int = 1  # intra-op threads of one decode
+    workers: int = 2  # decodes that may run at the same time (CTranslate2 inter_threads)
 
 
 class ModelNotFound(ValueError):
