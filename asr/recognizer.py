@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
@@ -102,34 +104,63 @@ class Recognizer:
         return int(self.decode.window_seconds * 1000) - 20
 
     def recognize(self, request: RecognitionRequest) -> Recognition:
+        return self.recognize_batch([request])[0]
+
+    def recognize_batch(self, requests: Sequence[RecognitionRequest]) -> list[Recognition]:
+        """Decode several utterances in one generate() call.
+
+        Encoding runs per utterance (batched int8 encoding was slower here); the decoder's steps are shared,
+        which is where batching pays (bench/asr_decode.py). Utterances with different hotwords are decoded
+        in separate groups, since one call takes prompts of one length.
+        """
+        results: dict[int, Recognition] = {}
+        groups: dict[str, list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(request.hotwords.strip(), []).append(index)
+        for hotwords, indexes in groups.items():
+            batch = [requests[i] for i in indexes]
+            results.update(zip(indexes, self._decode_group(batch, self._prompt(hotwords)), strict=True))
+        return [results[i] for i in range(len(requests))]
+
+    def _decode_group(self, requests: list[RecognitionRequest], prompt: list[int]) -> list[Recognition]:
         started = time.perf_counter()
-        signal = to_model_rate(request.samples)[: self._window_frames * HOP - HOP]
-        features, frames = self._features(signal)
-        encoded = self._model.encode(features)
-        prompt = self._prompt(request.hotwords)
-        budget = max_new_tokens(
-            len(request.samples) / SAMPLE_RATE,
-            self.decode.tokens_per_second,
-            self.decode.min_new_tokens,
-            MAX_MODEL_TOKENS - len(prompt),
-        )
-        result = self._model.model.generate(
-            encoded,
-            [prompt],
+        encoded, frames = zip(*(self._encode(r.samples) for r in requests), strict=True)
+        seconds = [len(r.samples) / SAMPLE_RATE for r in requests]
+        limit = MAX_MODEL_TOKENS - len(prompt)
+        budgets = [max_new_tokens(s, self.decode.tokens_per_second, self.decode.min_new_tokens, limit) for s in seconds]
+        generated = self._model.model.generate(
+            encoded[0] if len(requests) == 1 else self._stack(encoded),
+            [prompt] * len(requests),
             beam_size=self.decode.beam_size,
-            max_length=len(prompt) + budget,
+            max_length=len(prompt) + max(budgets),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=self._suppressed,
-        )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        produced = len(tokens)
-        tokens, loop_cut = self._guard(tokens, budget, len(request.samples) / SAMPLE_RATE)
-        text = self._tokenizer.decode(tokens).strip()
-        words = self._align(tokens, encoded, frames) if request.word_timestamps and tokens else ()
+        )
         decode_ms = (time.perf_counter() - started) * 1000
-        return Recognition(text, words, produced, budget, loop_cut, decode_ms, float(result.no_speech_prob))
+        out = []
+        for request, result, enc, n_frames, budget, secs in zip(
+            requests, generated, encoded, frames, budgets, seconds, strict=True
+        ):
+            tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+            produced = len(tokens)
+            tokens, loop_cut = self._guard(tokens[:budget], budget, secs)
+            words = self._align(tokens, enc, n_frames) if request.word_timestamps and tokens else ()
+            text = self._tokenizer.decode(tokens).strip()
+            out.append(Recognition(text, words, produced, budget, loop_cut, decode_ms, float(result.no_speech_prob)))
+        return out
+
+    def _encode(self, samples: Pcm) -> tuple[ctranslate2.StorageView, int]:
+        signal = to_model_rate(samples)[: self._window_frames * HOP - HOP]
+        features, frames = self._features(signal)
+        return self._model.encode(features), frames
+
+    def _stack(self, encoded: Sequence[ctranslate2.StorageView]) -> ctranslate2.StorageView:
+        """One [batch, positions, width] encoder output from several [1, positions, width] ones."""
+        arrays = [np.asarray(e if e.device == "cpu" else e.to_device(ctranslate2.Device.cpu)) for e in encoded]
+        stacked = ctranslate2.StorageView.from_array(np.concatenate(arrays))
+        return stacked if self.device == "cpu" else stacked.to_device(ctranslate2.Device.cuda)
 
     def _features(self, signal: np.ndarray) -> tuple[np.ndarray, int]:
         with self._feature_lock:

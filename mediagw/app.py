@@ -58,7 +58,8 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
         recognizer = await asyncio.to_thread(load_recognizer, services.config)
         log.info("ASR model %s loaded on %s", recognizer.model_path, recognizer.device)
     services.recognizer = recognizer
-    services.pool = AsrPool(recognizer.recognize, services.config.asr.model.workers, services.config.asr.queue_size)
+    asr = services.config.asr
+    services.pool = AsrPool(recognizer.recognize_batch, asr.model.workers, asr.queue_size, asr.max_batch)
     services.pool.start()
 
 

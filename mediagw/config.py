@@ -57,6 +57,7 @@ class AsrConfig:
     model: ModelOptions = field(default_factory=ModelOptions)
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     queue_size: int = 256
+    max_batch: int = 4
 
 
 @dataclass(frozen=True)

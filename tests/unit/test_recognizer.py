@@ -80,3 +80,15 @@ def test_token_budget_grows_with_audio_and_is_capped() -> None:
 @pytest.mark.parametrize(("text", "looping"), [("one two three four five six", False), ("and then " * 30, True)])
 def test_compression_ratio_flags_repetitive_text(text: str, looping: bool) -> None:
     assert (compression_ratio(text) > 2.4) is looping
+
+
+def test_a_batch_decodes_each_utterance_as_alone(recognizer: Recognizer, call_audio: Any) -> None:
+    requests = [
+        RecognitionRequest(utterance(call_audio, "billing", "agent", 2)[0]),
+        RecognitionRequest(utterance(call_audio, "travel", "customer", 1)[0], hotwords="Tuesday"),
+        RecognitionRequest(utterance(call_audio, "travel", "agent", 4)[0], word_timestamps=True),
+    ]
+    alone = [recognizer.recognize(r) for r in requests]
+    batched = recognizer.recognize_batch(requests)
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert [w.text for w in batched[2].words] == [w.text for w in alone[2].words]
