@@ -9,7 +9,6 @@ the number of new tokens is bounded by the audio length.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -92,7 +91,6 @@ class Recognizer:
         )
         self._suppressed = list(get_suppressed_tokens(self._tokenizer, (-1,)) or ())
         self._window_frames = int(decode.window_seconds * 100)
-        self._feature_lock = threading.Lock()  # the feature extractor mutates itself per call
 
     @property
     def languages(self) -> list[str]:
@@ -163,8 +161,7 @@ class Recognizer:
         return stacked if self.device == "cpu" else stacked.to_device(ctranslate2.Device.cuda)
 
     def _features(self, signal: np.ndarray) -> tuple[np.ndarray, int]:
-        with self._feature_lock:
-            mel = self._model.feature_extractor(signal, padding=HOP)
+        mel = self._model.feature_extractor(signal, padding=HOP)  # stateless without chunk_length: no lock
         frames = min(mel.shape[-1], self._window_frames)
         window = np.zeros((mel.shape[0], self._window_frames), dtype=np.float32)
         window[:, :frames] = mel[:, :frames]

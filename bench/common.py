@@ -43,14 +43,14 @@ def sample_channels() -> list[Channel]:
 
 
 def rotate(channel: Channel, rng: np.random.Generator) -> Channel:
-    """The same channel started at a random silence between two utterances, wrapping round at the end.
+    """The same channel started at a random point of a random pause between two utterances, wrapping round.
 
     Streams that replay the same few calls would otherwise speak in lockstep, an unrealistically bursty load.
     """
     total_ms = len(channel.samples) // 8
     bounds = [(u["end"], nxt["start"]) for u, nxt in zip(channel.utterances, channel.utterances[1:], strict=False)]
     gap_end, gap_start = bounds[int(rng.integers(len(bounds)))]
-    offset_ms = (gap_end + gap_start) // 2
+    offset_ms = int(rng.integers(gap_end + 300, max(gap_end + 301, gap_start - 300)))
     samples = np.concatenate((channel.samples[offset_ms * 8 :], channel.samples[: offset_ms * 8]))
     shifted = [
         {**u, "start": (u["start"] - offset_ms) % total_ms, "end": (u["end"] - offset_ms) % total_ms}
