@@ -7,6 +7,7 @@ import logging
 import os
 import ssl
 from functools import partial
+from pathlib import Path
 
 from aiohttp import web
 
@@ -18,8 +19,12 @@ from mediagw.api.errors import error_middleware
 from mediagw.config import Config
 from mediagw.ingress.websocket_api.transport import handle_stream
 from mediagw.metrics import Metrics
+from mediagw.postprocess import Conversations, TextStage
 from mediagw.services import Services
 from mediagw.tokens import TokenSigner
+from redaction.redactor import RedactionOptions, Redactor
+from redaction.rules import compile_rules
+from redaction.settings import EntitySettings
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +33,20 @@ def load_recognizer(config: Config) -> Recognizer:
     return Recognizer(config.asr.model, config.asr.decode)
 
 
+def build_text_stage(config: Config) -> tuple[EntitySettings, TextStage]:
+    settings = config.redaction
+    entities = EntitySettings(Path(config.data_dir) / "redaction-entities.json", settings.allow_pci_disable)
+    rules = compile_rules(settings.custom_rules, settings.mask, settings.rule_timeout_ms / 1000)
+    redactor = Redactor(RedactionOptions(settings.mask, settings.rule_timeout_ms / 1000), rules)
+    conversations = Conversations(settings.context_seconds, settings.context_utterances)
+    return entities, TextStage(redactor, entities, conversations, settings.mask)
+
+
 def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Application:
     """`recognizer` lets several gateways in one process (tests, benchmarks) share a loaded model."""
-    services = Services(config, Metrics(), TokenSigner(config.auth.token_secret, config.auth.token_ttl_s))
+    entities, text_stage = build_text_stage(config)
+    signer = TokenSigner(config.auth.token_secret, config.auth.token_ttl_s)
+    services = Services(config, Metrics(), signer, entities, text_stage)
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[routes.SERVICES] = services
     app[routes.AUTH] = Authenticator(config.auth.apps)

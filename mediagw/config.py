@@ -19,6 +19,7 @@ import yaml
 from asr.model import ModelOptions
 from asr.recognizer import DecodeOptions
 from asr.segmenter import SegmenterOptions
+from redaction.rules import CustomRule, RuleError, compile_rules
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 ENV_PREFIX = "MEDIAGW_"
@@ -72,6 +73,17 @@ class WebsocketApiConfig:
 
 
 @dataclass(frozen=True)
+class RedactionConfig:
+    mask: str = "#"
+    always_redact: bool = False  # streams may not ask for unredacted text (4094)
+    allow_pci_disable: bool = False  # administrator setting: CREDIT_CARD_NUMBER and CVV may be turned off
+    context_seconds: float = 30.0  # how long a question ("your PIN?") shapes the redaction of the answer
+    context_utterances: int = 3  # and for how many of the other party's utterances
+    rule_timeout_ms: float = 50.0
+    custom_rules: tuple[CustomRule, ...] = ()
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -85,6 +97,7 @@ class Config:
     asr: AsrConfig = field(default_factory=AsrConfig)
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
     websocket_api: WebsocketApiConfig = field(default_factory=WebsocketApiConfig)
+    redaction: RedactionConfig = field(default_factory=RedactionConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
@@ -95,7 +108,17 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     _merge(tree, _env_overrides(os.environ if environ is None else environ))
     config: Config = _build(Config, tree, "")
     config.segmenter.validate()
+    _validate_redaction(config.redaction)
     return config
+
+
+def _validate_redaction(redaction: RedactionConfig) -> None:
+    if len(redaction.mask) != 1 or redaction.mask.isalnum():
+        raise ConfigError("redaction.mask must be one character that is not a letter or digit")
+    try:
+        compile_rules(redaction.custom_rules, redaction.mask, redaction.rule_timeout_ms / 1000)
+    except RuleError as error:
+        raise ConfigError(f"redaction.custom_rules: {error}") from error
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

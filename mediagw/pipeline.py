@@ -12,13 +12,14 @@ from asr.pool import AsrPool
 from asr.recognizer import RecognitionRequest
 from asr.segmenter import Segment, Segmenter, SegmenterOptions
 from mediagw.metrics import Metrics
+from mediagw.postprocess import TextOutput
 from mediagw.transcripts import Transcript, tokens_from_words
 from mediagw.vocabulary import Vocabulary
-from redaction.formatting import spoken_form
 
 log = logging.getLogger(__name__)
 
 TranscriptHandler = Callable[[Transcript], Awaitable[None]]
+TextProcessor = Callable[[str], TextOutput]  # formatting and redaction, bound to the stream's settings
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class StreamPipeline:
         settings: TranscriptionSettings,
         vocabulary: Vocabulary,
         metrics: Metrics,
+        text_stage: TextProcessor,
         on_transcript: TranscriptHandler,
     ) -> None:
         self.stream_id = stream_id
@@ -48,6 +50,7 @@ class StreamPipeline:
         self._settings = settings
         self._vocabulary = vocabulary
         self._metrics = metrics
+        self._text_stage = text_stage
         self._on_transcript = on_transcript
         self._assembler = FrameAssembler()
         self._segmenter = Segmenter(segmenter) if pool is not None else None
@@ -116,17 +119,24 @@ class StreamPipeline:
         if not text:
             return None
         tokens = None
-        if self._settings.detailed_tokens:
+        if self._settings.detailed_tokens:  # only unredacted: detailed tokens with redaction is refused (4093)
             tokens = tokens_from_words(
                 result.words,
                 segment.audio_start_ms,
                 (segment.start_ms, segment.end_ms),
                 self._settings.smart_formatting,
             )
-        if not self._settings.smart_formatting:
-            text = spoken_form(text)
+        output = self._text_stage(text)
         return Transcript(
-            self.stream_id, sequence, segment.start_ms, segment.end_ms, text, tokens, closed_at, result.decode_ms
+            self.stream_id,
+            sequence,
+            segment.start_ms,
+            segment.end_ms,
+            output.text,
+            tokens,
+            closed_at,
+            result.decode_ms,
+            output.unredacted,
         )
 
     async def _deliver(self) -> None:

@@ -12,7 +12,9 @@ from asr.pool import AsrPool
 from asr.recognizer import Recognizer
 from mediagw.config import Config
 from mediagw.metrics import Metrics
+from mediagw.postprocess import TextStage
 from mediagw.tokens import TokenSigner
+from redaction.settings import EntitySettings
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ class Services:
     config: Config
     metrics: Metrics
     signer: TokenSigner
+    entity_settings: EntitySettings
+    text_stage: TextStage
     recognizer: Recognizer | None = None
     pool: AsrPool | None = None
     sessions: set[Session] = field(default_factory=set)

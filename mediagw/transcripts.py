@@ -32,6 +32,7 @@ class Transcript:
     tokens: tuple[Token, ...] | None  # present when detailed tokens were asked for
     closed_at: float  # loop time when the segmenter closed the utterance
     decode_ms: float
+    unredacted_text: str | None = None  # only for redactionOutput redacted_and_unredacted
 
 
 def tokens_from_words(

@@ -61,7 +61,7 @@ async def test_detailed_tokens_carry_word_times_within_the_utterance(gateway: Ga
             samples,
             role="agent",
             realtime=False,
-            start_fields={"detailedToken": True},
+            start_fields={"detailedToken": True, "redactionOutput": "unredacted"},
         )
     assert len(result.transcripts) == 2
     for transcript in result.transcripts:

@@ -50,6 +50,8 @@ def final_response(stream_id: str | None, status: Status, summary: StreamSummary
 
 def transcript_message(transcript: Transcript) -> dict[str, Any]:
     utterance: dict[str, Any] = {"text": transcript.text}
+    if transcript.unredacted_text is not None:
+        utterance["unredactedText"] = transcript.unredacted_text  # redactionOutput redacted_and_unredacted
     if transcript.tokens is not None:
         utterance["tokens"] = [_token(token) for token in transcript.tokens]
     return {"message": "transcript", "start": transcript.start_ms, "end": transcript.end_ms, "utterance": [utterance]}

@@ -108,10 +108,11 @@ class ProtocolError(Exception):
 class DirectStreamProtocol:
     """The message order of the reference: startStream, audio and updateVocabulary, finishStream."""
 
-    def __init__(self, languages: Collection[str], limits: VocabularyLimits) -> None:
+    def __init__(self, languages: Collection[str], limits: VocabularyLimits, always_redact: bool = False) -> None:
         self.state = State.AWAITING_START
         self._languages = {code.lower() for code in languages}
         self._limits = limits
+        self._always_redact = always_redact
         self._phrase_count = 0
 
     def receive_text(self, text: str) -> list[Event]:
@@ -151,7 +152,7 @@ class DirectStreamProtocol:
     def _start(self, message: dict[str, Any]) -> list[Event]:
         if self.state is not State.AWAITING_START:
             raise ProtocolError(Status.WRONG_MESSAGE_ORDER, "startStream sent twice")
-        params = parse_start_stream(message, self._languages)
+        params = parse_start_stream(message, self._languages, self._always_redact)
         self.state = State.STREAMING
         return [StreamStarted(params)]
 
@@ -186,7 +187,9 @@ def _parse_object(text: str) -> dict[str, Any]:
     return message
 
 
-def parse_start_stream(message: dict[str, Any], languages: Collection[str]) -> StartStreamParams:
+def parse_start_stream(
+    message: dict[str, Any], languages: Collection[str], always_redact: bool = False
+) -> StartStreamParams:
     sender = message.get("sender")
     if not isinstance(sender, dict):
         raise ProtocolError(Status.MESSAGE_FORMAT, "sender is required")
@@ -214,7 +217,19 @@ def parse_start_stream(message: dict[str, Any], languages: Collection[str]) -> S
         raise ProtocolError(Status.SAMPLE_RATE_NOT_SUPPORTED, f"samplingRate {params.sampling_rate} is not supported")
     if model_language(params.language) not in {code.lower() for code in languages}:
         raise ProtocolError(Status.LANGUAGE_NOT_SUPPORTED, f"language {params.language[:20]!r} is not supported")
+    check_redaction_request(params, always_redact)
     return params
+
+
+def check_redaction_request(params: StartStreamParams, always_redact: bool) -> None:
+    """The reference's rules: redaction works on smart-formatted text, without detailed tokens."""
+    redacting = params.redaction_output != "unredacted"
+    if redacting and not params.smart_formatting:
+        raise ProtocolError(Status.REDACTION_NEEDS_FORMATTING, "redaction needs smartFormatting")
+    if redacting and params.detailed_token:
+        raise ProtocolError(Status.REDACTION_WITH_DETAILED_TOKENS, "redaction is not offered with detailedToken")
+    if always_redact and params.redaction_output != "redacted":
+        raise ProtocolError(Status.ALWAYS_REDACT, "this gateway always redacts")
 
 
 def model_language(tag: str) -> str:

@@ -19,6 +19,9 @@ class Status(IntEnum):
     VOCABULARY_LIMIT = 4084
     DURATION_LIMIT = 4090
     VOCABULARY_FORMAT = 4091
+    REDACTION_NEEDS_FORMATTING = 4092
+    REDACTION_WITH_DETAILED_TOKENS = 4093
+    ALWAYS_REDACT = 4094
     INTERNAL_ERROR = 5000
     SHUTTING_DOWN = 5001
 
@@ -41,6 +44,10 @@ _DESCRIPTIONS = {
     Status.VOCABULARY_LIMIT: "Custom vocabulary phrase exceeds limit",
     Status.DURATION_LIMIT: "Streaming duration over limit",
     Status.VOCABULARY_FORMAT: "Invalid vocabulary format",
+    Status.REDACTION_NEEDS_FORMATTING: "Redact only smart formatted text",
+    Status.REDACTION_WITH_DETAILED_TOKENS: "Redaction only supported if detailedTokens in True",
+    Status.ALWAYS_REDACT: "RedactionOutput cannot be unredacted or redacted_and_unredacted because of global config "
+    "being to always redact",
     Status.INTERNAL_ERROR: "Internal service error",
     Status.SHUTTING_DOWN: "Service shutting down",
 }

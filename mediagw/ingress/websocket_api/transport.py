@@ -7,6 +7,7 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
+from functools import partial
 
 from aiohttp import WSMsgType, web
 
@@ -77,7 +78,8 @@ class DirectStreamSession:
         self._claims = claims
         self._protocol = DirectStreamProtocol(
             services.languages,
-            VocabularyLimits(
+            always_redact=services.config.redaction.always_redact,
+            limits=VocabularyLimits(
                 self._config.max_vocabulary_phrases, self._config.max_phrase_chars, self._config.max_sounds_like
             ),
         )
@@ -200,6 +202,13 @@ class DirectStreamSession:
             settings=TranscriptionSettings(params.smart_formatting, params.detailed_token),
             vocabulary=self._vocabulary,
             metrics=self._services.metrics,
+            text_stage=partial(
+                self._services.text_stage.process,
+                conversation_id=self._claims.external_id or f"stream:{self._stream_id}",
+                role=params.role,
+                smart_formatting=params.smart_formatting,
+                output=params.redaction_output,
+            ),
             on_transcript=self._send_transcript,
         )
         log.info("stream started role=%s", params.role, extra=self._log)

@@ -1,0 +1,71 @@
+"""The text stage between ASR and every output: smart formatting, then redaction in the stream's output mode."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from redaction.context import ConversationContext
+from redaction.formatting import spoken_form
+from redaction.itn import to_written
+from redaction.redactor import Redactor
+from redaction.settings import EntitySettings
+
+log = logging.getLogger(__name__)
+
+REDACTED, UNREDACTED, BOTH = "redacted", "unredacted", "redacted_and_unredacted"
+
+
+@dataclass(frozen=True)
+class TextOutput:
+    text: str  # what outputs show: redacted unless the stream asked for unredacted text
+    unredacted: str | None = None  # only in redacted_and_unredacted mode
+
+
+class Conversations:
+    """Redaction memory of live conversations, by conversation id, forgotten after `idle_s` without an utterance."""
+
+    def __init__(self, window_s: float, window_utterances: int, idle_s: float = 3600.0) -> None:
+        self._window_s = window_s
+        self._window_utterances = window_utterances
+        self._idle_s = idle_s
+        self._contexts: dict[str, tuple[ConversationContext, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._contexts)
+
+    def get(self, conversation_id: str, now: float) -> ConversationContext:
+        entry = self._contexts.get(conversation_id)
+        context = entry[0] if entry else ConversationContext(self._window_s, self._window_utterances)
+        self._contexts[conversation_id] = (context, now)
+        if len(self._contexts) % 256 == 0:
+            self._forget_idle(now)
+        return context
+
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, (_, seen) in self._contexts.items() if now - seen > self._idle_s]:
+            del self._contexts[key]
+
+
+class TextStage:
+    def __init__(self, redactor: Redactor, settings: EntitySettings, conversations: Conversations, mask: str) -> None:
+        self._redactor = redactor
+        self._settings = settings
+        self._conversations = conversations
+        self._mask = mask
+
+    def process(self, text: str, *, conversation_id: str, role: str, smart_formatting: bool, output: str) -> TextOutput:
+        if not smart_formatting:
+            return TextOutput(spoken_form(text))  # redaction needs written text: refused at start (4092)
+        written = to_written(text)
+        now = time.monotonic()
+        context = self._conversations.get(conversation_id, now)
+        try:
+            redacted = self._redactor.redact(written, role, self._settings.active, context, now).text
+        except Exception as error:  # fail closed, and say nothing of the text
+            log.error("redaction failed (%s); the utterance is masked whole", type(error).__name__)
+            redacted = "".join(self._mask if c.isalnum() else c for c in written)
+        if output == UNREDACTED:
+            return TextOutput(written)  # redaction still ran, so the conversation's context stays whole
+        return TextOutput(redacted, written if output == BOTH else None)

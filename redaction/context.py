@@ -1,0 +1,109 @@
+"""What redaction remembers of one conversation: who asked for what, and numbers read out in pieces.
+
+Held in memory only, for a window of time and utterances, and never written anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redaction.detectors import CARD_COMPLETE_DIGITS, NUMBER, NumberContext, Span, digits_of, mentioned
+from redaction.entities import EntityId
+
+MAX_CARD_DIGITS = 19
+
+
+@dataclass
+class _Request:
+    entities: set[EntityId]
+    at: float
+    answers_left: int
+
+
+@dataclass
+class _Fragment:
+    digits: str
+    at: float
+    utterances: int
+    card: bool  # already taken as the start of a card number
+
+
+class ConversationContext:
+    def __init__(self, window_s: float = 30.0, window_utterances: int = 3) -> None:
+        self._window_s = window_s
+        self._window_utterances = window_utterances
+        self._requests: dict[str, _Request] = {}  # by the role that is expected to answer
+        self._fragments: dict[str, _Fragment] = {}
+
+    def number_context(self, role: str, text: str, now: float, active: frozenset[EntityId]) -> NumberContext:
+        expected = set(mentioned(text, active))
+        request = self._requests.get(role)
+        if request and now - request.at <= self._window_s and request.answers_left > 0:
+            expected |= request.entities
+        fragment = self._fragments.get(role)
+        if fragment and (now - fragment.at > self._window_s or fragment.utterances >= self._window_utterances):
+            fragment = None
+        return NumberContext(frozenset(expected), fragment.digits if fragment else "", bool(fragment and fragment.card))
+
+    def expects(self, role: str, entity: EntityId, now: float) -> bool:
+        request = self._requests.get(role)
+        return bool(
+            request and entity in request.entities and now - request.at <= self._window_s and request.answers_left > 0
+        )
+
+    def record(self, role: str, text: str, now: float, spans: list[Span], active: frozenset[EntityId]) -> None:
+        """After an utterance is redacted: note what it asked the other party for and any number left open."""
+        request = self._requests.get(role)
+        if request:
+            request.answers_left -= 1
+            found = {EntityId(s.entity) for s in spans if s.entity in EntityId.__members__}
+            request.entities -= found  # that question is answered; a card read in pieces goes on as a fragment
+        asked = mentioned(text, active) - {EntityId.EMAIL} if "?" in text or _asks(text) else set()
+        if asked:
+            for other in ("customer", "agent"):
+                if other != role:
+                    self._requests[other] = _Request(set(asked), now, self._window_utterances)
+        self._note_numbers(role, text, now, spans)
+
+    def _note_numbers(self, role: str, text: str, now: float, spans: list[Span]) -> None:
+        numbers = list(NUMBER.finditer(text))
+        if not numbers:
+            fragment = self._fragments.get(role)
+            if fragment:
+                fragment.utterances += 1
+            return
+        cards = [s for s in spans if s.entity == EntityId.CREDIT_CARD_NUMBER]
+        digits = "".join(digits_of(m.group(0)) for m in numbers)
+        previous = self._fragments.get(role)
+        if previous and now - previous.at <= self._window_s:
+            digits = previous.digits + digits
+        complete = any(s.keep_last for s in cards) or len(digits) >= CARD_COMPLETE_DIGITS
+        if complete:
+            self._fragments.pop(role, None)
+        else:
+            self._fragments[role] = _Fragment(digits[-MAX_CARD_DIGITS:], now, 0, bool(cards))
+
+
+_ASKING = (
+    "can i have",
+    "could i have",
+    "may i have",
+    "what is",
+    "what's",
+    "please",
+    "give me",
+    "tell me",
+    "read me",
+    "provide",
+    "confirm",
+    "verify",
+    "i need",
+    "i'll need",
+    "i will need",
+    "go ahead",
+)
+
+
+def _asks(text: str) -> bool:
+    lowered = text.lower()
+    return any(phrase in lowered for phrase in _ASKING)

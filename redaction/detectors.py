@@ -1,0 +1,180 @@
+"""Finds sensitive spans in written text. Pure functions: text and what the conversation expects in, spans out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from redaction.entities import EntityId
+
+E = EntityId
+
+
+CARD_COMPLETE_DIGITS = 15  # a card read in pieces is taken as finished once this many digits were heard
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    entity: str  # an EntityId value or a custom rule's name
+    keep_last: int = 0  # trailing digits left visible (card numbers, SSN)
+
+
+# A number as a person reads it out: digits in groups separated by single spaces or hyphens. Prices, decimals,
+# times, percentages and dates written with '/' are not candidates.
+NUMBER = re.compile(r"(?<![\w$£€.,:/#])\d+(?:[ -]\d+)*(?![\w%#]|[.,:/]\d)")
+SSN_FORMAT = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])")
+PHONE_FORMAT = re.compile(
+    r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\w)|(?<![\w+])\+\d{10,14}(?!\w)"
+)
+EMAIL = re.compile(r"\b([A-Za-z0-9][A-Za-z0-9._%+-]*)@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+DATE = re.compile(
+    rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}(?:,?\s+\d{{4}})?\b"
+    r"|\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b",
+    re.IGNORECASE,
+)
+PASSWORD_VALUE = re.compile(
+    r"\b(?:password|passcode|pass code|passphrase)(?:\s+(?:is|was|would be|should be))?\s*[:,]?\s+(\S+(?:\s+\S+){0,3})",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z0-9'@._+-]+")
+
+KEYWORDS: dict[EntityId, re.Pattern[str]] = {
+    E.CREDIT_CARD_NUMBER: re.compile(
+        r"\b(?:credit|debit|visa|mastercard|master card|amex|american express|discover)\b"
+        r"|\bcard(?:'s)? number\b|\bnumber on (?:the|your) card\b|\blong number\b"
+        r"|\b(?:pay|paying|payment) (?:by|with) (?:a |your |the )?card\b",
+        re.IGNORECASE,
+    ),
+    E.CVV: re.compile(
+        r"\b(?:cvv2?|cvc2?|cid|csc)\b|\bsecurity code\b|\bverification (?:code|number)\b"
+        r"|\b(?:three|four|3|4)[ -]digits? (?:security |verification )?code\b|\b(?:code|digits|numbers?) on the back\b"
+        r"|\bback of (?:the|your) card\b",
+        re.IGNORECASE,
+    ),
+    E.PIN: re.compile(r"\bpin\b|\bpin (?:number|code)\b|\bpersonal identification\b", re.IGNORECASE),
+    E.SSN: re.compile(r"\bssn\b|\bsocial security\b|\bsocial\b|\bsocial insurance\b", re.IGNORECASE),
+    E.PASSWORD: re.compile(r"\b(?:password|passcode|pass code|passphrase)s?\b", re.IGNORECASE),
+    E.DOB: re.compile(r"\b(?:date of birth|birth ?date|birthday|born|dob|d o b)\b", re.IGNORECASE),
+    E.PHONE_NUMBER: re.compile(
+        r"\b(?:phone|telephone|cell|mobile|callback|call back|call you|reach you|fax)\b", re.IGNORECASE
+    ),
+    E.EMAIL: re.compile(r"\be-?mail\b", re.IGNORECASE),
+}
+# Answer words that are not the secret itself: kept when a whole answer is masked as a password.
+FILLER = frozenset(
+    "sure yes yeah yep ok okay so um uh it it's its is was my the a an password passcode that's that be "
+    "i i'm think and of course please here you go thanks thank".split()
+)
+
+
+@cache
+def profanity_words() -> frozenset[str]:
+    text = resources.files("redaction").joinpath("data/profanity.txt").read_text()
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def digits_of(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def mentioned(text: str, entities: Collection[EntityId]) -> set[EntityId]:
+    """Entities whose keywords appear in `text` (the agent's prompt, or the utterance itself)."""
+    return {entity for entity in entities if entity in KEYWORDS and KEYWORDS[entity].search(text)}
+
+
+@dataclass(frozen=True)
+class NumberContext:
+    """What is known around an utterance's numbers."""
+
+    expected: frozenset[EntityId]  # asked for by the other party, or named in this utterance
+    previous_digits: str = ""  # digits of this speaker's recent unfinished number (a card read in pieces)
+    card_in_progress: bool = False  # those digits were already taken as the start of a card number
+
+
+def number_spans(text: str, active: frozenset[EntityId], context: NumberContext) -> Iterator[Span]:
+    """Card, CVV, PIN, SSN and phone numbers among the digit groups of `text`."""
+    for match in NUMBER.finditer(text):
+        span = classify_number(match.group(0), context, active)
+        if span is not None:
+            entity, keep_last = span
+            yield Span(match.start(), match.end(), entity, keep_last)
+
+
+def classify_number(number: str, context: NumberContext, active: frozenset[EntityId]) -> tuple[str, int] | None:
+    digits = digits_of(number)
+    n = len(digits)
+    expected = context.expected
+    card_on = E.CREDIT_CARD_NUMBER in active
+    if card_on and 13 <= n <= 19 and luhn_valid(digits):
+        return E.CREDIT_CARD_NUMBER, 4
+    joined = context.previous_digits + digits
+    if card_on and context.previous_digits and 13 <= len(joined) <= 19 and luhn_valid(joined):
+        return E.CREDIT_CARD_NUMBER, min(4, n)  # the last piece of a card read over several utterances
+    if E.SSN in active and (SSN_FORMAT.fullmatch(number) or (n == 9 and E.SSN in expected)):
+        return E.SSN, 4
+    if E.CVV in active and n in (3, 4) and E.CVV in expected:
+        return E.CVV, 0
+    if E.PIN in active and 4 <= n <= 8 and E.PIN in expected:
+        return E.PIN, 0
+    in_progress = context.card_in_progress and len(context.previous_digits) < CARD_COMPLETE_DIGITS
+    if card_on and n >= 3 and (in_progress or (n >= 4 and E.CREDIT_CARD_NUMBER in expected)):
+        return E.CREDIT_CARD_NUMBER, 4 if n >= 13 else 0
+    if E.SSN in active and n >= 4 and E.SSN in expected:
+        return E.SSN, 4 if n == 9 else 0
+    if E.PHONE_NUMBER in active and (n in (10, 11) or (n == 7 and E.PHONE_NUMBER in expected)):
+        return E.PHONE_NUMBER, 0
+    return None
+
+
+def phone_spans(text: str) -> Iterator[Span]:
+    for match in PHONE_FORMAT.finditer(text):
+        yield Span(match.start(), match.end(), E.PHONE_NUMBER)
+
+
+def email_spans(text: str) -> Iterator[Span]:
+    for match in EMAIL.finditer(text):
+        yield Span(match.start(1), match.end(1), E.EMAIL)
+
+
+def dob_spans(text: str) -> Iterator[Span]:
+    for match in DATE.finditer(text):
+        yield Span(match.start(), match.end(), E.DOB)
+
+
+def password_spans(text: str, expected: bool) -> Iterator[Span]:
+    """The words after 'password is'; when the agent asked for one, every word of the answer but filler."""
+    for match in PASSWORD_VALUE.finditer(text):
+        for word in _WORD.finditer(match.group(1)):
+            if word.group(0).lower() not in FILLER:
+                yield Span(match.start(1) + word.start(), match.start(1) + word.end(), E.PASSWORD)
+    if expected:
+        for word in _WORD.finditer(text):
+            if word.group(0).lower().strip(".,") not in FILLER:
+                yield Span(word.start(), word.end(), E.PASSWORD)
+
+
+def profanity_spans(text: str) -> Iterator[Span]:
+    words = profanity_words()
+    for word in _WORD.finditer(text):
+        if word.group(0).lower().strip(".,'") in words:
+            yield Span(word.start(), word.end(), E.PROFANITY)

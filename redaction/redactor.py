@@ -1,0 +1,117 @@
+"""Redaction: finds entities and custom-rule matches in an utterance and masks them, keeping the text's shape."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from redaction import detectors
+from redaction.context import ConversationContext
+from redaction.detectors import Span
+from redaction.entities import EntityId
+from redaction.rules import CompiledRule, RuleTimeout
+
+log = logging.getLogger(__name__)
+E = EntityId
+
+
+@dataclass(frozen=True)
+class RedactionOptions:
+    mask: str = "#"
+    rule_timeout_s: float = 0.05
+
+
+@dataclass(frozen=True)
+class Redaction:
+    text: str
+    spans: tuple[Span, ...] = field(default=())
+
+    @property
+    def entities(self) -> list[str]:
+        return [s.entity for s in self.spans]
+
+
+def apply_mask(text: str, spans: Sequence[Span], mask: str) -> str:
+    """Letters and digits inside spans become `mask`; separators stay, and each span's last digits may too."""
+    chars = list(text)
+    for span in spans:
+        keep_from = span.end
+        if span.keep_last:
+            seen = 0
+            for index in range(span.end - 1, span.start - 1, -1):
+                if chars[index].isdigit() or chars[index] == mask:
+                    seen += 1
+                    if seen == span.keep_last:
+                        keep_from = index
+                        break
+        for index in range(span.start, keep_from):
+            if text[index].isalnum():
+                chars[index] = mask
+    return "".join(chars)
+
+
+class Redactor:
+    """Stateless apart from its rules; the conversation's memory is the ConversationContext passed in."""
+
+    def __init__(self, options: RedactionOptions, rules: Sequence[CompiledRule] = ()) -> None:
+        self._options = options
+        self._rules = list(rules)
+
+    def redact(
+        self,
+        text: str,
+        role: str,
+        active: frozenset[EntityId],
+        context: ConversationContext | None = None,
+        now: float = 0.0,
+    ) -> Redaction:
+        context = context or ConversationContext()
+        try:
+            spans = self._find(text, role, active, context, now)
+        except RuleTimeout as error:
+            log.warning("%s; the utterance is masked whole", error)  # the rule name, never the text
+            spans = [Span(0, len(text), error.rule)]
+        context.record(role, text, now, spans, active)
+        if not spans:
+            return Redaction(text)
+        return Redaction(apply_mask(text, spans, self._options.mask), tuple(sorted(spans, key=lambda s: s.start)))
+
+    def _find(
+        self, text: str, role: str, active: frozenset[EntityId], context: ConversationContext, now: float
+    ) -> list[Span]:
+        spans: list[Span] = []
+        has_digits = any(c.isdigit() for c in text)
+        if has_digits:
+            numbers = context.number_context(role, text, now, active)
+            spans += detectors.number_spans(text, active, numbers)
+            if E.PHONE_NUMBER in active:
+                spans += detectors.phone_spans(text)
+        if E.EMAIL in active and "@" in text:
+            spans += detectors.email_spans(text)
+        if (
+            E.DOB in active
+            and has_digits
+            and (detectors.KEYWORDS[E.DOB].search(text) or context.expects(role, E.DOB, now))
+        ):
+            spans += detectors.dob_spans(text)
+        if E.PASSWORD in active:
+            spans += detectors.password_spans(text, context.expects(role, E.PASSWORD, now))
+        if E.PROFANITY in active:
+            spans += detectors.profanity_spans(text)
+        for rule in self._rules:
+            spans += rule.spans(text, self._options.rule_timeout_s)
+        return _without_overlaps(spans)
+
+
+def _without_overlaps(spans: list[Span]) -> list[Span]:
+    """Overlapping spans merge into the widest; the first entity found names the merged span."""
+    merged: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if merged and span.start < merged[-1].end:
+            last = merged[-1]
+            if span.end > last.end:
+                merged[-1] = Span(last.start, span.end, last.entity, max(last.keep_last, span.keep_last))
+            continue
+        merged.append(span)
+    return merged
