@@ -419,6 +419,12 @@ def hard_cases(corpus: Corpus) -> None:
                 ("customer", f"Yes, the reference is {' '.join(groups(number))}.", []),
             ]
         )
+        corpus.dialog(  # the number is named in the question only
+            [
+                ("agent", "What's the tracking number on the parcel?", []),
+                ("customer", f"Yes, it's {' '.join(groups(number[::-1]))}.", []),
+            ]
+        )
     for _ in range(6):
         pin = "".join(str(rng.randrange(10)) for _ in range(4))
         corpus.dialog(

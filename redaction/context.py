@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redaction.detectors import CARD_COMPLETE_DIGITS, NUMBER, NumberContext, Span, digits_of, mentioned
+from redaction.detectors import CARD_COMPLETE_DIGITS, NOT_A_CARD, NUMBER, NumberContext, Span, digits_of, mentioned
 from redaction.entities import EntityId
 
 MAX_CARD_DIGITS = 19
@@ -18,6 +18,7 @@ class _Request:
     entities: set[EntityId]
     at: float
     answers_left: int
+    not_a_card: bool = False  # the question named its number: "what's the tracking number?"
 
 
 @dataclass
@@ -37,13 +38,20 @@ class ConversationContext:
 
     def number_context(self, role: str, text: str, now: float, active: frozenset[EntityId]) -> NumberContext:
         expected = set(mentioned(text, active))
+        named_otherwise = bool(NOT_A_CARD.search(text))
         request = self._requests.get(role)
         if request and now - request.at <= self._window_s and request.answers_left > 0:
             expected |= request.entities
+            named_otherwise = named_otherwise or request.not_a_card
         fragment = self._fragments.get(role)
         if fragment and (now - fragment.at > self._window_s or fragment.utterances >= self._window_utterances):
             fragment = None
-        return NumberContext(frozenset(expected), fragment.digits if fragment else "", bool(fragment and fragment.card))
+        return NumberContext(
+            frozenset(expected),
+            fragment.digits if fragment else "",
+            bool(fragment and fragment.card),
+            named_otherwise=named_otherwise,
+        )
 
     def expects(self, role: str, entity: EntityId, now: float) -> bool:
         request = self._requests.get(role)
@@ -58,11 +66,13 @@ class ConversationContext:
             request.answers_left -= 1
             found = {EntityId(s.entity) for s in spans if s.entity in EntityId.__members__}
             request.entities -= found  # that question is answered; a card read in pieces goes on as a fragment
-        asked = mentioned(text, active) - {EntityId.EMAIL} if "?" in text or _asks(text) else set()
-        if asked:
+        question = "?" in text or _asks(text)
+        asked = mentioned(text, active) - {EntityId.EMAIL} if question else set()
+        not_a_card = question and bool(NOT_A_CARD.search(text))
+        if asked or not_a_card:
             for other in ("customer", "agent"):
                 if other != role:
-                    self._requests[other] = _Request(set(asked), now, self._window_utterances)
+                    self._requests[other] = _Request(set(asked), now, self._window_utterances, not_a_card)
         self._note_numbers(role, text, now, spans)
 
     def _note_numbers(self, role: str, text: str, now: float, spans: list[Span]) -> None:

@@ -70,6 +70,11 @@ KEYWORDS: dict[EntityId, re.Pattern[str]] = {
     ),
     E.EMAIL: re.compile(r"\be-?mail\b", re.IGNORECASE),
 }
+NOT_A_CARD = re.compile(
+    r"\b(?:reference|tracking|order|confirmation|invoice|policy|member|case|ticket|routing|account|serial|"
+    r"claim|booking|shipment|transaction)\b",
+    re.IGNORECASE,
+)
 # Answer words that are not the secret itself: kept when a whole answer is masked as a password.
 FILLER = frozenset(
     "sure yes yeah yep ok okay so um uh it it's its is was my the a an password passcode that's that be "
@@ -109,6 +114,7 @@ class NumberContext:
     expected: frozenset[EntityId]  # asked for by the other party, or named in this utterance
     previous_digits: str = ""  # digits of this speaker's recent unfinished number (a card read in pieces)
     card_in_progress: bool = False  # those digits were already taken as the start of a card number
+    named_otherwise: bool = False  # the utterance calls its number a reference, order, tracking... number
 
 
 def number_spans(text: str, active: frozenset[EntityId], context: NumberContext) -> Iterator[Span]:
@@ -127,6 +133,8 @@ def classify_number(number: str, context: NumberContext, active: frozenset[Entit
     card_on = E.CREDIT_CARD_NUMBER in active
     if card_on and 13 <= n <= 19 and luhn_valid(digits):
         return E.CREDIT_CARD_NUMBER, 4
+    if card_on and probable_card(digits, context):
+        return E.CREDIT_CARD_NUMBER, 4
     joined = context.previous_digits + digits
     if card_on and context.previous_digits and 13 <= len(joined) <= 19 and luhn_valid(joined):
         return E.CREDIT_CARD_NUMBER, min(4, n)  # the last piece of a card read over several utterances
@@ -144,6 +152,14 @@ def classify_number(number: str, context: NumberContext, active: frozenset[Entit
     if E.PHONE_NUMBER in active and (n in (10, 11) or (n == 7 and E.PHONE_NUMBER in expected)):
         return E.PHONE_NUMBER, 0
     return None
+
+
+def probable_card(digits: str, context: NumberContext) -> bool:
+    """A long run that starts like a card but fails Luhn: ASR drops, repeats or mishears digits ("for" for 4).
+
+    PCI asks for recall first: such a run is masked unless the utterance names it as something else.
+    """
+    return 13 <= len(digits) <= 25 and digits[0] in "3456" and not context.named_otherwise
 
 
 def phone_spans(text: str) -> Iterator[Span]:

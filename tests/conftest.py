@@ -57,8 +57,9 @@ def gateway_factory(tmp_path: Path, recognizer: Recognizer, slow_callbacks: Slow
     """Start gateways with settings changed per section; every one is stopped and checked for a blocked loop."""
     started: list[GatewayThread] = []
 
-    def start(**sections: dict[str, Any]) -> GatewayThread:
-        gateway = GatewayThread(make_config(tmp_path / f"data{len(started)}", **sections), recognizer).start()
+    def start(data_dir: Path | None = None, **sections: dict[str, Any]) -> GatewayThread:
+        config = make_config(data_dir or tmp_path / f"data{len(started)}", **sections)
+        gateway = GatewayThread(config, recognizer).start()
         started.append(gateway)
         return gateway
 

@@ -1,0 +1,72 @@
+"""Configuration API for redaction entities: list, fetch, and turn on or off (persisted across restarts)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from mediagw.api.errors import ApiError
+from mediagw.api.routes import AUTH, SERVICES
+from redaction.entities import ENTITIES, Entity, EntityId
+from redaction.settings import EntityLocked
+
+PREFIXES = ("/configuration/v1/redaction/redaction-entities", "/configuration/v1/redaction-entities")
+SINGLE = ("/configuration/v1/redaction/redaction-entity/{entityId}", "/configuration/v1/redaction-entities/{entityId}")
+
+
+def add_routes(app: web.Application) -> None:
+    for path in PREFIXES:
+        app.router.add_get(path, list_entities)
+    for path in SINGLE:
+        app.router.add_get(path, get_entity)
+        app.router.add_patch(path, patch_entity)
+
+
+def _resource(entity: Entity, active: frozenset[EntityId]) -> dict[str, Any]:
+    return {
+        "id": entity.id.value,
+        "name": entity.name,
+        "description": entity.description,
+        "active": entity.id in active,
+    }
+
+
+def _entity(request: web.Request) -> Entity:
+    request.app[AUTH].authenticate(request)
+    entity_id = request.match_info["entityId"]
+    if entity_id not in EntityId.__members__:
+        raise ApiError(404, "404-01", f"No redaction entity {entity_id[:64]!r}")
+    return ENTITIES[EntityId(entity_id)]
+
+
+async def list_entities(request: web.Request) -> web.Response:
+    request.app[AUTH].authenticate(request)
+    active = request.app[SERVICES].entity_settings.active
+    only = request.query.get("active")
+    if only not in (None, "true", "false"):
+        raise ApiError(400, "400-01", "active must be true or false")
+    entities = [_resource(e, active) for e in ENTITIES.values() if only is None or (e.id in active) == (only == "true")]
+    return web.json_response({"redactionEntities": entities, "nextCursor": None, "prevCursor": None})
+
+
+async def get_entity(request: web.Request) -> web.Response:
+    entity = _entity(request)
+    return web.json_response(_resource(entity, request.app[SERVICES].entity_settings.active))
+
+
+async def patch_entity(request: web.Request) -> web.Response:
+    entity = _entity(request)
+    try:
+        body = json.loads(await request.text())
+    except ValueError as error:
+        raise ApiError(400, "400-01", "request body is not valid JSON") from error
+    if not isinstance(body, dict) or not isinstance(body.get("active"), bool):
+        raise ApiError(400, "400-02", 'request body must be {"active": true|false}')
+    settings = request.app[SERVICES].entity_settings
+    try:
+        settings.set_active(entity.id, body["active"])
+    except EntityLocked as error:
+        raise ApiError(403, "403-01", str(error)) from error
+    return web.json_response(_resource(entity, settings.active))
