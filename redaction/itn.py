@@ -241,7 +241,10 @@ def _render_run(run: list[_Token], before: str, after: str) -> str | None:
         return f"{int(chunks[0])}:{chunks[1]}"  # "at ten thirty" -> at 10:30
     if len(rendered) == 1 and len(chunks) >= 2 and before in MONTHS and 1 <= int(chunks[0]) <= 31:
         return f"{chunks[0]} {''.join(chunks[1:])}"  # "may twenty six nineteen seventy": day, then year
-    return " ".join("".join(r) for r in rendered if r)
+    written = ["".join(r) for r in rendered if r]
+    if [len(g) for g in written] == [3, 3, 4]:
+        return "-".join(written)  # "five five five, one two three, four five six seven" -> 555-123-4567
+    return " ".join(written)
 
 
 _TIME_PREPOSITIONS = {"at", "by", "around", "until", "till", "before", "after", "from"}

@@ -27,6 +27,7 @@ CASES = [
     ("john dot smith at example dot com", "john.smith@example.com"),
     ("Yes, the number is for one one one one.", "Yes, the number is 41111."),
     ("two oh oh", "200"),
+    ("call me on five five five, one two three, four five six seven", "call me on 555-123-4567"),
 ]
 PROSE = [
     "Oh I see, one of them is fine.",

@@ -180,3 +180,29 @@ def test_entity_settings_persist_and_pci_is_locked(tmp_path: Path) -> None:
     admin.set_active(E.CREDIT_CARD_NUMBER, False)
     assert E.CREDIT_CARD_NUMBER not in EntitySettings(path, allow_pci_disable=True).active
     assert E.CREDIT_CARD_NUMBER in EntitySettings(path).active  # without the setting, PCI stays on
+
+
+def test_a_failing_redactor_masks_the_utterance_and_logs_no_text(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mediagw.postprocess import Conversations, TextStage
+
+    class Exploding(Redactor):
+        def redact(self, text: str, *args: object, **kwargs: object):  # type: ignore[no-untyped-def, override]
+            raise ValueError(f"cannot parse {text}")
+
+    stage = TextStage(Exploding(RedactionOptions()), EntitySettings(tmp_path / "e.json"), Conversations(30, 3), "#")
+    out = stage.process(
+        "card 4111 1111 1111 1111", conversation_id="c", role="customer", smart_formatting=True, output="redacted"
+    )
+    assert out.text == "#### #### #### #### ####"
+    assert "4111" not in caplog.text and "redaction failed (ValueError)" in caplog.text
+
+
+def test_custom_rule_errors_stop_start_up_naming_the_rule(tmp_path: Path) -> None:
+    from mediagw.config import ConfigError, load_config
+
+    path = tmp_path / "rules.yaml"
+    path.write_text("redaction:\n  custom_rules:\n    - name: badrule\n      pattern: '(unclosed'\n")
+    with pytest.raises(ConfigError, match="badrule"):
+        load_config(path, environ={})
