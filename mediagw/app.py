@@ -13,12 +13,13 @@ from aiohttp import web
 
 from asr.pool import AsrPool
 from asr.recognizer import Recognizer
-from mediagw.api import configuration, routes
+from mediagw.api import configuration, messages, routes
 from mediagw.api.auth import Authenticator
 from mediagw.api.errors import error_middleware
 from mediagw.config import Config
 from mediagw.ingress.websocket_api.transport import handle_stream
 from mediagw.metrics import Metrics
+from mediagw.outputs.store import SqliteStore
 from mediagw.postprocess import Conversations, TextStage
 from mediagw.services import Services
 from mediagw.tokens import TokenSigner
@@ -54,6 +55,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     app.router.add_post("/autotranscribe/v1/streaming-url/", routes.streaming_url)
     app.router.add_get("/v1/health", routes.health)
     app.router.add_get("/metrics", routes.metrics)
+    app.router.add_get("/conversation/v1/conversation/messages", messages.list_messages)
     configuration.add_routes(app)
     app.router.add_get(config.websocket_api.path, partial(_stream, services=services))
     app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
@@ -68,6 +70,12 @@ async def _stream(request: web.Request, services: Services) -> web.StreamRespons
 
 async def _start_services(app: web.Application, services: Services, recognizer: Recognizer | None) -> None:
     os.makedirs(services.config.data_dir, exist_ok=True)
+    settings = services.config.store
+    services.store = SqliteStore(
+        Path(settings.path or Path(services.config.data_dir) / "mediagw.sqlite3"), settings.synchronous
+    )
+    await services.store.open()
+    services.keep(_purge_forever(services.store, settings.retention_days, settings.purge_interval_s), name="purge")
     if not services.config.asr.enabled:
         log.info("ASR is disabled: audio is counted, not transcribed")
         return
@@ -95,10 +103,25 @@ async def _end_sessions(app: web.Application, services: Services) -> None:
         task.cancel()
 
 
+async def _purge_forever(store: SqliteStore, retention_days: float, interval_s: float) -> None:
+    """Retention: conversations untouched for `retention_days` go, with everything stored for them."""
+    while True:
+        try:
+            removed = await store.purge(retention_days * 86400)
+            if removed:
+                log.info("retention purge removed %d conversation(s)", removed)
+        except Exception:
+            log.exception("retention purge failed")
+        await asyncio.sleep(interval_s)
+
+
 async def _stop_services(app: web.Application, services: Services) -> None:
+    services.stop_keeping("purge")
     await services.drain_background()
     if services.pool is not None:
         await services.pool.close()
+    if services.store is not None:
+        await services.store.close()
 
 
 def ssl_context(config: Config) -> ssl.SSLContext | None:

@@ -84,6 +84,14 @@ class RedactionConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    path: str = ""  # SQLite file; empty: mediagw.sqlite3 in data_dir
+    retention_days: float = 7.0
+    purge_interval_s: float = 3600.0
+    synchronous: str = "NORMAL"  # NORMAL survives a crash of the process; FULL also a power cut, at a cost
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -98,6 +106,7 @@ class Config:
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
     websocket_api: WebsocketApiConfig = field(default_factory=WebsocketApiConfig)
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 

@@ -12,6 +12,7 @@ from asr.pool import AsrPool
 from asr.recognizer import Recognizer
 from mediagw.config import Config
 from mediagw.metrics import Metrics
+from mediagw.outputs.store import SqliteStore
 from mediagw.postprocess import TextStage
 from mediagw.tokens import TokenSigner
 from redaction.settings import EntitySettings
@@ -35,6 +36,7 @@ class Services:
     text_stage: TextStage
     recognizer: Recognizer | None = None
     pool: AsrPool | None = None
+    store: SqliteStore | None = None
     sessions: set[Session] = field(default_factory=set)
     shutting_down: bool = False
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -48,6 +50,12 @@ class Services:
         task = asyncio.create_task(work, name=name)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def stop_keeping(self, name: str) -> None:
+        """Cancel kept work by name (endless loops such as the retention purge)."""
+        for task in list(self._background):
+            if task.get_name() == name:
+                task.cancel()
 
     async def drain_background(self) -> None:
         if self._background:

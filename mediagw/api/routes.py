@@ -52,6 +52,8 @@ def _public_base(request: web.Request, configured: str) -> str:
 async def health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     problems = health_problems(services)
+    if services.store is None or not await services.store.healthy():
+        problems.append("transcript store is not usable")
     if problems:
         return web.json_response({"healthCheck": "FAILED", "problems": problems}, status=503)
     return web.json_response({"healthCheck": "SUCCESS"})

@@ -22,16 +22,16 @@ def _status(status: Status) -> dict[str, str]:
     return {"code": str(int(status)), "description": status.description}
 
 
-def _dump(message: dict[str, Any]) -> str:
+def dump(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
 def start_response(stream_id: str) -> str:
-    return _dump({"message": "startResponse", "streamID": stream_id, "status": _status(Status.OK)})
+    return dump({"message": "startResponse", "streamID": stream_id, "status": _status(Status.OK)})
 
 
 def vocabulary_response(status: Status) -> str:
-    return _dump({"message": "vocabularyResponse", "status": _status(status)})
+    return dump({"message": "vocabularyResponse", "status": _status(status)})
 
 
 def final_response(stream_id: str | None, status: Status, summary: StreamSummary) -> str:
@@ -45,7 +45,7 @@ def final_response(stream_id: str | None, status: Status, summary: StreamSummary
         "streamingSeconds": summary.streaming_seconds,
         "transcripts": summary.transcripts,
     }
-    return _dump(message)
+    return dump(message)
 
 
 def transcript_message(transcript: Transcript) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def transcript_message(transcript: Transcript) -> dict[str, Any]:
 
 
 def transcript(transcript: Transcript) -> str:
-    return _dump(transcript_message(transcript))
+    return dump(transcript_message(transcript))
 
 
 def _token(token: Token) -> dict[str, Any]:

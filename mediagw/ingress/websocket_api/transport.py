@@ -27,6 +27,7 @@ from mediagw.ingress.websocket_api.protocol import (
     VocabularyRejected,
 )
 from mediagw.ingress.websocket_api.status import Status
+from mediagw.outputs.store import StreamRecord
 from mediagw.pipeline import StreamPipeline, TranscriptionSettings
 from mediagw.services import Services
 from mediagw.tokens import InvalidToken, StreamClaims
@@ -35,6 +36,7 @@ from mediagw.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 INGRESS = "websocket"
+NAMESPACE = "websocket"  # conversations of the direct API, apart from the media gateway namespaces
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class DirectStreamSession:
         self._vocabulary = Vocabulary()
         self._pipeline: StreamPipeline | None = None
         self._stream_id: str | None = None
+        self._conversation_id = claims.external_id
         self._audio_bytes = 0
         self._started_at = 0.0
         self._opened_at = asyncio.get_running_loop().time()
@@ -191,6 +194,7 @@ class DirectStreamSession:
 
     async def _start(self, event: StreamStarted) -> None:
         self._stream_id = str(secrets.randbits(53))
+        self._conversation_id = self._claims.external_id or f"stream-{self._stream_id}"
         self._log["stream_id"] = self._stream_id
         self._started_at = asyncio.get_running_loop().time()
         params = event.params
@@ -204,13 +208,17 @@ class DirectStreamSession:
             metrics=self._services.metrics,
             text_stage=partial(
                 self._services.text_stage.process,
-                conversation_id=self._claims.external_id or f"stream:{self._stream_id}",
+                conversation_id=self._conversation_id,
                 role=params.role,
                 smart_formatting=params.smart_formatting,
                 output=params.redaction_output,
             ),
             on_transcript=self._send_transcript,
         )
+        if self._services.store is not None:
+            await self._services.store.open_stream(
+                StreamRecord(self._stream_id, NAMESPACE, self._conversation_id, params.role, params.external_id)
+            )
         log.info("stream started role=%s", params.role, extra=self._log)
         await self._ws.send_str(messages.start_response(self._stream_id))
 
@@ -256,9 +264,20 @@ class DirectStreamSession:
             await self._ws.send_str(messages.final_response(self._stream_id, status, summary))
 
     async def _send_transcript(self, transcript: Transcript) -> None:
+        """Store first, then the socket: a transcript that was sent is always retrievable after the call."""
+        body = messages.transcript_message(transcript)
+        if self._services.store is not None:
+            await self._services.store.save_utterance(
+                transcript.stream_id,
+                transcript.start_ms,
+                transcript.end_ms,
+                transcript.text,
+                transcript.unredacted_text,
+                body,
+            )
         if not self._socket_outputs or self._ws.closed:
             return
         try:
-            await self._ws.send_str(messages.transcript(transcript))
+            await self._ws.send_str(messages.dump(body))
         except ConnectionError:
             self._socket_outputs = False

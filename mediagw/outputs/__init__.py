@@ -1,0 +1,1 @@
+"""Outputs: the transcript store, webhook publisher and batch export."""

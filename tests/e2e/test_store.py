@@ -1,0 +1,214 @@
+"""Transcripts are stored before they are sent, survive a killed process, and come back after the call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+
+from mediagw.outputs.store import SqliteStore, StreamRecord
+from mediagw.simulators.direct_ws import stream_audio, streaming_url
+from tests.conftest import channel_of, clip
+from tests.gateway import API_ID, API_SECRET, GatewayThread
+
+pytestmark = pytest.mark.e2e
+HEADERS = {"asapp-api-id": API_ID, "asapp-api-secret": API_SECRET}
+ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+async def test_messages_of_both_parties_come_back_in_order(gateway: GatewayThread, call_audio: Any) -> None:
+    billing = call_audio["billing"]
+    sent: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as session:
+        for role in ("agent", "customer"):
+            samples, script = channel_of(billing, role)
+            url = await streaming_url(session, gateway.base_url, API_ID, API_SECRET, "billing-42")
+            result = await stream_audio(
+                session,
+                url,
+                clip(samples, 0, script[1]["end"] + 800),
+                role=role,
+                external_id=f"{role}-7",
+                realtime=False,
+            )
+            sent += [{**t, "streamId": result.start_response["streamID"], "role": role} for t in result.transcripts]
+        async with session.get(
+            f"{gateway.base_url}/conversation/v1/conversation/messages",
+            params={"externalId": "billing-42"},
+            headers=HEADERS,
+        ) as response:
+            by_query = await response.json()
+        async with session.get(
+            f"{gateway.base_url}/conversation/v1/conversation/messages",
+            json={"externalId": "billing-42"},
+            headers=HEADERS,
+        ) as response:
+            by_body = await response.json()
+        async with session.get(
+            f"{gateway.base_url}/conversation/v1/conversation/messages",
+            params={"externalId": "nobody"},
+            headers=HEADERS,
+        ) as response:
+            assert (await response.json()) == {"messages": []}
+        async with session.get(f"{gateway.base_url}/conversation/v1/conversation/messages", headers=HEADERS) as r:
+            assert r.status == 400 and (await r.json())["error"]["code"] == "400-02"
+    messages = by_query["messages"]
+    assert by_body == by_query
+    assert len(messages) == len(sent) == 4
+    assert len({m["id"] for m in messages}) == 4 and all(ULID.match(m["id"]) for m in messages)
+    for message, transcript in zip(messages, sent, strict=True):
+        assert message["type"] == "transcript"
+        assert message["externalConversationId"] == "billing-42"
+        assert message["streamId"] == transcript["streamId"]
+        assert message["sender"] == {"externalId": f"{transcript['role']}-7", "role": transcript["role"]}
+        assert message["text"] == transcript["utterance"][0]["text"]
+        assert message["autotranscribeResponse"] == {
+            k: v for k, v in transcript.items() if k not in ("streamId", "role")
+        }
+        assert message["timestamp"].endswith("Z")
+
+
+async def test_an_utterance_cut_off_by_a_vanishing_client_is_kept(gateway: GatewayThread, call_audio: Any) -> None:
+    samples, script = channel_of(call_audio["billing"], "customer")
+    async with aiohttp.ClientSession() as session:
+        url = await streaming_url(session, gateway.base_url, API_ID, API_SECRET, "vanished-1")
+        async with session.ws_connect(url) as ws:
+            await ws.send_json({"message": "startStream", "sender": {"role": "customer", "externalId": "c"}})
+            await ws.receive_json()
+            for chunk in np.array_split(clip(samples, 0, script[0]["end"] - 300), 20):
+                await ws.send_bytes(chunk.astype("<i2").tobytes())
+        messages: list[Any] = []
+        for _ in range(100):
+            async with session.get(
+                f"{gateway.base_url}/conversation/v1/conversation/messages",
+                params={"externalId": "vanished-1"},
+                headers=HEADERS,
+            ) as response:
+                messages = (await response.json())["messages"]
+            if messages:
+                break
+            await asyncio.sleep(0.05)
+    assert len(messages) == 1 and "charged" in messages[0]["text"]
+
+
+async def test_redacted_streams_store_no_unredacted_text(gateway: GatewayThread, call_audio: Any) -> None:
+    samples, script = channel_of(call_audio["travel"], "customer")
+    card = script[3]
+    async with aiohttp.ClientSession() as session:
+        for output in ("redacted", "redacted_and_unredacted"):
+            url = await streaming_url(session, gateway.base_url, API_ID, API_SECRET, f"card-{output}")
+            await stream_audio(
+                session,
+                url,
+                clip(samples, card["start"] - 500, card["end"] + 800),
+                realtime=False,
+                start_fields={"redactionOutput": output},
+            )
+        async with session.get(
+            f"{gateway.base_url}/conversation/v1/conversation/messages",
+            params={"externalId": "card-redacted_and_unredacted"},
+            headers=HEADERS,
+        ) as response:
+            both = (await response.json())["messages"][0]
+    assert "#" in both["text"] and "111" in both["unredactedText"]
+    database = Path(gateway.config.data_dir) / "mediagw.sqlite3"
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT u.text, u.unredacted_text, u.message FROM utterances u JOIN conversations c"
+            " ON c.id = u.conversation_id WHERE c.external_id = 'card-redacted'"
+        ).fetchall()
+    assert len(rows) == 1
+    text, unredacted, message = rows[0]
+    assert unredacted is None and "####" in text
+    assert not re.search(r"\d{5,}|1 1 1", text + message)  # at most the last four digits are visible
+
+
+async def test_retention_purges_old_conversations(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    await store.open()
+    await store.open_stream(StreamRecord("s1", "websocket", "old-call", "customer", "c"))
+    await store.save_utterance("s1", 0, 100, "hello", None, {"message": "transcript"})
+    assert await store.purge(older_than_s=3600) == 0
+    assert len(await store.messages(None, "old-call", 10)) == 1
+    assert await store.purge(older_than_s=-1) == 1  # everything is older than "one second in the future"
+    assert await store.messages(None, "old-call", 10) == []
+    await store.close()
+
+
+def test_every_stored_utterance_survives_sigkill(tmp_path: Path, call_audio: Any) -> None:
+    samples, script = channel_of(call_audio["billing"], "agent")
+    port = _free_port()
+    env = {**os.environ, "MEDIAGW_DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "mediagw.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    base = f"http://127.0.0.1:{port}"
+
+    async def talk_then_die() -> list[dict[str, Any]]:
+        async with aiohttp.ClientSession() as session:
+            url = await streaming_url(session, base, API_ID, API_SECRET, "killed-call")
+            async with session.ws_connect(url) as ws:
+                await ws.send_json({"message": "startStream", "sender": {"role": "agent", "externalId": "a"}})
+                await ws.receive_json()
+                audio = clip(samples, 0, script[1]["end"] + 800)
+                for chunk in np.array_split(audio, 50):
+                    await ws.send_bytes(chunk.astype("<i2").tobytes())
+                received = [await ws.receive_json() for _ in range(2)]  # both utterances reported
+                server.send_signal(signal.SIGKILL)
+                return received
+
+    server = subprocess.Popen(command, env=env)
+    try:
+        _wait_healthy(base)
+        received = asyncio.run(talk_then_die())
+        server.wait(10)
+    finally:
+        server.kill()
+    restarted = subprocess.Popen(command, env=env)
+    try:
+        _wait_healthy(base)
+        stored = asyncio.run(_messages(base, "killed-call"))
+    finally:
+        restarted.terminate()
+        restarted.wait(30)
+    assert [m["autotranscribeResponse"] for m in stored] == received
+
+
+async def _messages(base: str, external_id: str) -> list[dict[str, Any]]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{base}/conversation/v1/conversation/messages", params={"externalId": external_id}, headers=HEADERS
+        ) as response,
+    ):
+        return list((await response.json())["messages"])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(base: str) -> None:
+    import urllib.request
+
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"{base}/v1/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("gateway did not become healthy")
