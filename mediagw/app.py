@@ -20,6 +20,7 @@ from mediagw.config import Config
 from mediagw.ingress.websocket_api.transport import handle_stream
 from mediagw.metrics import Metrics
 from mediagw.outputs.store import SqliteStore
+from mediagw.outputs.webhooks import WebhookPublisher
 from mediagw.postprocess import Conversations, TextStage
 from mediagw.services import Services
 from mediagw.tokens import TokenSigner
@@ -76,6 +77,12 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     )
     await services.store.open()
     services.keep(_purge_forever(services.store, settings.retention_days, settings.purge_interval_s), name="purge")
+    if services.config.webhooks.targets:
+        services.publisher = WebhookPublisher(
+            services.config.webhooks.targets,
+            partial(_record_failure, services),
+            services.metrics.webhook_latency.observe,
+        )
     if not services.config.asr.enabled:
         log.info("ASR is disabled: audio is counted, not transcribed")
         return
@@ -115,9 +122,19 @@ async def _purge_forever(store: SqliteStore, retention_days: float, interval_s: 
         await asyncio.sleep(interval_s)
 
 
+async def _record_failure(
+    services: Services, utterance_id: str, target: str, outcome: str, attempts: int, detail: str
+) -> None:
+    services.metrics.webhook_failures.labels(target, outcome).inc()
+    if services.store is not None:
+        await services.store.record_delivery(utterance_id, target, outcome, attempts, detail)
+
+
 async def _stop_services(app: web.Application, services: Services) -> None:
     services.stop_keeping("purge")
     await services.drain_background()
+    if services.publisher is not None:
+        await services.publisher.close()
     if services.pool is not None:
         await services.pool.close()
     if services.store is not None:

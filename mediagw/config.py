@@ -19,6 +19,7 @@ import yaml
 from asr.model import ModelOptions
 from asr.recognizer import DecodeOptions
 from asr.segmenter import SegmenterOptions
+from mediagw.outputs.webhooks import WebhookTarget
 from redaction.rules import CustomRule, RuleError, compile_rules
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
@@ -70,6 +71,7 @@ class WebsocketApiConfig:
     max_vocabulary_phrases: int = 200
     max_phrase_chars: int = 64
     max_sounds_like: int = 10
+    publish_webhooks: bool = False  # also POST this API's transcripts to the webhook targets
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,11 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    targets: tuple[WebhookTarget, ...] = ()
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -107,6 +114,7 @@ class Config:
     websocket_api: WebsocketApiConfig = field(default_factory=WebsocketApiConfig)
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
@@ -118,6 +126,11 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     config: Config = _build(Config, tree, "")
     config.segmenter.validate()
     _validate_redaction(config.redaction)
+    for target in config.webhooks.targets:
+        try:
+            target.validate()
+        except ValueError as error:
+            raise ConfigError(f"webhooks.targets: {error}") from error
     return config
 
 

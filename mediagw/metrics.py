@@ -34,6 +34,15 @@ class Metrics:
             registry=self.registry,
         )
         self.errors = Counter("mediagw_errors", "Errors by status code", ["code"], registry=self.registry)
+        self.webhook_latency = Histogram(
+            "mediagw_webhook_latency_seconds",
+            "From a transcript being stored to its webhook POST answered",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.webhook_failures = Counter(
+            "mediagw_webhook_failures", "Webhook messages not delivered", ["target", "outcome"], registry=self.registry
+        )
         self.asr_loops_cut = Counter(
             "mediagw_asr_loops_cut", "Decodes cut as hallucination loops", registry=self.registry
         )

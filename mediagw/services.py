@@ -13,6 +13,7 @@ from asr.recognizer import Recognizer
 from mediagw.config import Config
 from mediagw.metrics import Metrics
 from mediagw.outputs.store import SqliteStore
+from mediagw.outputs.webhooks import WebhookPublisher
 from mediagw.postprocess import TextStage
 from mediagw.tokens import TokenSigner
 from redaction.settings import EntitySettings
@@ -37,6 +38,7 @@ class Services:
     recognizer: Recognizer | None = None
     pool: AsrPool | None = None
     store: SqliteStore | None = None
+    publisher: WebhookPublisher | None = None
     sessions: set[Session] = field(default_factory=set)
     shutting_down: bool = False
     _background: set[asyncio.Task[Any]] = field(default_factory=set)

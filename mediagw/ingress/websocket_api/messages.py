@@ -68,3 +68,15 @@ def _token(token: Token) -> dict[str, Any]:
     if token.punctuation_before:
         out["punctuationBefore"] = token.punctuation_before
     return out
+
+
+def webhook_message(conversation_id: str, stream_id: str, sender: dict[str, str], transcript: dict[str, Any]) -> bytes:
+    """The reference's webhook body: the transcript message wrapped with conversation, stream and sender."""
+    message = {
+        "type": "transcript",
+        "externalConversationId": conversation_id,
+        "streamId": stream_id,
+        "sender": sender,
+        "autotranscribeResponse": transcript,
+    }
+    return dump(message).encode()

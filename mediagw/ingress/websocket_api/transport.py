@@ -90,6 +90,7 @@ class DirectStreamSession:
         self._pipeline: StreamPipeline | None = None
         self._stream_id: str | None = None
         self._conversation_id = claims.external_id
+        self._sender: dict[str, str] = {}
         self._audio_bytes = 0
         self._started_at = 0.0
         self._opened_at = asyncio.get_running_loop().time()
@@ -198,6 +199,7 @@ class DirectStreamSession:
         self._log["stream_id"] = self._stream_id
         self._started_at = asyncio.get_running_loop().time()
         params = event.params
+        self._sender = {"externalId": params.external_id, "role": params.role}
         self._pipeline = StreamPipeline(
             stream_id=self._stream_id,
             ingress=INGRESS,
@@ -267,7 +269,7 @@ class DirectStreamSession:
         """Store first, then the socket: a transcript that was sent is always retrievable after the call."""
         body = messages.transcript_message(transcript)
         if self._services.store is not None:
-            await self._services.store.save_utterance(
+            utterance_id = await self._services.store.save_utterance(
                 transcript.stream_id,
                 transcript.start_ms,
                 transcript.end_ms,
@@ -275,6 +277,9 @@ class DirectStreamSession:
                 transcript.unredacted_text,
                 body,
             )
+            if self._services.publisher is not None and self._config.publish_webhooks:
+                webhook = messages.webhook_message(self._conversation_id, transcript.stream_id, self._sender, body)
+                self._services.publisher.publish(utterance_id, transcript.stream_id, webhook)
         if not self._socket_outputs or self._ws.closed:
             return
         try:

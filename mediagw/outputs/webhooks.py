@@ -1,0 +1,262 @@
+"""Webhook publisher: POSTs each stored transcript message to every configured target.
+
+Per target, each stream's messages go out in order, one at a time; streams and targets never wait on each
+other. A target's backlog is bounded: past it the oldest pending messages are dropped first, counted and
+recorded, as the reference describes. Retries (exponential backoff on 5xx, 429 and timeouts) are optional.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebhookAuth:
+    kind: str = "none"  # none, secret or oauth2
+    secret_name: str = "X-Webhook-Secret"
+    secret_value: str = ""
+    secret_in: str = "header"  # header or query
+    token_url: str = ""  # oauth2 client_credentials
+    client_id: str = ""
+    client_secret: str = ""
+    scope: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    name: str
+    url: str
+    auth: WebhookAuth = field(default_factory=WebhookAuth)
+    timeout_s: float = 2.0
+    max_backlog: int = 1000  # pending messages; past this the oldest are dropped
+    concurrency: int = 64  # streams posting at once
+    retry: bool = False
+    max_attempts: int = 3
+    backoff_s: float = 0.2
+    ca_bundle: str = ""  # PEM file of CAs to trust instead of the system's
+    client_cert: str = ""  # PEM certificate (and key, or client_key) for mutual TLS
+    client_key: str = ""
+
+    def validate(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"webhook target {self.name!r}: url must be http(s)")
+        if self.auth.kind not in ("none", "secret", "oauth2"):
+            raise ValueError(f"webhook target {self.name!r}: auth.kind must be none, secret or oauth2")
+        if self.auth.kind == "oauth2" and not self.auth.token_url:
+            raise ValueError(f"webhook target {self.name!r}: oauth2 needs auth.token_url")
+        if self.auth.secret_in not in ("header", "query"):
+            raise ValueError(f"webhook target {self.name!r}: auth.secret_in must be header or query")
+
+
+RecordFailure = Callable[
+    [str, str, str, int, str], Coroutine[Any, Any, None]
+]  # utterance id, target, outcome, attempts, detail
+
+
+@dataclass
+class _Pending:
+    utterance_id: str
+    stream_id: str
+    body: bytes
+    queued_at: float
+    done: bool = False  # sent, failed or dropped
+
+
+class TargetPublisher:
+    """Delivery to one target."""
+
+    def __init__(self, target: WebhookTarget, record_failure: RecordFailure, on_sent: Callable[[float], None]) -> None:
+        target.validate()
+        self.target = target
+        self._record_failure = record_failure
+        self._on_sent = on_sent
+        self._session: aiohttp.ClientSession | None = None
+        self._oauth = _OAuthToken(target.auth) if target.auth.kind == "oauth2" else None
+        self._streams: dict[str, deque[_Pending]] = {}
+        self._order: deque[_Pending] = deque()  # every pending message, oldest first, for dropping
+        self._pending = 0
+        self._senders: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(target.concurrency)
+        self.sent = self.failed = self.dropped = 0
+
+    @property
+    def backlog(self) -> int:
+        return self._pending
+
+    def publish(self, utterance_id: str, stream_id: str, body: bytes) -> None:
+        item = _Pending(utterance_id, stream_id, body, time.monotonic())
+        self._streams.setdefault(stream_id, deque()).append(item)
+        self._order.append(item)
+        self._pending += 1
+        while self._pending > self.target.max_backlog:
+            self._drop_oldest()
+        if stream_id not in self._senders:
+            self._senders[stream_id] = asyncio.create_task(self._send_stream(stream_id), name=f"webhook-{stream_id}")
+
+    async def close(self) -> None:
+        for task in list(self._senders.values()):
+            task.cancel()
+        await asyncio.gather(*self._senders.values(), return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    def _drop_oldest(self) -> None:
+        while self._order:
+            item = self._order.popleft()
+            if not item.done:
+                item.done = True
+                self._pending -= 1
+                self.dropped += 1
+                self._fire_record(item, "dropped", 0, f"backlog over {self.target.max_backlog}")
+                return
+
+    async def _send_stream(self, stream_id: str) -> None:
+        queue = self._streams[stream_id]
+        try:
+            while queue:
+                item = queue.popleft()
+                if item.done:
+                    continue
+                async with self._slots:
+                    await self._deliver(item)
+        finally:  # no await between the empty queue and here, so nothing published can be stranded
+            self._senders.pop(stream_id, None)
+            if not queue:
+                self._streams.pop(stream_id, None)
+
+    async def _deliver(self, item: _Pending) -> None:
+        attempts, outcome, detail = 0, "failed", ""
+        while not item.done:
+            attempts += 1
+            outcome, detail, retriable = await self._post(item)
+            if outcome == "sent" or not (self.target.retry and retriable and attempts < self.target.max_attempts):
+                break
+            await asyncio.sleep(self.target.backoff_s * 2 ** (attempts - 1))
+        if item.done:
+            return  # dropped while waiting to retry
+        item.done = True
+        self._pending -= 1
+        if outcome == "sent":
+            self.sent += 1
+            self._on_sent(time.monotonic() - item.queued_at)
+        else:
+            self.failed += 1
+            log.warning("webhook %s: message not delivered (%s)", self.target.name, detail[:200])
+            self._fire_record(item, outcome, attempts, detail)
+
+    async def _post(self, item: _Pending) -> tuple[str, str, bool]:
+        """One POST: (outcome, detail, worth retrying)."""
+        session = self._session or self._open_session()
+        url, headers = await self._request_parts()
+        try:
+            async with session.post(url, data=item.body, headers=headers) as response:
+                if response.status == 401 and self._oauth is not None:
+                    self._oauth.invalidate()
+                    url, headers = await self._request_parts()
+                    async with session.post(url, data=item.body, headers=headers) as again:
+                        return _outcome(again.status)
+                return _outcome(response.status)
+        except TimeoutError:
+            return "timeout", f"no answer within {self.target.timeout_s} s", True
+        except (aiohttp.ClientError, OSError) as error:
+            return "error", f"{type(error).__name__}: {error}", True
+
+    async def _request_parts(self) -> tuple[str, dict[str, str]]:
+        headers = {"Content-Type": "application/json"}
+        url = self.target.url
+        auth = self.target.auth
+        if auth.kind == "secret":
+            if auth.secret_in == "header":
+                headers[auth.secret_name] = auth.secret_value
+            else:
+                url += ("&" if "?" in url else "?") + urlencode({auth.secret_name: auth.secret_value})
+        elif self._oauth is not None:
+            headers["Authorization"] = f"Bearer {await self._oauth.token(self._session or self._open_session())}"
+        return url, headers
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        timeout = aiohttp.ClientTimeout(total=self.target.timeout_s)
+        connector = aiohttp.TCPConnector(limit=self.target.concurrency, ssl=tls_context(self.target) or True)
+        self._session = aiohttp.ClientSession(timeout=timeout, connector=connector)
+        return self._session
+
+    def _fire_record(self, item: _Pending, outcome: str, attempts: int, detail: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(
+            self._record_failure(item.utterance_id, self.target.name, outcome, attempts, detail)
+        )
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # logged by the store if it fails
+
+
+def _outcome(status: int) -> tuple[str, str, bool]:
+    if 200 <= status < 300:
+        return "sent", "", False
+    return "failed", f"HTTP {status}", status >= 500 or status == 429
+
+
+def tls_context(target: WebhookTarget) -> ssl.SSLContext | None:
+    if not target.url.startswith("https://"):
+        return None
+    context = ssl.create_default_context(cafile=target.ca_bundle or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if target.client_cert:
+        context.load_cert_chain(target.client_cert, target.client_key or None)
+    return context
+
+
+class _OAuthToken:
+    """client_credentials token, cached and refreshed a minute before it expires, or after a 401."""
+
+    def __init__(self, auth: WebhookAuth) -> None:
+        self._auth = auth
+        self._token = ""
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        self._expires = 0.0
+
+    async def token(self, session: aiohttp.ClientSession) -> str:
+        async with self._lock:
+            if time.monotonic() < self._expires - 60:
+                return self._token
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self._auth.client_id,
+                "client_secret": self._auth.client_secret,
+            }
+            if self._auth.scope:
+                form["scope"] = self._auth.scope
+            async with session.post(self._auth.token_url, data=form) as response:
+                response.raise_for_status()
+                body: dict[str, Any] = await response.json()
+            self._token = str(body["access_token"])
+            self._expires = time.monotonic() + float(body.get("expires_in", 3600))
+            return self._token
+
+
+class WebhookPublisher:
+    """All targets; `publish` never waits."""
+
+    def __init__(
+        self, targets: tuple[WebhookTarget, ...], record_failure: RecordFailure, on_sent: Callable[[float], None]
+    ) -> None:
+        self.targets = [TargetPublisher(t, record_failure, on_sent) for t in targets]
+
+    def publish(self, utterance_id: str, stream_id: str, body: bytes) -> None:
+        for target in self.targets:
+            target.publish(utterance_id, stream_id, body)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(t.close() for t in self.targets))
