@@ -13,7 +13,7 @@ from mediagw.outputs.webhooks import TargetPublisher, WebhookAuth, WebhookTarget
 from mediagw.simulators.direct_ws import stream_audio, streaming_url
 from tests.conftest import channel_of
 from tests.gateway import API_ID, API_SECRET
-from tests.receivers import Receiver
+from mediagw.simulators.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""Real HTTP receivers on loopback for webhook tests and benchmarks: healthy, failing, hanging, resetting."""
+"""Real HTTP receivers of webhook POSTs on loopback: healthy, failing, hanging, resetting (tests, benchmarks)."""
 
 from __future__ import annotations
 
