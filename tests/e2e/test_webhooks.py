@@ -11,9 +11,9 @@ import pytest
 
 from mediagw.outputs.webhooks import TargetPublisher, WebhookAuth, WebhookTarget
 from mediagw.simulators.direct_ws import stream_audio, streaming_url
+from mediagw.simulators.webhook_receiver import Receiver
 from tests.conftest import channel_of
 from tests.gateway import API_ID, API_SECRET
-from mediagw.simulators.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
