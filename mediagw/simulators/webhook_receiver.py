@@ -66,3 +66,26 @@ class Receiver:
         self.headers.append(dict(request.headers))
         self.queries.append(dict(request.query))
         return web.Response(status=204)
+
+
+def main() -> None:
+    """Run one receiver until killed: print its URL, then, for each line read on stdin, what has arrived."""
+    import sys
+
+    async def serve() -> None:
+        receiver = await Receiver(mode=sys.argv[1] if len(sys.argv) > 1 else "ok").start()
+        print(receiver.url, flush=True)
+        loop = asyncio.get_running_loop()
+        while await loop.run_in_executor(None, sys.stdin.readline):
+            report = {
+                "received": len(receiver.received),
+                "arrived_at": receiver.arrived_at,
+                "ids": [m.get("n") for m in receiver.received],
+            }
+            print(json.dumps(report), flush=True)
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
