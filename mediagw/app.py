@@ -51,7 +51,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     services = Services(config, Metrics(), signer, entities, text_stage)
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[routes.SERVICES] = services
-    app[routes.AUTH] = Authenticator(config.auth.apps)
+    app[routes.AUTH] = Authenticator(config.auth.apps, config.auth.requests_per_second)
     app.router.add_post("/autotranscribe/v1/streaming-url", routes.streaming_url)
     app.router.add_post("/autotranscribe/v1/streaming-url/", routes.streaming_url)
     app.router.add_get("/v1/health", routes.health)

@@ -51,6 +51,7 @@ class AuthConfig:
     apps: tuple[ApiApp, ...] = ()
     token_secret: str = ""  # HMAC key for streaming URL tokens; empty: random per process
     token_ttl_s: int = 300
+    requests_per_second: float = 100.0  # spike arrest per app; more is answered 429 (0: no limit)
 
 
 @dataclass(frozen=True)

@@ -351,3 +351,17 @@ async def test_health_and_metrics(gateway: GatewayThread, call_audio: Any) -> No
     assert "mediagw_asr_latency_seconds_count 1.0" in text
     assert 'mediagw_open_streams{ingress="websocket"} 0.0' in text
     assert "mediagw_asr_queue_depth 0.0" in text
+
+
+async def test_spike_arrest_answers_429_in_the_documented_shape(gateway_factory: Any) -> None:
+    gateway = gateway_factory(auth={"requests_per_second": 5.0})
+    headers = {"asapp-api-id": API_ID, "asapp-api-secret": API_SECRET}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        statuses = []
+        for _ in range(8):
+            async with session.post(f"{gateway.base_url}/autotranscribe/v1/streaming-url") as response:
+                statuses.append(response.status)
+                if response.status == 429:
+                    body = await response.json()
+    assert statuses[:5] == [200] * 5 and statuses.count(429) >= 2  # a refill may let one more through
+    assert body["error"]["code"] == "429-01" and body["error"]["requestId"]

@@ -63,3 +63,13 @@ def test_forged_tokens_are_refused(mangle) -> None:  # type: ignore[no-untyped-d
         signer.verify(mangle(signer.issue("app", "c")))
     with pytest.raises(InvalidToken):
         TokenSigner("other", ttl_s=300).verify(signer.issue("app", "c"))
+
+
+def test_spike_arrest_allows_the_rate_and_refills() -> None:
+    from mediagw.api.auth import SpikeArrest
+
+    arrest = SpikeArrest(100)
+    assert sum(arrest.allow("app", now=0.0) for _ in range(150)) == 100
+    assert arrest.allow("other", now=0.0)  # apps are independent
+    assert not arrest.allow("app", now=0.005)
+    assert sum(arrest.allow("app", now=0.5) for _ in range(100)) == 50
