@@ -19,6 +19,7 @@ from mediagw.api.errors import error_middleware
 from mediagw.config import Config
 from mediagw.ingress.websocket_api.transport import handle_stream
 from mediagw.metrics import Metrics
+from mediagw.outputs.export import export_daily
 from mediagw.outputs.store import SqliteStore
 from mediagw.outputs.webhooks import WebhookPublisher
 from mediagw.postprocess import Conversations, TextStage
@@ -77,6 +78,10 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     )
     await services.store.open()
     services.keep(_purge_forever(services.store, settings.retention_days, settings.purge_interval_s), name="purge")
+    exports = services.config.export
+    if exports.daily:
+        directory = Path(exports.directory or Path(services.config.data_dir) / "exports")
+        services.keep(export_daily(services.store.path, directory, exports.hour_utc, exports.formats), name="export")
     if services.config.webhooks.targets:
         services.publisher = WebhookPublisher(
             services.config.webhooks.targets,
@@ -132,6 +137,7 @@ async def _record_failure(
 
 async def _stop_services(app: web.Application, services: Services) -> None:
     services.stop_keeping("purge")
+    services.stop_keeping("export")
     await services.drain_background()
     if services.publisher is not None:
         await services.publisher.close()

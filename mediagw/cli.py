@@ -30,6 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     secret = commands.add_parser("hash-secret", help="print the secret_sha256 to configure for an API secret")
     secret.add_argument("secret")
     commands.add_parser("check-config", help="load and validate the configuration, print it as JSON")
+    feed = commands.add_parser("export", help="write the utterances feed of a time range (JSON Lines or CSV)")
+    feed.add_argument(
+        "--from", dest="start", required=True, help="UTC date or date-time, e.g. 2026-11-24 or 2026-11-24T13"
+    )
+    feed.add_argument("--to", dest="end", required=True, help="end of the range, exclusive")
+    feed.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    feed.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
     if args.command == "hash-secret":
@@ -48,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "transcribe":
         return _transcribe(config, args.file)
+    if args.command == "export":
+        return _export(config, args.start, args.end, args.format, args.out)
     return _serve(config, args.host, args.port)
 
 
@@ -82,6 +91,22 @@ def _transcribe(config: Config, path: Path) -> int:
                 }
             )
         )
+    return 0
+
+
+def _export(config: Config, start: str, end: str, fmt: str, out: Path) -> int:
+    from mediagw.outputs.export import export, parse_instant
+
+    database = Path(config.store.path or Path(config.data_dir) / "mediagw.sqlite3")
+    if not database.is_file():
+        print(f"mediagw: no transcript store at {database}", file=sys.stderr)
+        return 2
+    try:
+        count = export(database, parse_instant(start), parse_instant(end), out, fmt)
+    except ValueError as error:
+        print(f"mediagw: {error}", file=sys.stderr)
+        return 2
+    print(f"exported {count} utterances to {out}", file=sys.stderr)
     return 0
 
 

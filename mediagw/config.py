@@ -95,6 +95,14 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class ExportConfig:
+    daily: bool = True  # write the previous day's utterances feed every day
+    hour_utc: int = 2
+    formats: tuple[str, ...] = ("jsonl", "csv")
+    directory: str = ""  # empty: exports/ in data_dir
+
+
+@dataclass(frozen=True)
 class WebhooksConfig:
     targets: tuple[WebhookTarget, ...] = ()
 
@@ -116,6 +124,7 @@ class Config:
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
@@ -127,6 +136,8 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     config: Config = _build(Config, tree, "")
     config.segmenter.validate()
     _validate_redaction(config.redaction)
+    if not set(config.export.formats) <= {"jsonl", "csv"} or not 0 <= config.export.hour_utc <= 23:
+        raise ConfigError("export.formats must be jsonl and/or csv, export.hour_utc 0..23")
     for target in config.webhooks.targets:
         try:
             target.validate()
