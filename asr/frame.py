@@ -34,13 +34,15 @@ class Frame:
 class FrameAssembler:
     """Cuts PCM arriving in chunks of any size into whole 20 ms frames with a running media clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, start_ms: int = 0) -> None:
+        """`start_ms`: where this audio sits on the stream's clock (transcription resumed after a stop)."""
         self._pending = np.zeros(0, dtype=np.int16)
+        self._start_ms = start_ms
         self._samples_emitted = 0
 
     @property
     def position_ms(self) -> int:
-        return self._samples_emitted * 1000 // SAMPLE_RATE
+        return self._start_ms + self._samples_emitted * 1000 // SAMPLE_RATE
 
     def push(self, samples: Pcm) -> list[Frame]:
         buffered = np.concatenate((self._pending, samples)) if len(self._pending) else samples

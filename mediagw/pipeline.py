@@ -43,6 +43,7 @@ class StreamPipeline:
         metrics: Metrics,
         text_stage: TextProcessor,
         on_transcript: TranscriptHandler,
+        origin_ms: int = 0,
     ) -> None:
         self.stream_id = stream_id
         self._ingress = ingress
@@ -52,7 +53,7 @@ class StreamPipeline:
         self._metrics = metrics
         self._text_stage = text_stage
         self._on_transcript = on_transcript
-        self._assembler = FrameAssembler()
+        self._assembler = FrameAssembler(origin_ms)
         self._segmenter = Segmenter(segmenter) if pool is not None else None
         self._pending: asyncio.Queue[asyncio.Task[Transcript | None] | None] = asyncio.Queue()
         self._deliverer = asyncio.create_task(self._deliver(), name=f"deliver-{stream_id}")

@@ -6,16 +6,23 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
+from asr.frame import Pcm
 from asr.pool import AsrPool
 from asr.recognizer import Recognizer
+from mediagw.calls import Call, InMemoryCallRegistry, Leg, Participant, TranscriptionParams
 from mediagw.config import Config
 from mediagw.metrics import Metrics
-from mediagw.outputs.store import SqliteStore
+from mediagw.outputs.messages import transcript_message, webhook_message
+from mediagw.outputs.store import SqliteStore, StreamRecord
 from mediagw.outputs.webhooks import WebhookPublisher
+from mediagw.pipeline import StreamPipeline, TranscriptionSettings
 from mediagw.postprocess import TextStage
 from mediagw.tokens import TokenSigner
+from mediagw.transcripts import Transcript
+from mediagw.vocabulary import Vocabulary
 from redaction.settings import EntitySettings
 
 log = logging.getLogger(__name__)
@@ -26,6 +33,20 @@ class Session(Protocol):
         """Stop taking media, flush what was received, tell the client (5001) and close."""
 
     async def wait_closed(self) -> None: ...
+
+
+class PipelineTranscription:
+    """A participant's pipeline behind the call gate's Transcription interface."""
+
+    def __init__(self, pipeline: StreamPipeline) -> None:
+        self._pipeline = pipeline
+
+    def push(self, samples: Pcm) -> None:
+        self._pipeline.push(samples)
+
+    async def finish(self) -> int:
+        await self._pipeline.finish()
+        return self._pipeline.transcripts_delivered
 
 
 @dataclass
@@ -40,12 +61,79 @@ class Services:
     store: SqliteStore | None = None
     publisher: WebhookPublisher | None = None
     sessions: set[Session] = field(default_factory=set)
+    calls: InMemoryCallRegistry = field(default_factory=InMemoryCallRegistry)
     shutting_down: bool = False
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def languages(self) -> list[str]:
         return self.recognizer.languages if self.recognizer is not None else ["en"]
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def begin_transcription(
+        self, call: Call, customer_id: str, agent_id: str, params: TranscriptionParams
+    ) -> Leg:
+        """start-streaming on a call: pipelines for both participants, their streams opened in the store."""
+        leg = call.begin(customer_id, agent_id, params, self._transcription, self.now())
+        if self.store is not None:
+            for participant in leg.participants.values():
+                await self.store.open_stream(
+                    StreamRecord(
+                        participant.stream_id,
+                        call.namespace,
+                        call.guid,
+                        participant.role,
+                        participant.external_id,
+                        agent_id,
+                        customer_id,
+                    )
+                )
+        for hook in call.on_started:
+            await hook(call)
+        return leg
+
+    def _transcription(self, call: Call, participant: Participant) -> PipelineTranscription:
+        params = call.params
+        pipeline = StreamPipeline(
+            stream_id=participant.stream_id,
+            ingress=call.namespace,
+            segmenter=self.config.segmenter,
+            pool=self.pool,
+            settings=TranscriptionSettings(params.smart_formatting, params.detailed_token),
+            vocabulary=Vocabulary(),
+            metrics=self.metrics,
+            text_stage=partial(
+                self.text_stage.process,
+                conversation_id=f"{call.namespace}:{call.guid}",
+                role=participant.role,
+                smart_formatting=params.smart_formatting,
+                output=params.redaction_output,
+            ),
+            on_transcript=partial(self._deliver, call, participant),
+            origin_ms=participant.media_ms,
+        )
+        return PipelineTranscription(pipeline)
+
+    async def _deliver(self, call: Call, participant: Participant, transcript: Transcript) -> None:
+        """Store, then publish: the reference's webhook message for the media gateway namespaces."""
+        body = transcript_message(transcript)
+        if self.store is None:
+            return
+        utterance_id = await self.store.save_utterance(
+            transcript.stream_id,
+            transcript.start_ms,
+            transcript.end_ms,
+            transcript.text,
+            transcript.unredacted_text,
+            body,
+        )
+        if self.publisher is not None:
+            sender = {"externalId": participant.external_id, "role": participant.role}
+            self.publisher.publish(
+                utterance_id, transcript.stream_id, webhook_message(call.guid, transcript.stream_id, sender, body)
+            )
 
     def keep(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Run work that outlives its connection (an abandoned stream's last utterances) to completion."""

@@ -27,6 +27,7 @@ from mediagw.ingress.websocket_api.protocol import (
     VocabularyRejected,
 )
 from mediagw.ingress.websocket_api.status import Status
+from mediagw.outputs.messages import dump, transcript_message, webhook_message
 from mediagw.outputs.store import StreamRecord
 from mediagw.pipeline import StreamPipeline, TranscriptionSettings
 from mediagw.services import Services
@@ -134,6 +135,8 @@ class DirectStreamSession:
                 message = await self._ws.receive(timeout=timeout)
             except TimeoutError:
                 return self._timed_out(loop.time())
+            if self._over_duration(loop.time()):  # a steady sender never lets receive() time out
+                return self._timed_out(loop.time())
             if message.type is WSMsgType.TEXT:
                 events = self._protocol.receive_text(message.data)
             elif message.type is WSMsgType.BINARY:
@@ -156,8 +159,11 @@ class DirectStreamSession:
             return max(0.0, min(idle, self._started_at + self._config.max_duration_s - now))
         return idle
 
+    def _over_duration(self, now: float) -> bool:
+        return self._protocol.state is State.STREAMING and now - self._started_at >= self._config.max_duration_s
+
     def _timed_out(self, now: float) -> End:
-        if self._protocol.state is State.STREAMING and now - self._started_at >= self._config.max_duration_s:
+        if self._over_duration(now):
             status = Status.DURATION_LIMIT
         else:
             status = Status.IDLE_TIMEOUT
@@ -267,7 +273,7 @@ class DirectStreamSession:
 
     async def _send_transcript(self, transcript: Transcript) -> None:
         """Store first, then the socket: a transcript that was sent is always retrievable after the call."""
-        body = messages.transcript_message(transcript)
+        body = transcript_message(transcript)
         if self._services.store is not None:
             utterance_id = await self._services.store.save_utterance(
                 transcript.stream_id,
@@ -278,11 +284,11 @@ class DirectStreamSession:
                 body,
             )
             if self._services.publisher is not None and self._config.publish_webhooks:
-                webhook = messages.webhook_message(self._conversation_id, transcript.stream_id, self._sender, body)
+                webhook = webhook_message(self._conversation_id, transcript.stream_id, self._sender, body)
                 self._services.publisher.publish(utterance_id, transcript.stream_id, webhook)
         if not self._socket_outputs or self._ws.closed:
             return
         try:
-            await self._ws.send_str(messages.dump(body))
+            await self._ws.send_str(dump(body))
         except ConnectionError:
             self._socket_outputs = False

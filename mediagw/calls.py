@@ -1,0 +1,161 @@
+"""Calls of the media gateway namespaces and the start/stop gate on their two streams.
+
+A call is identified by (namespace, guid) and is known once its media has connected (the ingress adapter
+registers it). start-streaming opens transcription on both participants' streams; stop-streaming pauses it.
+A changed agentId on a later start begins a new leg with new stream ids; within a leg they stay the same.
+Media keeps flowing in between: it is counted, never transcribed, while stopped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from asr.frame import SAMPLE_RATE, Pcm
+
+ROLES = ("customer", "agent")
+
+
+@dataclass(frozen=True)
+class TranscriptionParams:
+    language: str = "en-US"
+    detailed_token: bool = False
+    audio_recording_allowed: bool = False
+    redaction_output: str = "redacted"
+    smart_formatting: bool = True
+
+
+@dataclass
+class StreamStats:
+    """What one participant's stream did while transcription was on, for stop-streaming's summary."""
+
+    audio_bytes: int = 0
+    audio_ms: int = 0
+    streaming_s: float = 0.0
+    transcripts: int = 0
+
+
+@dataclass
+class Participant:
+    role: str
+    stream_id: str
+    external_id: str
+    stats: StreamStats = field(default_factory=StreamStats)
+    media_ms: int = 0  # media clock: audio received since the stream's first audio, started or not
+
+
+@dataclass
+class Leg:
+    id: str
+    agent_id: str
+    customer_id: str
+    participants: dict[str, Participant]
+
+
+class Transcription(Protocol):
+    """A participant's running pipeline, as the gate sees it."""
+
+    def push(self, samples: Pcm) -> None: ...
+
+    async def finish(self) -> int:
+        """Flush; return the number of transcripts it delivered."""
+
+
+TranscriptionFactory = Callable[["Call", Participant], Transcription]
+
+
+class Call:
+    def __init__(self, namespace: str, guid: str, extra: dict[str, Any] | None = None) -> None:
+        self.namespace = namespace
+        self.guid = guid
+        self.extra = extra or {}  # adapter details (SIPREC m-line order, Twilio tracks...)
+        self.legs: list[Leg] = []
+        self.params = TranscriptionParams()
+        self.transcribing = False
+        self.pending = False  # a start or stop is being processed: another one is 409-202
+        self.ending = False  # SIPREC BYE being processed: 409-203
+        self._running: dict[str, tuple[Transcription, float]] = {}
+        self.on_started: list[Callable[[Call], Awaitable[None]]] = []  # e.g. Amazon Connect starts its reader
+
+    @property
+    def leg(self) -> Leg | None:
+        return self.legs[-1] if self.legs else None
+
+    def begin(
+        self, customer_id: str, agent_id: str, params: TranscriptionParams, factory: TranscriptionFactory, now: float
+    ) -> Leg:
+        """start-streaming: same leg (same stream ids) unless the agent changed."""
+        leg = self.leg
+        if leg is None or leg.agent_id != agent_id:
+            previous = {p.role: p.media_ms for p in leg.participants.values()} if leg else {}
+            participants = {
+                role: Participant(
+                    role,
+                    str(uuid.uuid1()),
+                    customer_id if role == "customer" else agent_id,
+                    media_ms=previous.get(role, 0),
+                )
+                for role in ROLES
+            }
+            leg = Leg(str(uuid.uuid4()), agent_id, customer_id, participants)
+            self.legs.append(leg)
+        self.params = params
+        self.transcribing = True
+        self._running = {role: (factory(self, p), now) for role, p in leg.participants.items()}
+        return leg
+
+    async def end(self, now: float) -> Leg:
+        """stop-streaming: flush both streams (pending audio is transcribed), keep their statistics."""
+        leg = self.leg
+        assert leg is not None
+        self.transcribing = False
+        running, self._running = self._running, {}
+        for role, (transcription, since) in running.items():
+            stats = leg.participants[role].stats
+            stats.transcripts += await transcription.finish()
+            stats.streaming_s += now - since
+        return leg
+
+    def push(self, role: str, samples: Pcm) -> None:
+        """Media from the adapter: always advances the clock, transcribed only while started."""
+        leg = self.leg
+        participant = leg.participants.get(role) if leg else None
+        if participant is not None:
+            participant.media_ms += len(samples) * 1000 // SAMPLE_RATE
+        running = self._running.get(role)
+        if running is None or participant is None:
+            return
+        participant.stats.audio_bytes += len(samples) * 2
+        participant.stats.audio_ms += len(samples) * 1000 // SAMPLE_RATE
+        running[0].push(samples)
+
+
+class CallRegistry(Protocol):
+    """Where calls live: in memory for one node; a shared (Redis) registry for several."""
+
+    def get(self, namespace: str, guid: str) -> Call | None: ...
+
+    def add(self, call: Call) -> None: ...
+
+    def remove(self, namespace: str, guid: str) -> None: ...
+
+    def __iter__(self) -> Iterator[Call]: ...
+
+
+class InMemoryCallRegistry:
+    def __init__(self) -> None:
+        self._calls: dict[tuple[str, str], Call] = {}
+
+    def get(self, namespace: str, guid: str) -> Call | None:
+        return self._calls.get((namespace, guid))
+
+    def add(self, call: Call) -> None:
+        self._calls[(call.namespace, call.guid)] = call
+
+    def remove(self, namespace: str, guid: str) -> None:
+        self._calls.pop((namespace, guid), None)
+
+    def __iter__(self) -> Iterator[Call]:
+        return iter(list(self._calls.values()))
