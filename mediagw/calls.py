@@ -43,7 +43,6 @@ class Participant:
     stream_id: str
     external_id: str
     stats: StreamStats = field(default_factory=StreamStats)
-    media_ms: int = 0  # media clock: audio received since the stream's first audio, started or not
 
 
 @dataclass
@@ -77,6 +76,7 @@ class Call:
         self.pending = False  # a start or stop is being processed: another one is 409-202
         self.ending = False  # SIPREC BYE being processed: 409-203
         self._running: dict[str, tuple[Transcription, float]] = {}
+        self.media_ms = dict.fromkeys(ROLES, 0)  # per role: audio received since its first audio, started or not
         self.on_started: list[Callable[[Call], Awaitable[None]]] = []  # e.g. Amazon Connect starts its reader
 
     @property
@@ -89,14 +89,8 @@ class Call:
         """start-streaming: same leg (same stream ids) unless the agent changed."""
         leg = self.leg
         if leg is None or leg.agent_id != agent_id:
-            previous = {p.role: p.media_ms for p in leg.participants.values()} if leg else {}
             participants = {
-                role: Participant(
-                    role,
-                    str(uuid.uuid1()),
-                    customer_id if role == "customer" else agent_id,
-                    media_ms=previous.get(role, 0),
-                )
+                role: Participant(role, str(uuid.uuid1()), customer_id if role == "customer" else agent_id)
                 for role in ROLES
             }
             leg = Leg(str(uuid.uuid4()), agent_id, customer_id, participants)
@@ -120,13 +114,14 @@ class Call:
 
     def push(self, role: str, samples: Pcm) -> None:
         """Media from the adapter: always advances the clock, transcribed only while started."""
-        leg = self.leg
-        participant = leg.participants.get(role) if leg else None
-        if participant is not None:
-            participant.media_ms += len(samples) * 1000 // SAMPLE_RATE
-        running = self._running.get(role)
-        if running is None or participant is None:
+        if role not in self.media_ms:
             return
+        self.media_ms[role] += len(samples) * 1000 // SAMPLE_RATE
+        running = self._running.get(role)
+        leg = self.leg
+        if running is None or leg is None:
+            return
+        participant = leg.participants[role]
         participant.stats.audio_bytes += len(samples) * 2
         participant.stats.audio_ms += len(samples) * 1000 // SAMPLE_RATE
         running[0].push(samples)

@@ -112,7 +112,7 @@ class Services:
                 output=params.redaction_output,
             ),
             on_transcript=partial(self._deliver, call, participant),
-            origin_ms=participant.media_ms,
+            origin_ms=call.media_ms[participant.role],
         )
         return PipelineTranscription(pipeline)
 

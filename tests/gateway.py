@@ -71,6 +71,19 @@ class GatewayThread:
             raise RuntimeError(f"gateway did not start: {self.error}")
         return self
 
+    def call_soon(self, work: Any) -> None:
+        """Run a plain callable on the gateway's loop (as an ingress adapter would) and wait for it."""
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                work()
+            finally:
+                done.set()
+
+        self._loop.call_soon_threadsafe(run)
+        done.wait(10)
+
     def stop(self) -> None:
         """Graceful shutdown, as on SIGTERM; blocks until the gateway has cleaned up."""
         if self._thread.is_alive() and self._stopped is not None:

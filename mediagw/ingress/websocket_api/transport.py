@@ -163,10 +163,7 @@ class DirectStreamSession:
         return self._protocol.state is State.STREAMING and now - self._started_at >= self._config.max_duration_s
 
     def _timed_out(self, now: float) -> End:
-        if self._over_duration(now):
-            status = Status.DURATION_LIMIT
-        else:
-            status = Status.IDLE_TIMEOUT
+        status = Status.DURATION_LIMIT if self._over_duration(now) else Status.IDLE_TIMEOUT
         self._protocol.fail(status, "timeout")
         log.info("stream ended: %s", status.description, extra={**self._log, "code": int(status)})
         return End(status, flush=True)
