@@ -13,7 +13,7 @@ from aiohttp import web
 
 from asr.pool import AsrPool
 from asr.recognizer import Recognizer
-from mediagw.api import configuration, control, messages, routes
+from mediagw.api import configuration, control, messages, routes, vocabularies
 from mediagw.api.auth import Authenticator
 from mediagw.api.errors import error_middleware
 from mediagw.config import Config
@@ -60,6 +60,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     app.router.add_get("/conversation/v1/conversation/messages", messages.list_messages)
     configuration.add_routes(app)
     control.add_routes(app)
+    vocabularies.add_routes(app)
     app.router.add_get(config.websocket_api.path, partial(_stream, services=services))
     app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
     app.on_shutdown.append(partial(_end_sessions, services=services))
@@ -78,6 +79,7 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
         Path(settings.path or Path(services.config.data_dir) / "mediagw.sqlite3"), settings.synchronous
     )
     await services.store.open()
+    await vocabularies.load(services)
     services.keep(_purge_forever(services.store, settings.retention_days, settings.purge_interval_s), name="purge")
     exports = services.config.export
     if exports.daily:

@@ -62,6 +62,7 @@ class Services:
     publisher: WebhookPublisher | None = None
     sessions: set[Session] = field(default_factory=set)
     calls: InMemoryCallRegistry = field(default_factory=InMemoryCallRegistry)
+    custom_vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the configuration API's phrases
     shutting_down: bool = False
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -102,7 +103,7 @@ class Services:
             segmenter=self.config.segmenter,
             pool=self.pool,
             settings=TranscriptionSettings(params.smart_formatting, params.detailed_token),
-            vocabulary=Vocabulary(),
+            vocabulary=self.custom_vocabulary,
             metrics=self.metrics,
             text_stage=partial(
                 self.text_stage.process,

@@ -14,14 +14,20 @@ class VocabularyPhrase:
 
 
 class Vocabulary:
-    """Additive for the life of a session, as the reference says."""
+    """Additive for the life of a session, as the reference says; `base` is the gateway-wide custom vocabulary."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: Vocabulary | None = None) -> None:
+        self._base = base
         self._phrases: list[VocabularyPhrase] = []
         self._rewrites: list[tuple[re.Pattern[str], str]] = []
 
     def __len__(self) -> int:
         return len(self._phrases)
+
+    def replace(self, phrases: list[VocabularyPhrase]) -> None:
+        """The whole list at once (the configuration API changed it)."""
+        self._phrases, self._rewrites = [], []
+        self.add(phrases)
 
     def add(self, phrases: list[VocabularyPhrase]) -> None:
         self._phrases.extend(phrases)
@@ -32,9 +38,13 @@ class Vocabulary:
 
     def hotwords(self) -> str:
         """The phrases as the decoder's previous-text prompt; a snapshot is taken per utterance."""
-        return ", ".join(p.phrase for p in self._phrases)
+        own = ", ".join(p.phrase for p in self._phrases)
+        base = self._base.hotwords() if self._base is not None else ""
+        return ", ".join(part for part in (base, own) if part)
 
     def rewrite(self, text: str) -> str:
+        if self._base is not None:
+            text = self._base.rewrite(text)
         for pattern, phrase in self._rewrites:
             text = pattern.sub(phrase, text)
         return text

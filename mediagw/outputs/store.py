@@ -70,6 +70,15 @@ MIGRATIONS = [
     );
     CREATE INDEX deliveries_by_utterance ON deliveries (utterance_id);
     """,
+    """
+    CREATE TABLE custom_vocabularies (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        phrase TEXT NOT NULL,
+        sounds_like TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 ]
 
 
@@ -162,6 +171,33 @@ class SqliteStore:
             self._conn.execute("DELETE FROM deliveries WHERE at < ?", (cutoff,))
             self._conn.commit()
             return cursor.rowcount
+
+        return await self._run(delete)
+
+    async def vocabularies(self) -> list[tuple[str, str, list[str]]]:
+        """Every custom vocabulary entry, oldest first: (id, phrase, soundsLike)."""
+
+        def read() -> list[tuple[str, str, list[str]]]:
+            query = "SELECT id, phrase, sounds_like FROM custom_vocabularies ORDER BY seq"
+            return [(i, p, json.loads(s)) for i, p, s in self._conn.execute(query)]
+
+        return await self._run(read)
+
+    async def add_vocabulary(self, entry_id: str, phrase: str, sounds_like: list[str]) -> None:
+        def write() -> None:
+            self._conn.execute(
+                "INSERT INTO custom_vocabularies (id, phrase, sounds_like, created_at) VALUES (?,?,?,?)",
+                (entry_id, phrase, json.dumps(sounds_like), time.time()),
+            )
+            self._conn.commit()
+
+        await self._run(write)
+
+    async def delete_vocabulary(self, entry_id: str) -> bool:
+        def delete() -> bool:
+            cursor = self._conn.execute("DELETE FROM custom_vocabularies WHERE id = ?", (entry_id,))
+            self._conn.commit()
+            return cursor.rowcount > 0
 
         return await self._run(delete)
 

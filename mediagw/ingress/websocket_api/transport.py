@@ -87,7 +87,7 @@ class DirectStreamSession:
             ),
         )
         self._decoder = L16Decoder()
-        self._vocabulary = Vocabulary()
+        self._vocabulary = Vocabulary(base=services.custom_vocabulary)
         self._pipeline: StreamPipeline | None = None
         self._stream_id: str | None = None
         self._conversation_id = claims.external_id
