@@ -13,7 +13,7 @@ from aiohttp import web
 
 from asr.pool import AsrPool
 from asr.recognizer import Recognizer
-from mediagw.api import configuration, control, messages, routes, vocabularies
+from mediagw.api import configuration, control, messages, openapi, routes, vocabularies
 from mediagw.api.auth import Authenticator
 from mediagw.api.errors import error_middleware
 from mediagw.config import Config
@@ -61,6 +61,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     configuration.add_routes(app)
     control.add_routes(app)
     vocabularies.add_routes(app)
+    app.router.add_get("/openapi.json", openapi.openapi)
     app.router.add_get(config.websocket_api.path, partial(_stream, services=services))
     app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
     app.on_shutdown.append(partial(_end_sessions, services=services))

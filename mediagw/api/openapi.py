@@ -1,0 +1,265 @@
+"""The OpenAPI description of every HTTP endpoint, served at /openapi.json (a test keeps it in step with the routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+NAMESPACES = ("siprec", "twilio", "genesysaudiohook", "amazonconnect")
+ERROR = {"$ref": "#/components/responses/Error"}
+AUTH: list[dict[str, list[str]]] = [{"apiId": [], "apiSecret": []}]
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    ok: dict[str, Any] | None,
+    *,
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    errors: tuple[int, ...] = (400, 401, 429),
+    secured: bool = True,
+    ok_status: str = "200",
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": {ok_status: {"description": "OK"}}}
+    if ok is not None:
+        operation["responses"][ok_status].update(_json(ok))
+    for status in errors:
+        operation["responses"][str(status)] = ERROR
+    if body is not None:
+        operation["requestBody"] = {"required": True, **_json(body)}
+    if params:
+        operation["parameters"] = params
+    if secured:
+        operation["security"] = AUTH
+    return operation
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+STRING = {"type": "string"}
+STATUS = {"type": "object", "properties": {"code": {"type": "integer"}, "description": STRING}}
+SUMMARY = {
+    "type": "object",
+    "properties": {
+        k: {"type": "integer"} for k in ("totalAudioBytes", "audioDurationMs", "streamingSeconds", "transcripts")
+    },
+}
+STREAMS = {
+    "type": "object",
+    "properties": {
+        "isOk": {"type": "boolean"},
+        "autotranscribeResponse": {
+            "type": "object",
+            "properties": {
+                role: {"type": "object", "properties": {"streamId": STRING, "status": STATUS, "summary": SUMMARY}}
+                for role in ("customer", "agent")
+            },
+        },
+    },
+}
+START = {
+    "type": "object",
+    "required": ["namespace", "guid", "customerId", "agentId"],
+    "properties": {
+        "namespace": {"type": "string", "enum": list(NAMESPACES)},
+        "guid": STRING,
+        "customerId": STRING,
+        "agentId": STRING,
+        "autotranscribeParams": {
+            "type": "object",
+            "properties": {
+                "language": STRING,
+                "detailedToken": {"type": "boolean"},
+                "audioRecordingAllowed": {"type": "boolean"},
+                "redactionOutput": {"type": "string", "enum": ["redacted", "unredacted", "redacted_and_unredacted"]},
+                "smartFormatting": {"type": "boolean"},
+            },
+        },
+        "siprecParams": {
+            "type": "object",
+            "properties": {"mediaLineOrder": {"type": "string", "enum": ["CUSTOMER_FIRST", "AGENT_FIRST"]}},
+        },
+        "twilioParams": {"type": "object", "properties": {"trackMap": {"type": "object"}}},
+        "amazonConnectParams": {
+            "type": "object",
+            "properties": {
+                "streamArn": STRING,
+                "startSelectorType": {"type": "string", "enum": ["NOW", "FRAGMENT_NUMBER"]},
+                "afterFragmentNumber": STRING,
+            },
+        },
+    },
+}
+STOP = {
+    "type": "object",
+    "required": ["namespace", "guid"],
+    "properties": {"namespace": {"type": "string", "enum": list(NAMESPACES)}, "guid": STRING},
+}
+ENTITY = {
+    "type": "object",
+    "properties": {"id": STRING, "name": STRING, "description": STRING, "active": {"type": "boolean"}},
+}
+ENTITIES = {
+    "type": "object",
+    "properties": {
+        "redactionEntities": {"type": "array", "items": ENTITY},
+        "nextCursor": {"type": ["string", "null"]},
+        "prevCursor": {"type": ["string", "null"]},
+    },
+}
+VOCABULARY = {
+    "type": "object",
+    "required": ["phrase"],
+    "properties": {"id": STRING, "phrase": STRING, "soundsLike": {"type": "array", "items": STRING, "maxItems": 5}},
+}
+VOCABULARIES = {
+    "type": "object",
+    "properties": {
+        "customVocabularies": {"type": "array", "items": VOCABULARY},
+        "nextCursor": {"type": ["string", "null"]},
+        "prevCursor": {"type": ["string", "null"]},
+    },
+}
+
+
+def _entity_paths(list_path: str, one_path: str) -> dict[str, Any]:
+    return {
+        list_path: {
+            "get": _op(
+                "List redaction entities",
+                ENTITIES,
+                params=[{"name": "active", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}}],
+            )
+        },
+        one_path: {
+            "get": _op("Retrieve a redaction entity", ENTITY, params=[_path_param("entityId")], errors=(401, 404, 429)),
+            "patch": _op(
+                "Turn a redaction entity on or off",
+                ENTITY,
+                params=[_path_param("entityId")],
+                body={"type": "object", "properties": {"active": {"type": "boolean"}}},
+                errors=(400, 401, 403, 404, 429),
+            ),
+        },
+    }
+
+
+def _vocabulary_paths(prefix: str) -> dict[str, Any]:
+    one = [_path_param("customVocabularyId")]
+    return {
+        prefix: {
+            "get": _op(
+                "List custom vocabularies",
+                VOCABULARIES,
+                params=[
+                    {"name": "cursor", "in": "query", "schema": STRING},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                ],
+            ),
+            "post": _op("Create a custom vocabulary", VOCABULARY, body=VOCABULARY),
+        },
+        prefix + "/{customVocabularyId}": {
+            "get": _op("Retrieve a custom vocabulary", VOCABULARY, params=one, errors=(401, 404, 429)),
+            "delete": _op("Delete a custom vocabulary", None, params=one, errors=(401, 404, 429), ok_status="204"),
+        },
+    }
+
+
+def build() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/autotranscribe/v1/streaming-url": {
+            "post": _op(
+                "Get a streaming URL for the direct WebSocket API",
+                {"type": "object", "properties": {"streamingUrl": STRING}},
+                body={"type": "object", "properties": {"externalId": STRING}},
+            )
+        },
+        "/mg-autotranscribe/v1/start-streaming": {
+            "post": _op(
+                "Start or resume transcription of a call", STREAMS, body=START, errors=(400, 401, 409, 429, 500)
+            )
+        },
+        "/mg-autotranscribe/v1/stop-streaming": {
+            "post": _op("Stop or pause transcription of a call", STREAMS, body=STOP, errors=(400, 401, 409, 429, 500))
+        },
+        "/conversation/v1/conversation/messages": {
+            "get": _op(
+                "List messages with an externalId",
+                {"type": "object", "properties": {"messages": {"type": "array"}}},
+                params=[
+                    {"name": "externalId", "in": "query", "required": True, "schema": STRING},
+                    {"name": "namespace", "in": "query", "schema": STRING},
+                ],
+            )
+        },
+        "/v1/health": {
+            "get": _op(
+                "Check the gateway's health",
+                {"type": "object", "properties": {"healthCheck": {"type": "string", "enum": ["SUCCESS", "FAILED"]}}},
+                errors=(),
+                secured=False,
+            )
+        },
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
+        "/openapi.json": {"get": {"summary": "This description", "responses": {"200": {"description": "OK"}}}},
+        **_entity_paths(
+            "/configuration/v1/redaction/redaction-entities", "/configuration/v1/redaction/redaction-entity/{entityId}"
+        ),
+        **_entity_paths("/configuration/v1/redaction-entities", "/configuration/v1/redaction-entities/{entityId}"),
+        **_vocabulary_paths("/configuration/v1/auto-transcribe/custom-vocabularies"),
+        **_vocabulary_paths("/configuration/v1/custom-vocabularies"),
+    }
+    for path in (
+        "/mg-autotranscribe/v1/start-streaming",
+        "/mg-autotranscribe/v1/stop-streaming",
+        "/autotranscribe/v1/streaming-url",
+    ):
+        paths[path + "/"] = paths[path]  # the reference writes both
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mediagw",
+            "version": "0.1.0",
+            "description": "Media gateway and speech pipeline with the AutoTranscribe API. The direct "
+            "WebSocket API is at the path in websocket_api.path (see README).",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "apiId": {"type": "apiKey", "in": "header", "name": "asapp-api-id"},
+                "apiSecret": {"type": "apiKey", "in": "header", "name": "asapp-api-secret"},
+            },
+            "responses": {
+                "Error": {
+                    "description": "Error",
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["error"],
+                            "properties": {
+                                "error": {
+                                    "type": "object",
+                                    "required": ["requestId", "message", "code"],
+                                    "properties": {"requestId": STRING, "message": STRING, "code": STRING},
+                                }
+                            },
+                        }
+                    ),
+                }
+            },
+        },
+    }
+
+
+DOCUMENT = build()
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(DOCUMENT)
