@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import ssl
@@ -102,6 +103,7 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     asr = services.config.asr
     services.pool = AsrPool(recognizer.recognize_batch, asr.model.workers, asr.queue_size, asr.max_batch)
     services.pool.start()
+    gc.freeze()  # what start-up loaded (libraries, model, tokenizer) stays out of every later full collection
 
 
 async def _end_sessions(app: web.Application, services: Services) -> None:

@@ -79,18 +79,12 @@ class Services:
         """start-streaming on a call: pipelines for both participants, their streams opened in the store."""
         leg = call.begin(customer_id, agent_id, params, self._transcription, self.now())
         if self.store is not None:
-            for participant in leg.participants.values():
-                await self.store.open_stream(
-                    StreamRecord(
-                        participant.stream_id,
-                        call.namespace,
-                        call.guid,
-                        participant.role,
-                        participant.external_id,
-                        agent_id,
-                        customer_id,
-                    )
+            await self.store.open_stream(
+                *(
+                    StreamRecord(p.stream_id, call.namespace, call.guid, p.role, p.external_id, agent_id, customer_id)
+                    for p in leg.participants.values()
                 )
+            )
         for hook in call.on_started:
             await hook(call)
         return leg

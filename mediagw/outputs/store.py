@@ -113,7 +113,7 @@ class StoredUtterance:
 
 
 class TranscriptStore(Protocol):
-    async def open_stream(self, record: StreamRecord) -> None: ...
+    async def open_stream(self, *records: StreamRecord) -> None: ...
 
     async def save_utterance(
         self, stream_id: str, start_ms: int, end_ms: int, text: str, unredacted: str | None, message: dict[str, Any]
@@ -143,8 +143,15 @@ class SqliteStore:
     async def open(self) -> None:
         await self._run(self._open)
 
-    async def open_stream(self, record: StreamRecord) -> None:
-        await self._run(lambda: self._open_stream(record))
+    async def open_stream(self, *records: StreamRecord) -> None:
+        """Record streams (both participants of a call in one transaction)."""
+
+        def write() -> None:
+            for record in records:
+                self._open_stream(record)
+            self._conn.commit()
+
+        await self._run(write)
 
     async def save_utterance(
         self, stream_id: str, start_ms: int, end_ms: int, text: str, unredacted: str | None, message: dict[str, Any]
@@ -259,7 +266,6 @@ class SqliteStore:
             "INSERT OR IGNORE INTO streams (id, leg_id, role, participant_id, created_at) VALUES (?,?,?,?,?)",
             (record.stream_id, leg_id, record.role, record.participant_id, now),
         )
-        db.commit()
         self._streams[record.stream_id] = (conversation_id, record.role, record.participant_id)
 
     def _save(
