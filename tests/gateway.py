@@ -13,7 +13,7 @@ from aiohttp import web
 
 from asr.recognizer import Recognizer
 from mediagw.api.routes import SERVICES
-from mediagw.app import build_app
+from mediagw.app import build_app, ssl_context
 from mediagw.config import Config, load_config
 from mediagw.services import Services
 
@@ -58,7 +58,8 @@ class GatewayThread:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.config.server.tls_cert else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def services(self) -> Services:
@@ -106,7 +107,7 @@ class GatewayThread:
         self.app = build_app(self.config, recognizer=self._recognizer)
         runner = web.AppRunner(self.app, shutdown_timeout=self.config.server.shutdown_timeout_s + 5)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context(self.config))
         await site.start()
         server = site._server
         assert server is not None
