@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import numpy as np
 
 from asr.frame import Pcm
 from mediagw.offline import read_channels
+from tests.gateway import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = ROOT / "samples" / "calls"
@@ -59,12 +57,6 @@ def rotate(channel: Channel, rng: np.random.Generator) -> Channel:
     return Channel(channel.call, channel.role, samples, sorted(shifted, key=lambda u: u["start"]))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class GatewayProcess:
     """`mediagw serve` with environment overrides, as an operator would run it."""
 
@@ -74,17 +66,7 @@ class GatewayProcess:
         command = [sys.executable, "-m", "mediagw.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(command, env=env)
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/v1/health", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("gateway did not become healthy")
+        wait_healthy(self.base_url)
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -112,10 +112,16 @@ class Services:
         return PipelineTranscription(pipeline)
 
     async def _deliver(self, call: Call, participant: Participant, transcript: Transcript) -> None:
-        """Store, then publish: the reference's webhook message for the media gateway namespaces."""
+        sender = {"externalId": participant.external_id, "role": participant.role}
+        await self.store_and_publish(transcript, call.guid, sender, publish=True)
+
+    async def store_and_publish(
+        self, transcript: Transcript, conversation_id: str, sender: dict[str, str], publish: bool
+    ) -> dict[str, Any]:
+        """Commit the transcript message, then hand it to the webhooks; returns the message for other outputs."""
         body = transcript_message(transcript)
         if self.store is None:
-            return
+            return body
         utterance_id = await self.store.save_utterance(
             transcript.stream_id,
             transcript.start_ms,
@@ -124,11 +130,10 @@ class Services:
             transcript.unredacted_text,
             body,
         )
-        if self.publisher is not None:
-            sender = {"externalId": participant.external_id, "role": participant.role}
-            self.publisher.publish(
-                utterance_id, transcript.stream_id, webhook_message(call.guid, transcript.stream_id, sender, body)
-            )
+        if publish and self.publisher is not None:
+            webhook = webhook_message(conversation_id, transcript.stream_id, sender, body)
+            self.publisher.publish(utterance_id, transcript.stream_id, webhook)
+        return body
 
     def keep(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Run work that outlives its connection (an abandoned stream's last utterances) to completion."""

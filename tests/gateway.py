@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import socket
 import threading
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,24 @@ from mediagw.services import Services
 
 API_ID = "local-dev"
 API_SECRET = "local-dev-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(base_url: str, attempts: int = 600) -> None:
+    """Poll /v1/health of a gateway started as a process until it answers 200."""
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(f"{base_url}/v1/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("gateway did not become healthy")
 
 
 def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:

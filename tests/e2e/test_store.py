@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 from mediagw.outputs.store import SqliteStore, StreamRecord
 from mediagw.simulators.direct_ws import stream_audio, streaming_url
 from tests.conftest import channel_of, clip
-from tests.gateway import API_ID, API_SECRET, GatewayThread
+from tests.gateway import API_ID, API_SECRET, GatewayThread, free_port, wait_healthy
 
 pytestmark = pytest.mark.e2e
 HEADERS = {"asapp-api-id": API_ID, "asapp-api-secret": API_SECRET}
@@ -148,7 +147,7 @@ async def test_retention_purges_old_conversations(tmp_path: Path) -> None:
 
 def test_every_stored_utterance_survives_sigkill(tmp_path: Path, call_audio: Any) -> None:
     samples, script = channel_of(call_audio["billing"], "agent")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MEDIAGW_DATA_DIR": str(tmp_path / "data")}
     command = [sys.executable, "-m", "mediagw.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
@@ -168,14 +167,14 @@ def test_every_stored_utterance_survives_sigkill(tmp_path: Path, call_audio: Any
 
     server = subprocess.Popen(command, env=env)
     try:
-        _wait_healthy(base)
+        wait_healthy(base)
         received = asyncio.run(talk_then_die())
         server.wait(10)
     finally:
         server.kill()
     restarted = subprocess.Popen(command, env=env)
     try:
-        _wait_healthy(base)
+        wait_healthy(base)
         stored = asyncio.run(_messages(base, "killed-call"))
     finally:
         restarted.terminate()
@@ -191,24 +190,3 @@ async def _messages(base: str, external_id: str) -> list[dict[str, Any]]:
         ) as response,
     ):
         return list((await response.json())["messages"])
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(base: str) -> None:
-    import urllib.request
-
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"{base}/v1/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("gateway did not become healthy")

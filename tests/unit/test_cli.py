@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import numpy as np
 import soundfile as sf
 
 from tests.conftest import CALLS
+from tests.gateway import free_port
 
 MEDIAGW = [sys.executable, "-m", "mediagw.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_serve_starts_healthy_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

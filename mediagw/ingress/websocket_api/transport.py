@@ -27,7 +27,7 @@ from mediagw.ingress.websocket_api.protocol import (
     VocabularyRejected,
 )
 from mediagw.ingress.websocket_api.status import Status
-from mediagw.outputs.messages import dump, transcript_message, webhook_message
+from mediagw.outputs.messages import dump
 from mediagw.outputs.store import StreamRecord
 from mediagw.pipeline import StreamPipeline, TranscriptionSettings
 from mediagw.services import Services
@@ -270,19 +270,9 @@ class DirectStreamSession:
 
     async def _send_transcript(self, transcript: Transcript) -> None:
         """Store first, then the socket: a transcript that was sent is always retrievable after the call."""
-        body = transcript_message(transcript)
-        if self._services.store is not None:
-            utterance_id = await self._services.store.save_utterance(
-                transcript.stream_id,
-                transcript.start_ms,
-                transcript.end_ms,
-                transcript.text,
-                transcript.unredacted_text,
-                body,
-            )
-            if self._services.publisher is not None and self._config.publish_webhooks:
-                webhook = webhook_message(self._conversation_id, transcript.stream_id, self._sender, body)
-                self._services.publisher.publish(utterance_id, transcript.stream_id, webhook)
+        body = await self._services.store_and_publish(
+            transcript, self._conversation_id, self._sender, publish=self._config.publish_webhooks
+        )
         if not self._socket_outputs or self._ws.closed:
             return
         try:
