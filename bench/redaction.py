@@ -23,7 +23,7 @@ from redaction.entities import ENTITIES, EntityId
 from redaction.itn import to_written
 from redaction.redactor import Redaction, RedactionOptions, Redactor
 
-CORPUS = Path(__file__).parent / "data" / "redaction_corpus.jsonl"
+CORPUS = Path(__file__).parent / "corpus" / "redaction_corpus.jsonl"
 ALL = frozenset(EntityId)
 
 

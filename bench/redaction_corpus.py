@@ -1,4 +1,4 @@
-"""Writes bench/data/redaction_corpus.jsonl: labelled customer/agent dialogues for the redaction benchmark.
+"""Writes bench/corpus/redaction_corpus.jsonl: labelled customer/agent dialogues for the redaction benchmark.
 
     python -m bench.redaction_corpus
 
@@ -16,7 +16,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).parent / "data" / "redaction_corpus.jsonl"
+OUT = Path(__file__).parent / "corpus" / "redaction_corpus.jsonl"
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
 TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]

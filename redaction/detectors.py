@@ -84,7 +84,7 @@ FILLER = frozenset(
 
 @cache
 def profanity_words() -> frozenset[str]:
-    text = resources.files("redaction").joinpath("data/profanity.txt").read_text()
+    text = resources.files("redaction").joinpath("wordlists/profanity.txt").read_text()
     return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
