@@ -18,6 +18,7 @@ from mediagw.api import configuration, control, messages, openapi, routes, vocab
 from mediagw.api.auth import Authenticator
 from mediagw.api.errors import error_middleware
 from mediagw.config import Config
+from mediagw.ingress.twilio.transport import handle_media_stream
 from mediagw.ingress.websocket_api.transport import handle_stream
 from mediagw.metrics import Metrics
 from mediagw.outputs.export import export_daily
@@ -64,6 +65,8 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     vocabularies.add_routes(app)
     app.router.add_get("/openapi.json", openapi.openapi)
     app.router.add_get(config.websocket_api.path, partial(_stream, services=services))
+    app.router.add_get(config.twilio.path, partial(_twilio, services=services))
+    app.router.add_get("/mg-autotranscribe/v1/twilio-media-stream-url", routes.twilio_media_stream_url)
     app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
     app.on_shutdown.append(partial(_end_sessions, services=services))
     app.on_cleanup.append(partial(_stop_services, services=services))
@@ -72,6 +75,10 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
 
 async def _stream(request: web.Request, services: Services) -> web.StreamResponse:
     return await handle_stream(request, services)
+
+
+async def _twilio(request: web.Request, services: Services) -> web.StreamResponse:
+    return await handle_media_stream(request, services)
 
 
 async def _start_services(app: web.Application, services: Services, recognizer: Recognizer | None) -> None:

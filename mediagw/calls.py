@@ -31,8 +31,7 @@ class TranscriptionParams:
 class StreamStats:
     """What one participant's stream did while transcription was on, for stop-streaming's summary."""
 
-    audio_bytes: int = 0
-    audio_ms: int = 0
+    audio_ms: int = 0  # processed: received while transcription was on
     streaming_s: float = 0.0
     transcripts: int = 0
 
@@ -77,6 +76,9 @@ class Call:
         self.ending = False  # SIPREC BYE being processed: 409-203
         self._running: dict[str, tuple[Transcription, float]] = {}
         self.media_ms = dict.fromkeys(ROLES, 0)  # per role: audio received since its first audio, started or not
+        self.received_bytes = dict.fromkeys(ROLES, 0)  # per role, as 16-bit PCM, started or not
+        self.media_sources = 0  # connected media streams (sockets, RTP sessions) feeding this call
+        self._factory: TranscriptionFactory | None = None
         self.on_started: list[Callable[[Call], Awaitable[None]]] = []  # e.g. Amazon Connect starts its reader
 
     @property
@@ -97,8 +99,24 @@ class Call:
             self.legs.append(leg)
         self.params = params
         self.transcribing = True
+        self._factory = factory
         self._running = {role: (factory(self, p), now) for role, p in leg.participants.items()}
         return leg
+
+    async def media_ended(self, roles: tuple[str, ...], now: float) -> None:
+        """A media source for `roles` went away: what it said so far is flushed and transcribed; a source
+        that comes back (a new socket for the same call) continues on fresh pipelines of the same streams."""
+        leg = self.leg
+        for role in roles:
+            running = self._running.pop(role, None)
+            if running is None or leg is None:
+                continue
+            transcription, since = running
+            participant = leg.participants[role]
+            participant.stats.transcripts += await transcription.finish()
+            participant.stats.streaming_s += now - since
+            if self.transcribing and self._factory is not None:
+                self._running[role] = (self._factory(self, participant), now)
 
     async def end(self, now: float) -> Leg:
         """stop-streaming: flush both streams (pending audio is transcribed), keep their statistics."""
@@ -117,12 +135,12 @@ class Call:
         if role not in self.media_ms:
             return
         self.media_ms[role] += len(samples) * 1000 // SAMPLE_RATE
+        self.received_bytes[role] += len(samples) * 2
         running = self._running.get(role)
         leg = self.leg
         if running is None or leg is None:
             return
         participant = leg.participants[role]
-        participant.stats.audio_bytes += len(samples) * 2
         participant.stats.audio_ms += len(samples) * 1000 // SAMPLE_RATE
         running[0].push(samples)
 

@@ -108,6 +108,14 @@ class WebhooksConfig:
 
 
 @dataclass(frozen=True)
+class TwilioConfig:
+    path: str = "/mg-autotranscribe/v1/twilio-media-stream"
+    idle_timeout_s: float = 30.0  # a socket silent this long is closed (1001) and its audio flushed
+    start_grace_s: float = 0.0  # start-streaming before the media connects waits this long (0: 400-203 at once)
+    max_message_bytes: int = 65536
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -125,6 +133,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    twilio: TwilioConfig = field(default_factory=TwilioConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 

@@ -63,12 +63,46 @@ class Services:
     sessions: set[Session] = field(default_factory=set)
     calls: InMemoryCallRegistry = field(default_factory=InMemoryCallRegistry)
     custom_vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the configuration API's phrases
+    _call_waiters: dict[tuple[str, str], list[asyncio.Future[Call]]] = field(default_factory=dict)
     shutting_down: bool = False
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def languages(self) -> list[str]:
         return self.recognizer.languages if self.recognizer is not None else ["en"]
+
+    def attach_media(self, namespace: str, guid: str) -> Call:
+        """An ingress adapter's media for a call connected: the call is known from now on."""
+        call = self.calls.get(namespace, guid)
+        if call is None:
+            call = Call(namespace, guid)
+            self.calls.add(call)
+        call.media_sources += 1
+        for waiter in self._call_waiters.pop((namespace, guid), []):
+            if not waiter.done():
+                waiter.set_result(call)
+        return call
+
+    async def detach_media(self, call: Call, roles: tuple[str, ...]) -> None:
+        """That media went away: flush what it said; the call stays known so a new stream can resume it."""
+        call.media_sources -= 1
+        await call.media_ended(roles, self.now())
+
+    async def wait_for_call(self, namespace: str, guid: str) -> Call | None:
+        """start-streaming before the media connected: wait the namespace's grace period for it."""
+        grace = self.config.twilio.start_grace_s if namespace == "twilio" else 0.0
+        if grace <= 0:
+            return None
+        waiter: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
+        self._call_waiters.setdefault((namespace, guid), []).append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, grace)
+        except TimeoutError:
+            return None
+        finally:
+            waiters = self._call_waiters.get((namespace, guid), [])
+            if waiter in waiters:
+                waiters.remove(waiter)
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()

@@ -152,8 +152,10 @@ async def _body(request: web.Request) -> Any:
         raise _bad("request body is not valid JSON") from error
 
 
-def _call(services: Services, namespace: str, guid: str) -> Call:
+async def _call(services: Services, namespace: str, guid: str, wait: bool = False) -> Call:
     call = services.calls.get(namespace, guid)
+    if call is None and wait:
+        call = await services.wait_for_call(namespace, guid)
     if call is None:
         raise ApiError(400, "400-203", "No call with specified guid found")
     if call.ending:
@@ -167,7 +169,7 @@ async def start_streaming(request: web.Request) -> web.Response:
     request.app[AUTH].authenticate(request)
     services = request.app[SERVICES]
     start = parse_start(await _body(request), services.languages, services.config.redaction.always_redact)
-    call = _call(services, start.namespace, start.guid)
+    call = await _call(services, start.namespace, start.guid, wait=True)
     if call.transcribing:
         raise ApiError(409, "409-201", "Call transcription already started")
     call.pending = True
@@ -182,14 +184,14 @@ async def start_streaming(request: web.Request) -> web.Response:
     finally:
         call.pending = False
     log.info("transcription started leg=%s", leg.id, extra={"call_id": call.guid, "ingress": call.namespace})
-    return web.json_response({"isOk": True, "autotranscribeResponse": _streams(leg, summary=False)})
+    return web.json_response({"isOk": True, "autotranscribeResponse": _streams(call, leg, summary=False)})
 
 
 async def stop_streaming(request: web.Request) -> web.Response:
     request.app[AUTH].authenticate(request)
     services = request.app[SERVICES]
     namespace, guid = parse_call(await _body(request))
-    call = _call(services, namespace, guid)
+    call = await _call(services, namespace, guid)
     if not call.transcribing:
         raise ApiError(409, "409-201", "Call transcription already stopped")
     call.pending = True
@@ -201,17 +203,17 @@ async def stop_streaming(request: web.Request) -> web.Response:
     finally:
         call.pending = False
     log.info("transcription stopped", extra={"call_id": call.guid, "ingress": call.namespace})
-    return web.json_response({"isOk": True, "autotranscribeResponse": _streams(leg, summary=True)})
+    return web.json_response({"isOk": True, "autotranscribeResponse": _streams(call, leg, summary=True)})
 
 
-def _streams(leg: Leg, summary: bool) -> dict[str, Any]:
+def _streams(call: Call, leg: Leg, summary: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for role, participant in leg.participants.items():
         entry: dict[str, Any] = {"streamId": participant.stream_id, "status": OK_STATUS}
         if summary:
             stats = participant.stats
             entry["summary"] = {
-                "totalAudioBytes": stats.audio_bytes,
+                "totalAudioBytes": call.received_bytes[role],  # all received, started or not
                 "audioDurationMs": stats.audio_ms,
                 "streamingSeconds": round(stats.streaming_s),
                 "transcripts": stats.transcripts,

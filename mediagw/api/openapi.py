@@ -181,6 +181,13 @@ def build() -> dict[str, Any]:
                 body={"type": "object", "properties": {"externalId": STRING}},
             )
         },
+        "/mg-autotranscribe/v1/twilio-media-stream-url": {
+            "get": _op(
+                "Get the URL Twilio Media Streams should be sent to",
+                {"type": "object", "properties": {"streamingUrl": STRING}},
+                errors=(401, 429),
+            )
+        },
         "/mg-autotranscribe/v1/start-streaming": {
             "post": _op(
                 "Start or resume transcription of a call", STREAMS, body=START, errors=(400, 401, 409, 429, 500)

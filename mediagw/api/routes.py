@@ -27,6 +27,15 @@ async def streaming_url(request: web.Request) -> web.Response:
     return web.json_response({"streamingUrl": url})
 
 
+async def twilio_media_stream_url(request: web.Request) -> web.Response:
+    """A URL for <Stream url=...>: its token lasts 5 minutes and any number of calls may start with it."""
+    services = request.app[SERVICES]
+    app_id = request.app[AUTH].authenticate(request)
+    token = services.signer.issue(app_id, "")
+    base = _public_base(request, services.config.server.public_url)
+    return web.json_response({"streamingUrl": f"{base}{services.config.twilio.path}?{urlencode({'token': token})}"})
+
+
 async def _external_id(request: web.Request) -> str:
     if not request.can_read_body:
         return ""

@@ -123,7 +123,7 @@ async def test_a_call_started_stopped_and_resumed_with_a_new_agent(gateway: Gate
     status, stopped = await post(gateway, "stop-streaming", STOP)
     assert status == 200
     summary = stopped["autotranscribeResponse"]["customer"]["summary"]
-    assert summary["totalAudioBytes"] == (half * 8 - 8000) * 2
+    assert summary["totalAudioBytes"] == half * 8 * 2  # received, before start included
     assert summary["audioDurationMs"] == half - 1000
     assert summary["transcripts"] == 2
     assert stopped["autotranscribeResponse"]["customer"]["streamId"] == streams["customer"]["streamId"]

@@ -1,0 +1,206 @@
+"""Sans-I/O core of Twilio Media Streams: JSON messages in, events out, with a media clock per track.
+
+Twilio's `media.timestamp` is ms since the stream began. Each track's audio is laid on that clock: a gap is
+filled with silence, a chunk that repeats or goes back in time is dropped, so utterance times stay true.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from asr.frame import SAMPLE_RATE, Pcm
+from mediagw.audio.g711 import ulaw_to_pcm
+
+TRACKS = ("inbound", "outbound")
+MAX_GAP_MS = 10_000  # a longer jump is not filled: the stream is taken to have been interrupted
+MAX_PAYLOAD_BYTES = 16_000  # 2 s of mu-law; Twilio sends 20 ms (160 bytes)
+RATE_PER_MS = SAMPLE_RATE // 1000
+SUPPORTED_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+
+
+class CloseCode(int, Enum):
+    NORMAL = 1000
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    POLICY = 1008
+    INTERNAL = 1011
+
+
+@dataclass(frozen=True)
+class StreamStarted:
+    call_sid: str
+    stream_sid: str
+    account_sid: str
+    tracks: tuple[str, ...]
+    custom_parameters: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AudioReceived:
+    track: str
+    samples: Pcm
+    position_ms: int  # where the samples start on the track's clock (ms since the stream began)
+    filled_ms: int  # silence inserted before them for a gap
+
+
+@dataclass(frozen=True)
+class DtmfReceived:
+    track: str
+    digit: str
+
+
+@dataclass(frozen=True)
+class MarkReceived:
+    name: str
+
+
+@dataclass(frozen=True)
+class StreamStopped:
+    pass
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A chunk that repeats or arrives behind the clock: counted, not played."""
+
+    track: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ProtocolFailed:
+    code: CloseCode
+    reason: str
+
+
+Event = StreamStarted | AudioReceived | DtmfReceived | MarkReceived | StreamStopped | Dropped | ProtocolFailed
+
+
+class _TrackClock:
+    def __init__(self) -> None:
+        self.next_sample = 0  # where the next sample belongs, in samples since the stream began
+        self.last_chunk = 0
+
+
+class TwilioStream:
+    """One Media Streams WebSocket: `connected`, `start`, then `media`/`dtmf`/`mark`, then `stop`."""
+
+    def __init__(self) -> None:
+        self.started: StreamStarted | None = None
+        self.stopped = False
+        self._clocks: dict[str, _TrackClock] = {}
+
+    def receive(self, text: str) -> list[Event]:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return [ProtocolFailed(CloseCode.UNSUPPORTED_DATA, "message is not JSON")]
+        if not isinstance(message, dict):
+            return [ProtocolFailed(CloseCode.UNSUPPORTED_DATA, "message is not a JSON object")]
+        event = message.get("event")
+        try:
+            if event == "connected":
+                return []
+            if event == "start":
+                return self._start(message)
+            if self.started is None:
+                return [ProtocolFailed(CloseCode.PROTOCOL_ERROR, f"{str(event)[:20]!r} before start")]
+            if event == "media":
+                return self._media(message)
+            if event == "dtmf":
+                dtmf = _object(message, "dtmf")
+                return [DtmfReceived(str(dtmf.get("track", "inbound_track")), str(dtmf.get("digit", ""))[:1])]
+            if event == "mark":
+                return [MarkReceived(str(_object(message, "mark").get("name", ""))[:100])]
+            if event == "stop":
+                self.stopped = True
+                return [StreamStopped()]
+        except ValueError as error:
+            return [ProtocolFailed(CloseCode.UNSUPPORTED_DATA, str(error))]
+        return [ProtocolFailed(CloseCode.UNSUPPORTED_DATA, f"unknown event {str(event)[:20]!r}")]
+
+    def _start(self, message: dict[str, Any]) -> list[Event]:
+        if self.started is not None:
+            return [ProtocolFailed(CloseCode.PROTOCOL_ERROR, "start sent twice")]
+        start = _object(message, "start")
+        call_sid, stream_sid = start.get("callSid"), start.get("streamSid") or message.get("streamSid")
+        if not isinstance(call_sid, str) or not call_sid or not isinstance(stream_sid, str):
+            raise ValueError("start needs callSid and streamSid")
+        media_format = start.get("mediaFormat", SUPPORTED_FORMAT)
+        if not isinstance(media_format, dict) or any(
+            str(media_format.get(k)) != str(v) for k, v in SUPPORTED_FORMAT.items()
+        ):
+            return [ProtocolFailed(CloseCode.UNSUPPORTED_DATA, f"unsupported mediaFormat {media_format!r}"[:120])]
+        tracks = start.get("tracks", ["inbound"])
+        if not isinstance(tracks, list) or not tracks or not set(tracks) <= set(TRACKS):
+            raise ValueError("start.tracks must be inbound and/or outbound")
+        parameters = start.get("customParameters") or {}
+        if not isinstance(parameters, dict):
+            raise ValueError("start.customParameters must be an object")
+        self.started = StreamStarted(
+            call_sid,
+            stream_sid,
+            str(start.get("accountSid", "")),
+            tuple(tracks),
+            {str(k): str(v) for k, v in parameters.items()},
+        )
+        self._clocks = {track: _TrackClock() for track in tracks}
+        return [self.started]
+
+    def _media(self, message: dict[str, Any]) -> list[Event]:
+        media = _object(message, "media")
+        track = media.get("track", "inbound")
+        clock = self._clocks.get(track) if isinstance(track, str) else None
+        if clock is None:
+            return [ProtocolFailed(CloseCode.PROTOCOL_ERROR, f"media for track {str(track)[:20]!r} not in start")]
+        payload = media.get("payload")
+        if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD_BYTES * 4 // 3 + 4:
+            raise ValueError("media.payload must be base64 of at most 2 s of audio")
+        try:
+            audio = base64.b64decode(payload, validate=True)
+        except binascii.Error as error:
+            raise ValueError("media.payload is not valid base64") from error
+        chunk, timestamp = _number(media.get("chunk", clock.last_chunk + 1)), _number(media.get("timestamp"))
+        if chunk <= clock.last_chunk:
+            return [Dropped(track, "repeated chunk")]
+        clock.last_chunk = chunk
+        return [self._place(track, clock, timestamp * RATE_PER_MS, ulaw_to_pcm(audio))]
+
+    @staticmethod
+    def _place(track: str, clock: _TrackClock, at: int, samples: Pcm) -> Event:
+        """Lay `samples` on the track's clock (in samples): fill a gap with silence, trim an overlap."""
+        if at + len(samples) <= clock.next_sample:
+            return Dropped(track, "late chunk")
+        if at < clock.next_sample:  # overlaps what was already played: keep the new part
+            samples, at = samples[clock.next_sample - at :], clock.next_sample
+        gap = at - clock.next_sample
+        filled = gap if gap <= MAX_GAP_MS * RATE_PER_MS else 0
+        if filled:
+            samples = np.concatenate((np.zeros(filled, dtype=np.int16), samples))
+        position = at - filled
+        clock.next_sample = at + len(samples) - filled
+        return AudioReceived(track, samples, position // RATE_PER_MS, filled // RATE_PER_MS)
+
+
+def _object(message: dict[str, Any], name: str) -> dict[str, Any]:
+    value = message.get(name)
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object")
+    return value
+
+
+def _number(value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError("chunk and timestamp must be numbers") from error
+    if number < 0:
+        raise ValueError("chunk and timestamp must not be negative")
+    return number

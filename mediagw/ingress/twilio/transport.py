@@ -1,0 +1,114 @@
+"""aiohttp transport for Twilio Media Streams: token check, then protocol events onto the call's gate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import WSMsgType, web
+
+from mediagw.calls import Call
+from mediagw.ingress.twilio.protocol import (
+    AudioReceived,
+    CloseCode,
+    Dropped,
+    DtmfReceived,
+    ProtocolFailed,
+    StreamStarted,
+    StreamStopped,
+    TwilioStream,
+)
+from mediagw.services import Services
+from mediagw.tokens import InvalidToken
+
+log = logging.getLogger(__name__)
+NAMESPACE = "twilio"
+DEFAULT_TRACK_MAP = {"inbound": "customer", "outbound": "agent"}
+
+
+async def handle_media_stream(request: web.Request, services: Services) -> web.WebSocketResponse:
+    config = services.config.twilio
+    ws = web.WebSocketResponse(max_msg_size=config.max_message_bytes)
+    await ws.prepare(request)
+    try:
+        services.signer.verify(request.query.get("token", ""))
+    except InvalidToken as error:
+        log.warning("twilio stream refused: %s", error, extra={"ingress": NAMESPACE, "code": 1008})
+        await ws.close(code=CloseCode.POLICY, message=b"Invalid or expired access token")
+        return ws
+    session = TwilioSession(ws, services)
+    services.metrics.open_streams.labels(NAMESPACE).inc()
+    try:
+        await session.run()
+    finally:
+        services.metrics.open_streams.labels(NAMESPACE).dec()
+        await session.detach()
+    return ws
+
+
+class TwilioSession:
+    def __init__(self, ws: web.WebSocketResponse, services: Services) -> None:
+        self._ws = ws
+        self._services = services
+        self._stream = TwilioStream()
+        self._call: Call | None = None
+        self._log: dict[str, object] = {"ingress": NAMESPACE}
+
+    async def run(self) -> None:
+        idle = self._services.config.twilio.idle_timeout_s
+        while True:
+            try:
+                message = await self._ws.receive(timeout=idle)
+            except TimeoutError:
+                log.warning("twilio stream idle for %.0f s: closed", idle, extra=self._log)
+                await self._ws.close(code=1001, message=b"idle timeout")
+                return
+            if message.type is WSMsgType.BINARY:
+                await self._fail(ProtocolFailed(CloseCode.UNSUPPORTED_DATA, "binary frames are not Media Streams"))
+                return
+            if message.type is not WSMsgType.TEXT:
+                if self._call is not None and not self._stream.stopped:
+                    log.warning("twilio stream dropped without stop (%s)", message.type.name, extra=self._log)
+                return
+            for event in self._stream.receive(message.data):
+                if not await self._handle(event):
+                    return
+            await asyncio.sleep(0)  # a burst of buffered messages must not hold the loop
+
+    async def _handle(self, event: object) -> bool:
+        """False ends the session."""
+        if isinstance(event, AudioReceived):
+            if self._call is not None:
+                track_map = self._call.extra.get("trackMap", DEFAULT_TRACK_MAP)
+                role = track_map.get(event.track)
+                if role is not None:
+                    self._call.push(role, event.samples)
+        elif isinstance(event, StreamStarted):
+            self._call = self._services.attach_media(NAMESPACE, event.call_sid)
+            self._log.update(call_id=event.call_sid, stream_id=event.stream_sid)
+            log.info("twilio stream started tracks=%s", ",".join(event.tracks), extra=self._log)
+        elif isinstance(event, DtmfReceived):
+            log.info("twilio dtmf on %s", event.track, extra=self._log)  # the digit itself is never logged
+        elif isinstance(event, Dropped):
+            self._services.metrics.errors.labels(f"twilio-{event.reason.replace(' ', '-')}").inc()
+        elif isinstance(event, StreamStopped):
+            log.info("twilio stream stopped", extra=self._log)
+            await self._ws.close()
+            return False
+        elif isinstance(event, ProtocolFailed):
+            await self._fail(event)
+            return False
+        return True
+
+    async def _fail(self, failure: ProtocolFailed) -> None:
+        log.warning("twilio stream closed: %s", failure.reason, extra={**self._log, "code": int(failure.code)})
+        self._services.metrics.errors.labels(str(int(failure.code))).inc()
+        await self._ws.close(code=failure.code, message=failure.reason[:120].encode())
+
+    async def detach(self) -> None:
+        """Stop, drop or failure alike: the utterance in progress on this stream's tracks is transcribed."""
+        if self._call is None or self._stream.started is None:
+            return
+        track_map = self._call.extra.get("trackMap", DEFAULT_TRACK_MAP)
+        roles = tuple(track_map[t] for t in self._stream.started.tracks if t in track_map)
+        await self._services.detach_media(self._call, roles)
