@@ -8,6 +8,7 @@ Media keeps flowing in between: it is counted, never transcribed, while stopped.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ class Call:
         self.received_bytes = dict.fromkeys(ROLES, 0)  # per role, as 16-bit PCM, started or not
         self.media_sources = 0  # connected media streams (sockets, RTP sessions) feeding this call
         self._factory: TranscriptionFactory | None = None
+        self._draining: list[asyncio.Future[None]] = []
         self.on_started: list[Callable[[Call], Awaitable[None]]] = []  # e.g. Amazon Connect starts its reader
 
     @property
@@ -107,22 +109,34 @@ class Call:
         """A media source for `roles` went away: what it said so far is flushed and transcribed; a source
         that comes back (a new socket for the same call) continues on fresh pipelines of the same streams."""
         leg = self.leg
+        flushes = []
         for role in roles:
             running = self._running.pop(role, None)
             if running is None or leg is None:
                 continue
-            transcription, since = running
             participant = leg.participants[role]
-            participant.stats.transcripts += await transcription.finish()
-            participant.stats.streaming_s += now - since
             if self.transcribing and self._factory is not None:
                 self._running[role] = (self._factory(self, participant), now)
+            flushes.append(asyncio.ensure_future(self._flush(participant, *running, now)))
+        self._draining.extend(flushes)
+        try:
+            await asyncio.gather(*flushes)
+        finally:
+            for flush in flushes:
+                self._draining.remove(flush)
+
+    @staticmethod
+    async def _flush(participant: Participant, transcription: Transcription, since: float, now: float) -> None:
+        participant.stats.transcripts += await transcription.finish()
+        participant.stats.streaming_s += now - since
 
     async def end(self, now: float) -> Leg:
         """stop-streaming: flush both streams (pending audio is transcribed), keep their statistics."""
         leg = self.leg
         assert leg is not None
         self.transcribing = False
+        if self._draining:  # streams that ended just before: their last utterances belong in this summary
+            await asyncio.gather(*self._draining, return_exceptions=True)
         running, self._running = self._running, {}
         for role, (transcription, since) in running.items():
             stats = leg.participants[role].stats

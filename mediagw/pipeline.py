@@ -117,8 +117,8 @@ class StreamPipeline:
         if result.loop_cut:
             self._metrics.asr_loops_cut.inc()
         text = self._vocabulary.rewrite(result.text)
-        if not text:
-            return None
+        if not any(c.isalnum() for c in text):
+            return None  # "." or "..." is what the model makes of a breath or a clipped tail
         tokens = None
         if self._settings.detailed_tokens:  # only unredacted: detailed tokens with redaction is refused (4093)
             tokens = tokens_from_words(
