@@ -44,10 +44,11 @@ async def play_call(
     started_after_ms: int = 0,
     custom_parameters: dict[str, str] | None = None,
     send_stop: bool = True,
+    settle_s: float = 0.0,
 ) -> None:
     """`tracks` maps inbound/outbound to 8 kHz PCM; `on_started` runs once `started_after_ms` of audio is out."""
     groups = [[t] for t in tracks] if separate_sockets else [list(tracks)]
-    gate = _Gate(on_started, started_after_ms, len(groups))
+    gate = _Gate(on_started, started_after_ms, len(groups), settle_s)
     await asyncio.gather(
         *(
             _one_socket(
@@ -69,8 +70,8 @@ async def play_call(
 class _Gate:
     """Runs on_started once, when every socket has sent `after_ms` of audio; the others wait for it."""
 
-    def __init__(self, on_started: OnStarted | None, after_ms: int, sockets: int) -> None:
-        self._on_started, self.after_ms = on_started, after_ms
+    def __init__(self, on_started: OnStarted | None, after_ms: int, sockets: int, settle_s: float) -> None:
+        self._on_started, self.after_ms, self._settle_s = on_started, after_ms, settle_s
         self._waiting, self._done = sockets, asyncio.Event()
         if on_started is None:
             self._done.set()
@@ -79,6 +80,7 @@ class _Gate:
         self._waiting -= 1
         if self._waiting == 0 and not self._done.is_set():
             assert self._on_started is not None
+            await asyncio.sleep(self._settle_s)  # faster than real time: let the gateway take in what was sent
             await self._on_started()
             self._done.set()
         await self._done.wait()
