@@ -137,7 +137,9 @@ async def test_a_forged_token_is_refused_before_any_media(gateway: GatewayThread
             assert message.type is aiohttp.WSMsgType.CLOSE and ws.close_code == 1008
 
 
-async def test_a_silent_stream_is_closed_with_1001_and_other_calls_are_unaffected(gateway_factory: Any, call_audio: Any) -> None:
+async def test_a_silent_stream_is_closed_with_1001_and_other_calls_are_unaffected(
+    gateway_factory: Any, call_audio: Any
+) -> None:
     gateway = gateway_factory(twilio={"idle_timeout_s": 0.5})
     channels, script = call_audio["billing"]
     first_agent = next(u for u in script["utterances"] if u["role"] == "agent")
