@@ -38,6 +38,13 @@ class ReceiverProcess:
         self.process.stdin.flush()
         return dict(json.loads(self.process.stdout.readline()))
 
+    def full(self) -> dict[str, Any]:
+        """Every message body with its arrival time."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("full\n")
+        self.process.stdin.flush()
+        return dict(json.loads(self.process.stdout.readline()))
+
     def stop(self) -> None:
         self.process.kill()
         self.process.wait()

@@ -76,7 +76,10 @@ def main() -> None:
         receiver = await Receiver(mode=sys.argv[1] if len(sys.argv) > 1 else "ok").start()
         print(receiver.url, flush=True)
         loop = asyncio.get_running_loop()
-        while await loop.run_in_executor(None, sys.stdin.readline):
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            if line.strip() == "full":
+                print(json.dumps({"messages": receiver.received, "arrived_at": receiver.arrived_at}), flush=True)
+                continue
             report = {
                 "received": len(receiver.received),
                 "arrived_at": receiver.arrived_at,
