@@ -151,6 +151,7 @@ async def _record_failure(
 async def _stop_services(app: web.Application, services: Services) -> None:
     services.stop_keeping("purge")
     services.stop_keeping("export")
+    services.stop_keeping("linger-", prefix=True)
     await services.drain_background()
     if services.publisher is not None:
         await services.publisher.close()

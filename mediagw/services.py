@@ -26,6 +26,7 @@ from mediagw.vocabulary import Vocabulary
 from redaction.settings import EntitySettings
 
 log = logging.getLogger(__name__)
+CALL_LINGER_S = 900.0  # a call whose media is gone is kept this long for a new stream to resume it
 
 
 class Session(Protocol):
@@ -84,9 +85,17 @@ class Services:
         return call
 
     async def detach_media(self, call: Call, roles: tuple[str, ...]) -> None:
-        """That media went away: flush what it said; the call stays known so a new stream can resume it."""
+        """That media went away: flush what it said; the call stays known for a while so a new stream can
+        resume it (the reference's "Handling Failures"), then it is forgotten."""
         call.media_sources -= 1
         await call.media_ended(roles, self.now())
+        if call.media_sources == 0:
+            self.keep(self._forget_when_idle(call), name=f"linger-{call.guid}")
+
+    async def _forget_when_idle(self, call: Call) -> None:
+        await asyncio.sleep(CALL_LINGER_S)
+        if call.media_sources == 0 and not call.transcribing and self.calls.get(call.namespace, call.guid) is call:
+            self.calls.remove(call.namespace, call.guid)
 
     async def wait_for_call(self, namespace: str, guid: str) -> Call | None:
         """start-streaming before the media connected: wait the namespace's grace period for it."""
@@ -175,10 +184,10 @@ class Services:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def stop_keeping(self, name: str) -> None:
-        """Cancel kept work by name (endless loops such as the retention purge)."""
+    def stop_keeping(self, name: str, prefix: bool = False) -> None:
+        """Cancel kept work by name (endless loops such as the retention purge, timers such as call linger)."""
         for task in list(self._background):
-            if task.get_name() == name:
+            if task.get_name() == name or (prefix and task.get_name().startswith(name)):
                 task.cancel()
 
     async def drain_background(self) -> None:

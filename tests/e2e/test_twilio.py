@@ -164,3 +164,21 @@ async def test_a_silent_stream_is_closed_with_1001_and_other_calls_are_unaffecte
             assert ws.close_code == 1001
         stopped = await control(session, gateway, "stop", sid)
     assert stopped["autotranscribeResponse"]["agent"]["summary"]["transcripts"] == 1
+
+
+async def test_a_call_whose_media_is_gone_is_forgotten_after_it_lingers(
+    gateway: GatewayThread, call_audio: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mediagw.services
+
+    monkeypatch.setattr(mediagw.services, "CALL_LINGER_S", 0.2)
+    channels, script = call_audio["billing"]
+    tracks = {t: clip(s, 0, 1000) for t, s in stereo_tracks(channels, script["channels"]).items()}
+    sid = call_sid()
+    async with aiohttp.ClientSession() as session:
+        url = await media_stream_url(session, gateway.base_url, API_ID, API_SECRET)
+        await play_call(session, url, tracks, sid, realtime=False)
+        assert gateway.services.calls.get("twilio", sid) is not None  # a new stream could still resume it
+        await asyncio.sleep(0.5)
+        assert gateway.services.calls.get("twilio", sid) is None
+        assert (await control(session, gateway, "start", sid))["error"]["code"] == "400-203"
