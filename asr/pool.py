@@ -34,7 +34,6 @@ class AsrPool:
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="asr")
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
-        self.busy = 0
 
     @property
     def queue_depth(self) -> int:
@@ -71,7 +70,6 @@ class AsrPool:
             jobs = [await self._queue.get()]
             while len(jobs) < self._max_batch and not self._queue.empty():
                 jobs.append(self._queue.get_nowait())
-            self.busy += 1
             try:
                 results = await loop.run_in_executor(self._executor, self._recognize, [r for r, _ in jobs])
             except Exception as error:  # a failed decode fails its utterances, never the worker
@@ -84,6 +82,5 @@ class AsrPool:
                     if not future.done():
                         future.set_result(result)
             finally:
-                self.busy -= 1
                 for _ in jobs:
                     self._queue.task_done()

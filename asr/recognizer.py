@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import ctranslate2
 import numpy as np
@@ -67,7 +67,6 @@ class RecognitionRequest:
     samples: Pcm  # 8 kHz int16
     hotwords: str = ""
     word_timestamps: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class Recognizer:
@@ -96,10 +95,6 @@ class Recognizer:
     def languages(self) -> list[str]:
         """ISO 639-1 codes the loaded model can transcribe."""
         return list(self._model.supported_languages)
-
-    @property
-    def max_audio_ms(self) -> int:
-        return int(self.decode.window_seconds * 1000) - 20
 
     def recognize(self, request: RecognitionRequest) -> Recognition:
         return self.recognize_batch([request])[0]
