@@ -27,17 +27,23 @@ class StreamResult:
         return self.first_audio_at + media_ms / 1000
 
 
+async def fetch_streaming_url(
+    session: aiohttp.ClientSession, method: str, url: str, api_id: str, api_secret: str, body: Any = None
+) -> str:
+    """The `streamingUrl` an authenticated API call answers with (direct WebSocket or Twilio)."""
+    headers = {"asapp-api-id": api_id, "asapp-api-secret": api_secret}
+    async with session.request(method, url, json=body, headers=headers) as response:
+        answer = await response.json()
+        if response.status != 200:
+            raise RuntimeError(f"{url} failed: {response.status} {answer}")
+        return str(answer["streamingUrl"])
+
+
 async def streaming_url(
     session: aiohttp.ClientSession, base_url: str, api_id: str, api_secret: str, external_id: str = ""
 ) -> str:
-    headers = {"asapp-api-id": api_id, "asapp-api-secret": api_secret}
-    async with session.post(
-        f"{base_url}/autotranscribe/v1/streaming-url", json={"externalId": external_id}, headers=headers
-    ) as response:
-        body = await response.json()
-        if response.status != 200:
-            raise RuntimeError(f"streaming-url failed: {response.status} {body}")
-        return str(body["streamingUrl"])
+    url = f"{base_url}/autotranscribe/v1/streaming-url"
+    return await fetch_streaming_url(session, "POST", url, api_id, api_secret, {"externalId": external_id})
 
 
 async def stream_audio(

@@ -14,6 +14,7 @@ import numpy as np
 
 from asr.frame import Pcm
 from mediagw.audio.g711 import pcm_to_ulaw
+from mediagw.simulators.direct_ws import fetch_streaming_url
 
 OnStarted = Callable[[], Awaitable[None]]
 
@@ -23,12 +24,8 @@ def call_sid() -> str:
 
 
 async def media_stream_url(session: aiohttp.ClientSession, base_url: str, api_id: str, api_secret: str) -> str:
-    headers = {"asapp-api-id": api_id, "asapp-api-secret": api_secret}
-    async with session.get(f"{base_url}/mg-autotranscribe/v1/twilio-media-stream-url", headers=headers) as response:
-        body = await response.json()
-        if response.status != 200:
-            raise RuntimeError(f"twilio-media-stream-url failed: {response.status} {body}")
-        return str(body["streamingUrl"])
+    url = f"{base_url}/mg-autotranscribe/v1/twilio-media-stream-url"
+    return await fetch_streaming_url(session, "GET", url, api_id, api_secret)
 
 
 async def play_call(
