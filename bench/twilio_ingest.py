@@ -1,17 +1,20 @@
 """How many real-time Twilio calls (both tracks, 20 ms chunks) one gateway takes in with ASR off (JSON).
 
-    python -m bench.twilio_ingest                 # 100, 200, 300, 400, 500 calls
-    python -m bench.twilio_ingest --calls 250
+    python -m bench.twilio_ingest                 # 300, 500, 600 calls
+    python -m bench.twilio_ingest --calls 250 --baseline   # also on the standard asyncio loop
 
-The gateway runs as its own process with asr.enabled false; a second process plays N calls at real-time
-pace for 20 s. A probe measures /v1/health round trips meanwhile: when the gateway's loop falls behind the
-media, that latency grows. Reported per level: server CPU (cores and per call), client send lag, probe p50/p99.
+The gateway runs as its own process with asr.enabled false; a second process (uvloop, pre-formatted messages,
+so it costs less than the server) plays N calls at real-time pace for 20 s. Each level runs twice: calls only
+connected (audio counted), and calls with start-streaming sent (audio decoded and fed to the pipelines). A
+probe measures /v1/health round trips meanwhile: when the gateway's loop falls behind the media, that latency
+grows. Reported per level: server and client CPU, client send lag, probe p50/p95/p99.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing
 import os
@@ -23,15 +26,19 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench.common import GatewayProcess, percentiles
+from bench.common import GatewayProcess, own_cpu_seconds, percentiles
 from mediagw.audio.g711 import pcm_to_ulaw
 
 
-def _client(base_url: str, calls: int, seconds: float, result: Any) -> None:
-    asyncio.run(_play(base_url, calls, seconds, result))
+def _client(base_url: str, calls: int, seconds: float, started: bool, result: Any) -> None:
+    import uvloop
+
+    begun, cpu = time.monotonic(), own_cpu_seconds()
+    uvloop.run(_play(base_url, calls, seconds, started, result))  # the client must cost less than the server it loads
+    result["cpu_cores"] = round((own_cpu_seconds() - cpu) / (time.monotonic() - begun), 2)
 
 
-async def _play(base_url: str, calls: int, seconds: float, result: Any) -> None:
+async def _play(base_url: str, calls: int, seconds: float, started: bool, result: Any) -> None:
     import base64
 
     rng = np.random.default_rng(1)
@@ -56,6 +63,17 @@ async def _play(base_url: str, calls: int, seconds: float, result: Any) -> None:
                     },
                 }
                 await ws.send_str(json.dumps(start))
+                if started:  # transcription on (ASR off): audio is decoded and fed to the call's pipelines
+                    body = {"namespace": "twilio", "guid": sid, "customerId": "c", "agentId": "a"}
+                    async with session.post(
+                        f"{base_url}/mg-autotranscribe/v1/start-streaming", json=body, headers=headers
+                    ) as response:
+                        assert response.status == 200, await response.text()
+                # Twilio's own layout, built by formatting rather than json.dumps: cheaper for the client.
+                media = (
+                    '{"event":"media","sequenceNumber":"%d","media":{"track":"%s","chunk":"%d",'
+                    '"timestamp":"%d","payload":"' + payload + '"},"streamSid":"MZ' + str(index) + '"}'
+                )
                 loop = asyncio.get_running_loop()
                 origin = loop.time() + index % 50 * 0.0004  # spread the calls over the 20 ms tick
                 for chunk in range(int(seconds * 50)):
@@ -64,14 +82,8 @@ async def _play(base_url: str, calls: int, seconds: float, result: Any) -> None:
                         await asyncio.sleep(delay)
                     else:
                         lags.append(-delay)
-                    for track in ("inbound", "outbound"):
-                        media = {
-                            "track": track,
-                            "chunk": str(chunk + 1),
-                            "timestamp": str(chunk * 20),
-                            "payload": payload,
-                        }
-                        await ws.send_str(json.dumps({"event": "media", "streamSid": f"MZ{index}", "media": media}))
+                    await ws.send_str(media % (2 * chunk + 2, "inbound", chunk + 1, chunk * 20))
+                    await ws.send_str(media % (2 * chunk + 3, "outbound", chunk + 1, chunk * 20))
                 await ws.send_str(json.dumps({"event": "stop", "streamSid": f"MZ{index}", "stop": {"callSid": sid}}))
 
         await asyncio.gather(*(call(i) for i in range(calls)))
@@ -90,13 +102,20 @@ async def _probe(base_url: str, until: float) -> list[float]:
     return times
 
 
-def run_level(calls: int, seconds: float = 20.0) -> dict[str, Any]:
+def run_level(calls: int, started: bool, loop: str, seconds: float = 20.0) -> dict[str, Any]:
+    overrides = {
+        "MEDIAGW_ASR__ENABLED": "false",
+        "MEDIAGW_TWILIO__IDLE_TIMEOUT_S": "120",
+        "MEDIAGW_TWILIO__START_GRACE_S": "10",  # start-streaming may overtake the socket's start message
+        "MEDIAGW_AUTH__REQUESTS_PER_SECOND": "0",  # every call starts within the first second
+        "MEDIAGW_SERVER__EVENT_LOOP": loop,
+    }
     with tempfile.TemporaryDirectory() as data:
-        gateway = GatewayProcess({"MEDIAGW_ASR__ENABLED": "false", "MEDIAGW_TWILIO__IDLE_TIMEOUT_S": "120"}, Path(data))
+        gateway = GatewayProcess(overrides, Path(data))
         try:
             manager = multiprocessing.Manager()
             result = manager.dict()
-            client = multiprocessing.Process(target=_client, args=(gateway.base_url, calls, seconds, result))
+            client = multiprocessing.Process(target=_client, args=(gateway.base_url, calls, seconds, started, result))
             cpu0, wall0 = gateway.cpu_seconds(), time.monotonic()
             client.start()
             probe = asyncio.run(_probe(gateway.base_url, time.monotonic() + seconds))
@@ -107,22 +126,27 @@ def run_level(calls: int, seconds: float = 20.0) -> dict[str, Any]:
             gateway.stop()
     return {
         "calls": calls,
+        "transcription_started": started,
+        "event_loop": loop,
         "server_cpu_cores": round(cpu / wall, 2),
         "server_cpu_ms_per_call_second": round(cpu * 1000 / (calls * seconds), 3),
         "health_probe_ms": percentiles(probe),
         "client_send_lag_ms": dict(result).get("send_lag_ms"),
+        "client_cpu_cores": dict(result).get("cpu_cores"),
         "client_done": client.exitcode == 0,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, nargs="*", default=[100, 200, 300, 400, 500])
+    parser.add_argument("--calls", type=int, nargs="*", default=[300, 500, 600])
+    parser.add_argument("--baseline", action="store_true", help="also run each level on the asyncio loop")
     args = parser.parse_args()
     os.environ.setdefault("MEDIAGW_LOGGING__LEVEL", "WARNING")
     levels = []
-    for calls in args.calls:
-        levels.append(run_level(calls))
+    runs = [(calls, started) for calls in args.calls for started in (False, True)]
+    for (calls, started), loop in itertools.product(runs, ["uvloop", "asyncio"] if args.baseline else ["uvloop"]):
+        levels.append(run_level(calls, started, loop))
         print(json.dumps(levels[-1]), flush=True)
     print(json.dumps({"benchmark": "twilio_ingest", "levels": levels}, indent=1))
 

@@ -32,7 +32,12 @@ class TranscriptionParams:
 class StreamStats:
     """What one participant's stream did while transcription was on, for stop-streaming's summary."""
 
-    audio_ms: int = 0  # processed: received while transcription was on
+    audio_samples: int = 0  # processed: received while transcription was on
+
+    @property
+    def audio_ms(self) -> int:
+        return self.audio_samples * 1000 // SAMPLE_RATE
+
     streaming_s: float = 0.0
     transcripts: int = 0
 
@@ -65,6 +70,15 @@ class Transcription(Protocol):
 TranscriptionFactory = Callable[["Call", Participant], Transcription]
 
 
+@dataclass(slots=True)
+class Running:
+    """A participant's transcription while started, and since when (for streamingDurationSeconds)."""
+
+    transcription: Transcription
+    participant: Participant
+    since: float
+
+
 class Call:
     def __init__(self, namespace: str, guid: str, extra: dict[str, Any] | None = None) -> None:
         self.namespace = namespace
@@ -75,13 +89,15 @@ class Call:
         self.transcribing = False
         self.pending = False  # a start or stop is being processed: another one is 409-202
         self.ending = False  # SIPREC BYE being processed: 409-203
-        self._running: dict[str, tuple[Transcription, float]] = {}
-        self.media_ms = dict.fromkeys(ROLES, 0)  # per role: audio received since its first audio, started or not
-        self.received_bytes = dict.fromkeys(ROLES, 0)  # per role, as 16-bit PCM, started or not
+        self._running: dict[str, Running] = {}
+        self.media_samples = dict.fromkeys(ROLES, 0)  # per role: audio received since its first, started or not
         self.media_sources = 0  # connected media streams (sockets, RTP sessions) feeding this call
         self._factory: TranscriptionFactory | None = None
         self._draining: list[asyncio.Future[None]] = []
         self.on_started: list[Callable[[Call], Awaitable[None]]] = []  # e.g. Amazon Connect starts its reader
+
+    def media_ms(self, role: str) -> int:
+        return self.media_samples[role] * 1000 // SAMPLE_RATE
 
     @property
     def leg(self) -> Leg | None:
@@ -102,22 +118,21 @@ class Call:
         self.params = params
         self.transcribing = True
         self._factory = factory
-        self._running = {role: (factory(self, p), now) for role, p in leg.participants.items()}
+        self._running = {role: Running(factory(self, p), p, now) for role, p in leg.participants.items()}
         return leg
 
     async def media_ended(self, roles: tuple[str, ...], now: float) -> None:
         """A media source for `roles` went away: what it said so far is flushed and transcribed; a source
         that comes back (a new socket for the same call) continues on fresh pipelines of the same streams."""
-        leg = self.leg
         flushes = []
         for role in roles:
             running = self._running.pop(role, None)
-            if running is None or leg is None:
+            if running is None:
                 continue
-            participant = leg.participants[role]
             if self.transcribing and self._factory is not None:
-                self._running[role] = (self._factory(self, participant), now)
-            flushes.append(asyncio.ensure_future(self._flush(participant, *running, now)))
+                participant = running.participant
+                self._running[role] = Running(self._factory(self, participant), participant, now)
+            flushes.append(asyncio.ensure_future(self._flush(running, now)))
         self._draining.extend(flushes)
         try:
             await asyncio.gather(*flushes)
@@ -126,9 +141,10 @@ class Call:
                 self._draining.remove(flush)
 
     @staticmethod
-    async def _flush(participant: Participant, transcription: Transcription, since: float, now: float) -> None:
-        participant.stats.transcripts += await transcription.finish()
-        participant.stats.streaming_s += now - since
+    async def _flush(running: Running, now: float) -> None:
+        stats = running.participant.stats
+        stats.transcripts += await running.transcription.finish()
+        stats.streaming_s += now - running.since
 
     async def end(self, now: float) -> Leg:
         """stop-streaming: flush both streams (pending audio is transcribed), keep their statistics."""
@@ -138,25 +154,27 @@ class Call:
         if self._draining:  # streams that ended just before: their last utterances belong in this summary
             await asyncio.gather(*self._draining, return_exceptions=True)
         running, self._running = self._running, {}
-        for role, (transcription, since) in running.items():
-            stats = leg.participants[role].stats
-            stats.transcripts += await transcription.finish()
-            stats.streaming_s += now - since
+        for each in running.values():
+            await self._flush(each, now)
         return leg
 
     def push(self, role: str, samples: Pcm) -> None:
         """Media from the adapter: always advances the clock, transcribed only while started."""
-        if role not in self.media_ms:
-            return
-        self.media_ms[role] += len(samples) * 1000 // SAMPLE_RATE
-        self.received_bytes[role] += len(samples) * 2
+        transcription = self.count(role, len(samples))
+        if transcription is not None:
+            transcription.push(samples)
+
+    def count(self, role: str, sample_count: int) -> Transcription | None:
+        """Advance `role`'s clock by `sample_count`; return its transcription when that audio is wanted, so an
+        adapter decodes only the audio that will be transcribed."""
+        if role not in self.media_samples:
+            return None
+        self.media_samples[role] += sample_count
         running = self._running.get(role)
-        leg = self.leg
-        if running is None or leg is None:
-            return
-        participant = leg.participants[role]
-        participant.stats.audio_ms += len(samples) * 1000 // SAMPLE_RATE
-        running[0].push(samples)
+        if running is None:
+            return None
+        running.participant.stats.audio_samples += sample_count
+        return running.transcription
 
 
 class CallRegistry(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
@@ -63,9 +64,10 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(config: Config, host: str | None, port: int | None) -> int:
     host = host or config.server.host
     port = port or config.server.port
-    log.info("mediagw listening on %s:%d", host, port)
+    log.info("mediagw listening on %s:%d (%s loop)", host, port, config.server.event_loop)
     web.run_app(
         build_app(config),
+        loop=new_event_loop(config.server.event_loop),
         host=host,
         port=port,
         ssl_context=ssl_context(config),
@@ -74,6 +76,14 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
         access_log=None,
     )
     return 0
+
+
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def _transcribe(config: Config, path: Path) -> int:

@@ -51,6 +51,7 @@ class StreamPipeline:
         self._settings = settings
         self._vocabulary = vocabulary
         self._metrics = metrics
+        self._audio_seconds = metrics.audio_seconds.labels(ingress)  # labels() per push is a lock and a lookup
         self._text_stage = text_stage
         self._on_transcript = on_transcript
         self._assembler = FrameAssembler(origin_ms)
@@ -60,6 +61,7 @@ class StreamPipeline:
         self._sequence = 0
         self._finished = False
         self.samples_received = 0
+        self._samples_counted = 0  # of samples_received, how many the audio_seconds metric has
         self.transcripts_delivered = 0
         self._log = {"stream_id": stream_id, "ingress": ingress}
 
@@ -71,17 +73,23 @@ class StreamPipeline:
         if self._finished:
             return
         self.samples_received += len(samples)
-        self._metrics.audio_seconds.labels(self._ingress).inc(len(samples) / SAMPLE_RATE)
+        if self.samples_received - self._samples_counted >= SAMPLE_RATE:  # the metric by the second: it takes a lock
+            self._count_audio()
         if self._segmenter is None:
             return
         for frame in self._assembler.push(samples):
             for segment in self._segmenter.push(frame):
                 self._schedule(segment)
 
+    def _count_audio(self) -> None:
+        self._audio_seconds.inc((self.samples_received - self._samples_counted) / SAMPLE_RATE)
+        self._samples_counted = self.samples_received
+
     async def finish(self) -> None:
         """Close the open utterance, wait until every utterance is transcribed and handed over."""
         if not self._finished:
             self._finished = True
+            self._count_audio()
             if self._segmenter is not None:
                 for frame in self._assembler.flush():
                     for segment in self._segmenter.push(frame):

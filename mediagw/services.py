@@ -150,7 +150,7 @@ class Services:
                 output=params.redaction_output,
             ),
             on_transcript=partial(self._deliver, call, participant),
-            origin_ms=call.media_ms[participant.role],
+            origin_ms=call.media_ms(participant.role),
         )
         return PipelineTranscription(pipeline)
 

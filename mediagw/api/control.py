@@ -213,7 +213,7 @@ def _streams(call: Call, leg: Leg, summary: bool) -> dict[str, Any]:
         if summary:
             stats = participant.stats
             entry["summary"] = {
-                "totalAudioBytes": call.received_bytes[role],  # all received, started or not
+                "totalAudioBytes": call.media_samples[role] * 2,  # all received, started or not, as 16-bit PCM
                 "audioDurationMs": stats.audio_ms,
                 "streamingSeconds": round(stats.streaming_s),
                 "transcripts": stats.transcripts,

@@ -41,7 +41,7 @@ def test_serve_starts_healthy_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
         _, stderr = server.communicate(timeout=30)
     assert server.returncode == 0
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-    assert any("listening" in line["msg"] for line in lines)
+    assert any("listening" in line["msg"] and "(uvloop loop)" in line["msg"] for line in lines)
     assert (tmp_path / "data").is_dir()
 
 

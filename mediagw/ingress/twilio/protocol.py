@@ -6,14 +6,13 @@ filled with silence, a chunk that repeats or goes back in time is dropped, so ut
 
 from __future__ import annotations
 
-import base64
 import binascii
-import json
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import numpy as np
+import orjson
 
 from asr.frame import SAMPLE_RATE, Pcm
 from mediagw.audio.g711 import ulaw_to_pcm
@@ -42,12 +41,24 @@ class StreamStarted:
     custom_parameters: dict[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AudioReceived:
+    """mu-law as received; decoded only when a transcription wants it (most audio is just counted)."""
+
     track: str
-    samples: Pcm
-    position_ms: int  # where the samples start on the track's clock (ms since the stream began)
-    filled_ms: int  # silence inserted before them for a gap
+    ulaw: bytes
+    position_ms: int  # where the audio starts on the track's clock, silence included (ms since the stream began)
+    filled: int  # samples of silence before `ulaw`, filling a gap
+
+    @property
+    def sample_count(self) -> int:
+        return self.filled + len(self.ulaw)
+
+    def pcm(self) -> Pcm:
+        samples = ulaw_to_pcm(self.ulaw)
+        if self.filled:
+            samples = np.concatenate((np.zeros(self.filled, dtype=np.int16), samples))
+        return samples
 
 
 @dataclass(frozen=True)
@@ -99,8 +110,8 @@ class TwilioStream:
 
     def receive(self, text: str) -> list[Event]:
         try:
-            message = json.loads(text)
-        except ValueError:
+            message = orjson.loads(text)  # a quarter of json.loads' cost, on 100 messages per call-second
+        except orjson.JSONDecodeError:
             return [ProtocolFailed(CloseCode.UNSUPPORTED_DATA, "message is not JSON")]
         if not isinstance(message, dict):
             return [ProtocolFailed(CloseCode.UNSUPPORTED_DATA, "message is not a JSON object")]
@@ -164,29 +175,26 @@ class TwilioStream:
         if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD_BYTES * 4 // 3 + 4:
             raise ValueError("media.payload must be base64 of at most 2 s of audio")
         try:
-            audio = base64.b64decode(payload, validate=True)
+            audio = binascii.a2b_base64(payload, strict_mode=True)
         except binascii.Error as error:
             raise ValueError("media.payload is not valid base64") from error
         chunk, timestamp = _number(media.get("chunk", clock.last_chunk + 1)), _number(media.get("timestamp"))
         if chunk <= clock.last_chunk:
             return [Dropped(track, "repeated chunk")]
         clock.last_chunk = chunk
-        return [self._place(track, clock, timestamp * RATE_PER_MS, ulaw_to_pcm(audio))]
+        return [self._place(track, clock, timestamp * RATE_PER_MS, audio)]
 
     @staticmethod
-    def _place(track: str, clock: _TrackClock, at: int, samples: Pcm) -> Event:
-        """Lay `samples` on the track's clock (in samples): fill a gap with silence, trim an overlap."""
-        if at + len(samples) <= clock.next_sample:
+    def _place(track: str, clock: _TrackClock, at: int, ulaw: bytes) -> Event:
+        """Lay mu-law (one byte a sample) on the track's clock: fill a gap with silence, trim an overlap."""
+        if at + len(ulaw) <= clock.next_sample:
             return Dropped(track, "late chunk")
         if at < clock.next_sample:  # overlaps what was already played: keep the new part
-            samples, at = samples[clock.next_sample - at :], clock.next_sample
+            ulaw, at = ulaw[clock.next_sample - at :], clock.next_sample
         gap = at - clock.next_sample
         filled = gap if gap <= MAX_GAP_MS * RATE_PER_MS else 0
-        if filled:
-            samples = np.concatenate((np.zeros(filled, dtype=np.int16), samples))
-        position = at - filled
-        clock.next_sample = at + len(samples) - filled
-        return AudioReceived(track, samples, position // RATE_PER_MS, filled // RATE_PER_MS)
+        clock.next_sample = at + len(ulaw)
+        return AudioReceived(track, ulaw, (at - filled) // RATE_PER_MS, filled)
 
 
 def _object(message: dict[str, Any], name: str) -> dict[str, Any]:

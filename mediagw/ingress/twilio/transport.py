@@ -95,11 +95,11 @@ class TwilioSession:
     async def _handle(self, event: object) -> bool:
         """False ends the session."""
         if isinstance(event, AudioReceived):
-            if self._call is not None:
-                track_map = self._call.extra.get("trackMap", DEFAULT_TRACK_MAP)
-                role = track_map.get(event.track)
-                if role is not None:
-                    self._call.push(role, event.samples)
+            call = self._call
+            if call is not None:
+                role = call.extra.get("trackMap", DEFAULT_TRACK_MAP).get(event.track)
+                if role is not None and (transcription := call.count(role, event.sample_count)):
+                    transcription.push(event.pcm())
         elif isinstance(event, StreamStarted):
             self._call = self._services.attach_media(NAMESPACE, event.call_sid)
             self._log.update(call_id=event.call_sid, stream_id=event.stream_sid)
