@@ -62,7 +62,13 @@ class GatewayProcess:
 
     def __init__(self, overrides: dict[str, str], data_dir: Path) -> None:
         self.port = free_port()
-        env = {**os.environ, **overrides, "MEDIAGW_DATA_DIR": str(data_dir), "MEDIAGW_LOGGING__LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "MEDIAGW_SIPREC__PORT": "0",
+            **overrides,
+            "MEDIAGW_DATA_DIR": str(data_dir),
+            "MEDIAGW_LOGGING__LEVEL": "WARNING",
+        }
         command = [sys.executable, "-m", "mediagw.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(command, env=env)
         self.base_url = f"http://127.0.0.1:{self.port}"

@@ -18,6 +18,7 @@ from mediagw.api import configuration, control, messages, openapi, routes, vocab
 from mediagw.api.auth import Authenticator
 from mediagw.api.errors import error_middleware
 from mediagw.config import Config
+from mediagw.ingress.siprec.transport import SiprecServer
 from mediagw.ingress.twilio.transport import handle_media_stream
 from mediagw.ingress.websocket_api.transport import handle_stream
 from mediagw.metrics import Metrics
@@ -68,6 +69,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     app.router.add_get(config.twilio.path, partial(_twilio, services=services))
     app.router.add_get("/mg-autotranscribe/v1/twilio-media-stream-url", routes.twilio_media_stream_url)
     app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
+    app.on_startup.append(partial(_start_siprec, services=services))
     app.on_shutdown.append(partial(_end_sessions, services=services))
     app.on_cleanup.append(partial(_stop_services, services=services))
     return app
@@ -113,9 +115,17 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     gc.freeze()  # what start-up loaded (libraries, model, tokenizer) stays out of every later full collection
 
 
+async def _start_siprec(app: web.Application, services: Services) -> None:
+    if services.config.siprec.enabled:
+        services.siprec = SiprecServer(services)
+        await services.siprec.start()
+
+
 async def _end_sessions(app: web.Application, services: Services) -> None:
-    """Graceful shutdown: every open stream flushes its audio and gets finalResponse 5001."""
+    """Graceful shutdown: every open stream flushes its audio and gets finalResponse 5001; SRCs get a BYE."""
     services.shutting_down = True
+    if services.siprec is not None:
+        await services.siprec.stop()
     sessions = list(services.sessions)
     if not sessions:
         return

@@ -117,6 +117,25 @@ class TwilioConfig:
 
 
 @dataclass(frozen=True)
+class SiprecConfig:
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = 5070  # SIP over UDP and TCP (0: any free port, the same for both)
+    transports: tuple[str, ...] = ("udp", "tcp")
+    advertised_address: str = ""  # the address in Contact, Via and SDP c=; empty: the SIP socket's address
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 29999
+    codecs: tuple[str, ...] = ("PCMU", "PCMA", "G729")  # preference when an offer allows several
+    guid_source: str = "auto"  # auto, header, avaya-ucid, cisco-guid, metadata, call-id
+    guid_header: str = ""  # the header (or metadata extension element) that guid_source reads
+    agent_aor_pattern: str = ""  # regex on metadata participant AORs that marks the agent
+    session_expires_s: int = 1800  # RFC 4028 interval offered when the SRC asks for session timers
+    min_session_expires_s: int = 90
+    pause_on_dtmf_s: float = 0.0  # > 0: transcription skips keyed DTMF and this long after it (PCI)
+    max_calls: int = 2000  # INVITEs past this are answered 503
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -135,6 +154,7 @@ class Config:
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
+    siprec: SiprecConfig = field(default_factory=SiprecConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
@@ -148,6 +168,7 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     _validate_redaction(config.redaction)
     if config.server.event_loop not in ("uvloop", "asyncio"):
         raise ConfigError("server.event_loop must be uvloop or asyncio")
+    _validate_siprec(config.siprec)
     if not set(config.export.formats) <= {"jsonl", "csv"} or not 0 <= config.export.hour_utc <= 23:
         raise ConfigError("export.formats must be jsonl and/or csv, export.hour_utc 0..23")
     for target in config.webhooks.targets:
@@ -156,6 +177,17 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
         except ValueError as error:
             raise ConfigError(f"webhooks.targets: {error}") from error
     return config
+
+
+def _validate_siprec(siprec: SiprecConfig) -> None:
+    if not set(siprec.transports) <= {"udp", "tcp"} or not siprec.transports:
+        raise ConfigError("siprec.transports must be udp and/or tcp")
+    if not 1024 <= siprec.rtp_port_min < siprec.rtp_port_max <= 65535:
+        raise ConfigError("siprec.rtp_port_min..rtp_port_max must be a range within 1024..65535")
+    if siprec.guid_source not in ("auto", "header", "avaya-ucid", "cisco-guid", "metadata", "call-id"):
+        raise ConfigError("siprec.guid_source must be auto, header, avaya-ucid, cisco-guid, metadata or call-id")
+    if not set(siprec.codecs) <= {"PCMU", "PCMA", "G729"}:
+        raise ConfigError("siprec.codecs may hold PCMU, PCMA and G729")
 
 
 def _validate_redaction(redaction: RedactionConfig) -> None:

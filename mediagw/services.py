@@ -7,7 +7,7 @@ import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from asr.frame import Pcm
 from asr.pool import AsrPool
@@ -24,6 +24,9 @@ from mediagw.tokens import TokenSigner
 from mediagw.transcripts import Transcript
 from mediagw.vocabulary import Vocabulary
 from redaction.settings import EntitySettings
+
+if TYPE_CHECKING:
+    from mediagw.ingress.siprec.transport import SiprecServer
 
 log = logging.getLogger(__name__)
 CALL_LINGER_S = 900.0  # a call whose media is gone is kept this long for a new stream to resume it
@@ -61,6 +64,7 @@ class Services:
     pool: AsrPool | None = None
     store: SqliteStore | None = None
     publisher: WebhookPublisher | None = None
+    siprec: SiprecServer | None = None
     sessions: set[Session] = field(default_factory=set)
     calls: InMemoryCallRegistry = field(default_factory=InMemoryCallRegistry)
     custom_vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the configuration API's phrases

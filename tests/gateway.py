@@ -46,6 +46,8 @@ def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
     """The default configuration with some settings of some sections replaced."""
     config = load_config(environ={})
     changes: dict[str, Any] = {"data_dir": str(data_dir)}
+    sections = {"siprec": {}, **sections}
+    sections["siprec"] = {"port": 0, **sections["siprec"]}  # any free SIP port: gateways run side by side
     for name, values in sections.items():
         changes[name] = dataclasses.replace(getattr(config, name), **values)
     return dataclasses.replace(config, **changes)

@@ -148,7 +148,7 @@ async def test_retention_purges_old_conversations(tmp_path: Path) -> None:
 def test_every_stored_utterance_survives_sigkill(tmp_path: Path, call_audio: Any) -> None:
     samples, script = channel_of(call_audio["billing"], "agent")
     port = free_port()
-    env = {**os.environ, "MEDIAGW_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "MEDIAGW_DATA_DIR": str(tmp_path / "data"), "MEDIAGW_SIPREC__PORT": "0"}
     command = [sys.executable, "-m", "mediagw.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
 

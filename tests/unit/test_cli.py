@@ -23,6 +23,7 @@ MEDIAGW = [sys.executable, "-m", "mediagw.cli"]
 def test_serve_starts_healthy_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "MEDIAGW_DATA_DIR": str(tmp_path / "data"), "MEDIAGW_LOGGING__JSON": "true"}
+    env["MEDIAGW_SIPREC__PORT"] = "0"
     server = subprocess.Popen(
         [*MEDIAGW, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
     )

@@ -1,0 +1,168 @@
+"""One recording's media on its call: which stream is the customer's, decoding, DTMF pause, flush at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from functools import partial
+
+import numpy as np
+
+from mediagw.calls import Call
+from mediagw.config import SiprecConfig
+from mediagw.ingress.siprec.callid import extract_guid
+from mediagw.ingress.siprec.jitterbuffer import MediaChunk
+from mediagw.ingress.siprec.media import Decoder, PortPool, RtcpSink, StreamReceiver
+from mediagw.ingress.siprec.offer import StreamPlan
+from mediagw.ingress.siprec.rtp import DtmfEnded, DtmfStarted
+from mediagw.ingress.siprec.srs import Recording
+
+log = logging.getLogger(__name__)
+AUTO_SOURCES = (("avaya-ucid", ""), ("cisco-guid", ""), ("header", "X-UCID"))
+
+
+def _same(receiver: StreamReceiver) -> StreamReceiver:
+    return receiver
+
+
+def guid_of(recording: Recording, config: SiprecConfig) -> str:
+    """The guid start/stop-streaming will name this call by; the Call-ID when the configured source is absent."""
+    headers = recording.headers.get
+    sources = AUTO_SOURCES if config.guid_source == "auto" else ((config.guid_source, config.guid_header),)
+    for source, header in sources:
+        try:
+            guid = extract_guid(source, lambda name: headers(name.lower()), recording.metadata, header)
+        except ValueError as error:
+            log.warning("siprec call id from %s unusable: %s", source, error)
+            continue
+        if guid:
+            return guid
+    log.warning("siprec call without a %s id: using its Call-ID", config.guid_source)
+    return recording.call_id
+
+
+class RecordingMedia:
+    """The receivers of one recording's streams, feeding its call; roles resolved at each packet batch, since
+    start-streaming's mediaLineOrder may come after the media."""
+
+    def __init__(self, call: Call, recording: Recording, config: SiprecConfig) -> None:
+        self.call = call
+        self.recording = recording
+        self._config = config
+        self._agent_pattern = re.compile(config.agent_aor_pattern) if config.agent_aor_pattern else None
+        self.receivers: dict[int, StreamReceiver] = {}
+        self._rtcp: dict[int, asyncio.DatagramTransport] = {}
+        self._decoders: dict[int, Decoder] = {}
+        self._roles: dict[int, str] = {}
+        self._roles_for: object = None
+        self._dtmf_until = 0.0
+        self._dtmf_keys = 0
+        self.call.extra.setdefault("siprecStreams", len([p for p in recording.plans if p.active]))
+
+    async def open(self, ports: PortPool) -> None:
+        loop = asyncio.get_running_loop()
+        for plan in self.recording.plans:
+            if plan.active and plan.index not in self.receivers:
+                rtp, rtcp = ports.sockets[plan.port]
+                receiver = StreamReceiver(plan, self._on_chunk)
+                receiver.on_dtmf = self._on_dtmf
+                await loop.create_datagram_endpoint(partial(_same, receiver), sock=rtp)
+                transport, _ = await loop.create_datagram_endpoint(RtcpSink, sock=rtcp)
+                self.receivers[plan.index] = receiver
+                self._rtcp[plan.index] = transport
+            self._decoders[plan.index] = Decoder(next(iter(plan.codecs.values())).name if plan.codecs else "")
+
+    async def update(self, recording: Recording, ports: PortPool, released: tuple[int, ...]) -> None:
+        """re-INVITE: streams whose port went away stop; the others take the new plan (codec, direction)."""
+        self.recording = recording
+        for index, receiver in list(self.receivers.items()):
+            if receiver.plan.port in released:
+                receiver.flush()
+                receiver.close()
+                self._rtcp.pop(index).close()
+                del self.receivers[index]
+        for plan in recording.plans:
+            kept = self.receivers.get(plan.index)
+            if kept is not None and kept.plan.port == plan.port:
+                kept.plan = plan
+        await self.open(ports)
+        self._roles_for = None
+
+    def flush_idle(self, silent_since: float) -> None:
+        for receiver in self.receivers.values():
+            if 0 < receiver.last_packet_at < silent_since:
+                receiver.flush()
+                receiver.last_packet_at = 0.0  # flushed; the next packet re-arms it
+
+    def close(self) -> tuple[str, ...]:
+        """BYE: what the jitter buffers hold goes to the call; the roles that had media are returned."""
+        for receiver in self.receivers.values():
+            receiver.flush()
+            receiver.close()
+        for transport in self._rtcp.values():
+            transport.close()
+        for decoder in self._decoders.values():
+            decoder.close()
+        roles = tuple(sorted(set(self._resolve_roles().values())))
+        self.receivers.clear()
+        return roles
+
+    # ---- media path
+
+    def _on_chunk(self, plan: StreamPlan, chunk: MediaChunk) -> None:
+        role = self._resolve_roles().get(plan.index)
+        decoder = self._decoders.get(plan.index)
+        if role is None or decoder is None:
+            return
+        count = chunk.gap + decoder.sample_count(chunk.payload)
+        transcription = self.call.count(role, count)
+        if transcription is None or self._keying_dtmf():
+            return
+        samples = decoder.decode(chunk.payload)
+        if chunk.gap:
+            samples = np.concatenate((np.zeros(chunk.gap, dtype=np.int16), samples))
+        transcription.push(samples)
+
+    def _resolve_roles(self) -> dict[int, str]:
+        """m-line index -> role, from metadata (participant order, agent AOR pattern) else mediaLineOrder."""
+        order = self.call.extra.get("mediaLineOrder", "CUSTOMER_FIRST")
+        if self._roles_for == order:
+            return self._roles
+        active = [plan for plan in self.recording.plans if plan.active]
+        ranked = sorted(active, key=self._participant_rank)
+        first, second = ("agent", "customer") if order == "AGENT_FIRST" else ("customer", "agent")
+        roles = {plan.index: (first if rank == 0 else second) for rank, plan in enumerate(ranked[:2])}
+        if self._agent_pattern is not None and self.recording.metadata is not None:
+            for plan in ranked:
+                participant = self.recording.metadata.participant_for_label(plan.label or "")
+                if participant is not None:
+                    is_agent = any(self._agent_pattern.search(aor) for aor in participant.aors)
+                    roles[plan.index] = "agent" if is_agent else "customer"
+        self._roles, self._roles_for = roles, order
+        return roles
+
+    def _participant_rank(self, plan: StreamPlan) -> tuple[int, int]:
+        """Streams sort by their sender's place in the metadata (the caller is listed first), then m-line."""
+        metadata = self.recording.metadata
+        if metadata is not None and plan.label is not None:
+            participant = metadata.participant_for_label(plan.label)
+            if participant is not None:
+                return (metadata.participants.index(participant), plan.index)
+        return (len(metadata.participants) if metadata else 0, plan.index)
+
+    # ---- DTMF (PCI): keyed digits and a margin after them are not transcribed, when configured
+
+    def _on_dtmf(self, plan: StreamPlan, event: DtmfStarted | DtmfEnded) -> None:
+        loop_time = asyncio.get_running_loop().time()
+        log.info("siprec dtmf %s on stream %d", "start" if isinstance(event, DtmfStarted) else "end", plan.index)
+        if isinstance(event, DtmfStarted):
+            self._dtmf_keys += 1
+            self._dtmf_until = float("inf")
+        else:
+            self._dtmf_keys = max(0, self._dtmf_keys - 1)
+            if self._dtmf_keys == 0:
+                self._dtmf_until = loop_time + self._config.pause_on_dtmf_s
+
+    def _keying_dtmf(self) -> bool:
+        return self._config.pause_on_dtmf_s > 0 and asyncio.get_running_loop().time() < self._dtmf_until

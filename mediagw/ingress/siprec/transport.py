@@ -1,0 +1,224 @@
+"""asyncio transports of the SIPREC server: SIP over UDP and TCP into the sans-I/O core, RTP onto the call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from mediagw.config import SiprecConfig
+from mediagw.ingress.siprec.media import IDLE_FLUSH_S, PortPool, RtcpSink, StreamReceiver
+from mediagw.ingress.siprec.recording import RecordingMedia, guid_of
+from mediagw.ingress.siprec.sip import SipError, SipRequest, SipResponse, StreamFramer, parse_message
+from mediagw.ingress.siprec.srs import (
+    Action,
+    Peer,
+    Recording,
+    RecordingEnded,
+    RecordingServer,
+    RecordingStarted,
+    RecordingUpdated,
+    Send,
+    SrsOptions,
+)
+from mediagw.services import Services
+
+log = logging.getLogger(__name__)
+NAMESPACE = "siprec"
+MAX_DATAGRAM = 65535
+
+
+class SiprecServer:
+    """Owns the SIP sockets, the RTP port pool, the core and each recording's media."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self.config: SiprecConfig = services.config.siprec
+        self.ports = PortPool(self.config.host, self.config.rtp_port_min, self.config.rtp_port_max)
+        self.core: RecordingServer | None = None
+        self.port = 0
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp_server: asyncio.Server | None = None
+        self._connections: dict[int, asyncio.StreamWriter] = {}
+        self._connection_ids = itertools.count(1)
+        self._media: dict[tuple[str, str, str], RecordingMedia] = {}
+        self._timer: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.counters = {"unparsable": 0}
+
+    async def start(self) -> None:
+        config = self.config
+        for attempt in range(20):
+            try:
+                await self._listen(config.port)
+                break
+            except OSError:
+                self._close_listeners()
+                if config.port or attempt == 19:  # a fixed port that is taken is the operator's to fix
+                    raise
+        address = config.advertised_address or (config.host if config.host not in ("0.0.0.0", "::") else "127.0.0.1")
+        options = SrsOptions(
+            address=address,
+            port=self.port,
+            codecs=tuple(config.codecs),
+            session_expires=config.session_expires_s,
+            min_session_expires=config.min_session_expires_s,
+            max_recordings=config.max_calls,
+        )
+        self.core = RecordingServer(options, self.ports.allocate, self.ports.release)
+        self._timer = asyncio.create_task(self._run_timers(), name="siprec-timers")
+        log.info("siprec listening on %s port %d (%s)", config.host, self.port, "+".join(config.transports))
+
+    async def _listen(self, port: int) -> None:
+        """UDP and TCP on one port; with port 0 the TCP side may find the UDP side's number taken: retried."""
+        loop = asyncio.get_running_loop()
+        self.port = port
+        if "udp" in self.config.transports:
+            self._udp, _ = await loop.create_datagram_endpoint(
+                lambda: _SipDatagrams(self), local_addr=(self.config.host, port)
+            )
+            self.port = self._udp.get_extra_info("sockname")[1]
+        if "tcp" in self.config.transports:
+            self._tcp_server = await asyncio.start_server(self._serve_tcp, self.config.host, self.port)
+            self.port = self._tcp_server.sockets[0].getsockname()[1]
+
+    def _close_listeners(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+            self._tcp_server = None
+
+    async def stop(self) -> None:
+        """Shutdown: BYE every SRC, flush every recording, close the sockets."""
+        if self.core is not None:
+            self._execute(self.core.end_all(asyncio.get_running_loop().time()))
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._close_listeners()
+        for writer in self._connections.values():
+            writer.close()
+
+    # ---- SIP in
+
+    def received(self, data: bytes, peer: Peer) -> None:
+        if not data.strip():
+            return  # keep-alive
+        try:
+            message = parse_message(data)
+        except SipError as error:
+            self.counters["unparsable"] += 1
+            self._services.metrics.errors.labels(f"sip-{error.status}").inc()
+            log.info("siprec dropped an unparsable message from %s: %s", peer.address[0], error.reason)
+            return
+        assert self.core is not None
+        self._execute(self.core.receive(message, peer, asyncio.get_running_loop().time()))
+        self._wake.set()
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = next(self._connection_ids)
+        self._connections[connection] = writer
+        address = writer.get_extra_info("peername")[:2]
+        peer = Peer((address[0], address[1]), "tcp", connection)
+        framer = StreamFramer()
+        try:
+            while not framer.broken:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                for item in framer.feed(data):
+                    if isinstance(item, SipError):
+                        log.info("siprec TCP stream from %s broken: %s", address[0], item.reason)
+                        self._services.metrics.errors.labels(f"sip-{item.status}").inc()
+                    else:
+                        self.received(item, peer)
+        except ConnectionError:
+            pass
+        finally:
+            self._connections.pop(connection, None)
+            writer.close()
+
+    async def _run_timers(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            assert self.core is not None
+            deadline = self.core.next_deadline()
+            wait = IDLE_FLUSH_S if deadline is None else max(0.0, min(deadline - loop.time(), IDLE_FLUSH_S))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+            self._execute(self.core.tick(loop.time()))
+            for media in self._media.values():
+                media.flush_idle(loop.time() - IDLE_FLUSH_S)
+
+    # ---- actions
+
+    def _execute(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self._send(action.message, action.peer)
+            elif isinstance(action, RecordingStarted):
+                self._spawn(self._started(action.recording))
+            elif isinstance(action, RecordingUpdated):
+                media = self._media.get(action.recording.key)
+                if media is not None:
+                    self._spawn(media.update(action.recording, self.ports, action.released_ports))
+            elif isinstance(action, RecordingEnded):
+                self._spawn(self._ended(action.recording, action.reason))
+
+    def _send(self, message: SipRequest | SipResponse, peer: Peer) -> None:
+        data = bytes(message)
+        if peer.connection is not None:
+            writer = self._connections.get(peer.connection)
+            if writer is not None and not writer.is_closing():
+                writer.write(data)
+        elif self._udp is not None:
+            self._udp.sendto(data, peer.address)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _started(self, recording: Recording) -> None:
+        guid = guid_of(recording, self.config)
+        call = self._services.attach_media(NAMESPACE, guid)
+        media = RecordingMedia(call, recording, self.config)
+        self._media[recording.key] = media
+        await media.open(self.ports)
+        log.info(
+            "siprec recording started streams=%d",
+            sum(1 for plan in recording.plans if plan.active),
+            extra={"ingress": NAMESPACE, "call_id": guid},
+        )
+
+    async def _ended(self, recording: Recording, reason: str) -> None:
+        media = self._media.pop(recording.key, None)
+        if media is None:
+            return
+        call = media.call
+        call.ending = True  # start/stop now get 409-203 until the last utterances are out
+        try:
+            roles = media.close()
+            await self._services.detach_media(call, roles)
+        finally:
+            call.ending = False
+        log.info("siprec recording ended: %s", reason, extra={"ingress": NAMESPACE, "call_id": call.guid})
+
+
+class _SipDatagrams(asyncio.DatagramProtocol):
+    def __init__(self, server: SiprecServer) -> None:
+        self._server = server
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self._server.received(data, Peer((addr[0], addr[1]), "udp"))
+
+
+__all__ = ["NAMESPACE", "RtcpSink", "SiprecServer", "StreamReceiver"]

@@ -1,0 +1,89 @@
+"""SIPREC end to end: an SRC (our asyncio one) records a sample call into the running gateway over UDP."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from mediagw.api import routes
+from mediagw.evaluation import word_error_rate
+from mediagw.simulators.siprec_call import SiprecCall
+from tests.gateway import API_ID, API_SECRET, GatewayThread
+
+HEADERS = {"asapp-api-id": API_ID, "asapp-api-secret": API_SECRET}
+GUID = "00002542391662063156"
+
+
+def srs_address(gateway: GatewayThread) -> tuple[str, int]:
+    assert gateway.app is not None
+    server = gateway.app[routes.SERVICES].siprec
+    assert server is not None
+    return ("127.0.0.1", server.port)
+
+
+async def control(session: aiohttp.ClientSession, gateway: GatewayThread, kind: str, body: dict[str, Any]) -> Any:
+    async with session.post(
+        f"{gateway.base_url}/mg-autotranscribe/v1/{kind}-streaming", json=body, headers=HEADERS
+    ) as response:
+        return {"status": response.status, **(await response.json())}
+
+
+def stereo(call_audio: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
+    channels, script = call_audio[name]
+    return np.stack(channels, axis=1), script
+
+
+async def test_a_siprec_call_is_transcribed_per_participant(gateway: GatewayThread, call_audio: Any) -> None:
+    audio, script = stereo(call_audio, "billing")
+    async with aiohttp.ClientSession() as session, SiprecCall(srs_address(gateway), GUID) as call:
+        assert await call.invite() == 200
+        assert "a=recvonly" in call.result.answer and "a=label:1" in call.result.answer
+        started = await control(
+            session,
+            gateway,
+            "start",
+            {
+                "namespace": "siprec",
+                "guid": GUID,
+                "customerId": "c-1",
+                "agentId": "a-1",
+                "siprecParams": {"mediaLineOrder": "CUSTOMER_FIRST"},
+            },
+        )
+        assert started["status"] == 200, started
+        await call.play(audio, speed=8.0)
+        assert await call.bye() == 200
+        await asyncio.sleep(0.2)
+        stopped = await control(session, gateway, "stop", {"namespace": "siprec", "guid": GUID})
+        async with session.get(
+            f"{gateway.base_url}/conversation/v1/conversation/messages",
+            params={"externalId": GUID},
+            headers=HEADERS,
+        ) as response:
+            stored = (await response.json())["messages"]
+    assert stopped["status"] == 200, stopped
+    expected = script["utterances"]
+    in_time = sorted(stored, key=lambda m: m["autotranscribeResponse"]["start"])
+    assert len(in_time) == len(expected)
+    assert word_error_rate([u["text"] for u in expected], [m["text"] for m in in_time]) <= 0.2
+    for message, utterance in zip(in_time, expected, strict=True):
+        assert message["sender"]["role"] == utterance["role"]
+        assert abs(message["autotranscribeResponse"]["start"] - utterance["start"]) <= 150
+    summary = stopped["autotranscribeResponse"]["customer"]["summary"]
+    assert summary["totalAudioBytes"] == len(audio) // 160 * 160 * 2
+
+
+async def test_an_unknown_guid_is_400_203_and_sip_errors_get_their_codes(gateway: GatewayThread) -> None:
+    async with aiohttp.ClientSession() as session:
+        unknown = await control(
+            session,
+            gateway,
+            "start",
+            {"namespace": "siprec", "guid": "00000000000000000001", "customerId": "c", "agentId": "a"},
+        )
+    assert unknown["status"] == 400 and unknown["error"]["code"] == "400-203"
+    async with SiprecCall(srs_address(gateway), GUID) as call:
+        assert await call.invite(extra_headers=(("Require", "foo"),)) == 420
