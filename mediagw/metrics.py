@@ -33,6 +33,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.rtp_packets = Counter(
+            "mediagw_rtp_packets",
+            "RTP packets of ended SIPREC streams by outcome (received, lost, late, duplicate, bad, rtcp, foreign...)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.errors = Counter("mediagw_errors", "Errors by status code", ["code"], registry=self.registry)
         self.webhook_latency = Histogram(
             "mediagw_webhook_latency_seconds",

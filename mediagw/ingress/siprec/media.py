@@ -132,6 +132,20 @@ class StreamReceiver(asyncio.DatagramProtocol):
             return True
         return False
 
+    def outcomes(self) -> dict[str, int]:
+        """What happened to this stream's packets, for the metrics."""
+        stats, buffer = self.stats, self._buffer
+        return {
+            "received": stats.packets,
+            "bad": stats.bad,
+            "rtcp": stats.rtcp,
+            "foreign": stats.foreign,
+            "wrong_codec": stats.wrong_codec,
+            "lost": buffer.lost,
+            "late": buffer.late,
+            "duplicate": buffer.duplicates,
+        }
+
     def flush(self) -> None:
         for chunk in self._buffer.flush():
             self._on_chunk(self.plan, chunk)

@@ -11,6 +11,7 @@ import numpy as np
 
 from mediagw.calls import Call
 from mediagw.config import SiprecConfig
+from mediagw.metrics import Metrics
 from mediagw.ingress.siprec.callid import extract_guid
 from mediagw.ingress.siprec.jitterbuffer import MediaChunk
 from mediagw.ingress.siprec.media import Decoder, PortPool, RtcpSink, StreamReceiver
@@ -46,8 +47,9 @@ class RecordingMedia:
     """The receivers of one recording's streams, feeding its call; roles resolved at each packet batch, since
     start-streaming's mediaLineOrder may come after the media."""
 
-    def __init__(self, call: Call, recording: Recording, config: SiprecConfig) -> None:
+    def __init__(self, call: Call, recording: Recording, config: SiprecConfig, metrics: Metrics) -> None:
         self.call = call
+        self._metrics = metrics
         self.recording = recording
         self._config = config
         self._agent_pattern = re.compile(config.agent_aor_pattern) if config.agent_aor_pattern else None
@@ -79,6 +81,7 @@ class RecordingMedia:
         for index, receiver in list(self.receivers.items()):
             if receiver.plan.port in released:
                 receiver.flush()
+                self._count(receiver)
                 receiver.close()
                 self._rtcp.pop(index).close()
                 del self.receivers[index]
@@ -99,6 +102,7 @@ class RecordingMedia:
         """BYE: what the jitter buffers hold goes to the call; the roles that had media are returned."""
         for receiver in self.receivers.values():
             receiver.flush()
+            self._count(receiver)
             receiver.close()
         for transport in self._rtcp.values():
             transport.close()
@@ -107,6 +111,11 @@ class RecordingMedia:
         roles = tuple(sorted(set(self._resolve_roles().values())))
         self.receivers.clear()
         return roles
+
+    def _count(self, receiver: StreamReceiver) -> None:
+        for outcome, number in receiver.outcomes().items():
+            if number:
+                self._metrics.rtp_packets.labels(outcome).inc(number)
 
     # ---- media path
 

@@ -190,7 +190,7 @@ class SiprecServer:
     async def _started(self, recording: Recording) -> None:
         guid = guid_of(recording, self.config)
         call = self._services.attach_media(NAMESPACE, guid)
-        media = RecordingMedia(call, recording, self.config)
+        media = RecordingMedia(call, recording, self.config, self._services.metrics)
         self._media[recording.key] = media
         await media.open(self.ports)
         log.info(
