@@ -99,3 +99,19 @@ def percentiles(values: list[float]) -> dict[str, float | int | None]:
         "p99": round(float(np.percentile(data, 99)), 1),
         "max": round(float(data.max()), 1),
     }
+
+
+def speech_end_latencies(stats: dict[str, Any], origins: dict[str, Any]) -> tuple[list[float], int]:
+    """Webhook arrival minus the moment each utterance's last speech sample was sent, matched to the script
+    by role and start time; `origins` maps a guid to (loop time its audio began, script). Also: unmatched."""
+    latencies, unmatched = [], 0
+    for message, arrived in zip(stats["messages"], stats["arrived_at"], strict=True):
+        origin, script = origins[message["externalConversationId"]]
+        said = [u for u in script["utterances"] if u["role"] == message["sender"]["role"]]
+        start = message["autotranscribeResponse"]["start"]
+        match = min(said, key=lambda u: abs(u["start"] - start))
+        if abs(match["start"] - start) > 500:
+            unmatched += 1
+            continue
+        latencies.append(arrived - (origin + match["end"] / 1000))
+    return latencies, unmatched

@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import GatewayProcess, percentiles
+from bench.common import GatewayProcess, percentiles, speech_end_latencies
 from bench.webhooks import ReceiverProcess
 from mediagw.offline import read_channels
 from mediagw.simulators.twilio import call_sid, media_stream_url, play_call, stereo_tracks
@@ -75,16 +75,7 @@ def main() -> None:
         finally:
             gateway.stop()
             receiver.stop()
-    latencies, unmatched = [], 0
-    for message, arrived in zip(stats["messages"], stats["arrived_at"], strict=True):
-        origin, script = origins[message["externalConversationId"]]
-        said = [u for u in script["utterances"] if u["role"] == message["sender"]["role"]]
-        start = message["autotranscribeResponse"]["start"]
-        match = min(said, key=lambda u: abs(u["start"] - start))
-        if abs(match["start"] - start) > 500:
-            unmatched += 1
-            continue
-        latencies.append(arrived - (origin + match["end"] / 1000))
+    latencies, unmatched = speech_end_latencies(stats, origins)
     expected = sum(len(origins[s][1]["utterances"]) for s in origins)
     print(
         json.dumps(
