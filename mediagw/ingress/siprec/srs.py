@@ -2,9 +2,8 @@
 
 It is the UAS side of RFC 3261 for recording sessions: INVITE (offer in the body) answered at once with 200
 and a recvonly SDP answer, re-INVITE/UPDATE for hold, new ports or codecs and session refresh, ACK, BYE,
-CANCEL, OPTIONS. Retransmitted requests get the response already sent; over UDP a final response to INVITE
-is retransmitted until the ACK comes (timer G/H). Session timers (RFC 4028) end a session the SRC stopped
-refreshing. Time is passed in; `tick(now)` runs the timers.
+CANCEL, OPTIONS. Transactions (retransmissions, the wait for the ACK) are kept in `transactions.py`. Session
+timers (RFC 4028) end a session the SRC stopped refreshing. Time is passed in; `tick(now)` runs the timers.
 """
 
 from __future__ import annotations
@@ -30,26 +29,14 @@ from mediagw.ingress.siprec.sip import (
     make_response,
     parse_name_addr,
 )
+from mediagw.ingress.siprec.transactions import AckTimeout, DialogKey, ServerTransactions
+from mediagw.ingress.siprec.transactions import Peer as Peer  # re-exported: the transports use them from here
+from mediagw.ingress.siprec.transactions import Send as Send
 
 log = logging.getLogger(__name__)
 
-T1, T2 = 0.5, 4.0
-TRANSACTION_LIFETIME = 64 * T1  # timers H and J: how long responses are kept for retransmitted requests
 SUPPORTED = ("siprec", "timer")
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"
-
-
-@dataclass(frozen=True)
-class Peer:
-    """Where a message came from and goes back to: the source address, and the TCP connection if any."""
-
-    address: tuple[str, int]
-    transport: str  # "udp" or "tcp"
-    connection: int | None = None
-
-    @property
-    def reliable(self) -> bool:
-        return self.transport != "udp"
 
 
 @dataclass
@@ -73,18 +60,11 @@ class Recording:
     session_expires: int = 0  # 0: no session timer
     refreshed_at: float = 0.0
     last_answer: bytes = b""  # our SDP, repeated for a refresh without an offer
-    acked: bool = False
     ended: bool = False
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.call_id, self.local_tag, self.remote_tag)
-
-
-@dataclass(frozen=True)
-class Send:
-    message: SipRequest | SipResponse
-    peer: Peer
 
 
 @dataclass(frozen=True)
@@ -110,15 +90,6 @@ Action = Send | RecordingStarted | RecordingUpdated | RecordingEnded
 
 
 @dataclass
-class _ServerTransaction:
-    response: SipResponse | None
-    peer: Peer
-    expires: float
-    invite: bool
-    acked: bool = False
-
-
-@dataclass
 class SrsOptions:
     address: str  # host in Contact, Via and the SDP answer
     port: int
@@ -141,26 +112,30 @@ class RecordingServer:
         self._allocate_port = allocate_port
         self._release_port = release_port
         self.recordings: dict[tuple[str, str, str], Recording] = {}
-        self._transactions: dict[tuple[str, str], _ServerTransaction] = {}
-        self._timers: list[tuple[float, int, Callable[[float], list[Action]]]] = []
+        self._transactions = ServerTransactions()
+        self._timers: list[tuple[float, int, Callable[[float], list[Action]]]] = []  # session timer checks
         self._order = itertools.count()
         self.counters = {"retransmissions": 0, "rejected": 0}
 
     # ---- input
 
     def receive(self, message: SipRequest | SipResponse, peer: Peer, now: float) -> list[Action]:
-        if isinstance(message, SipResponse):
-            return []  # responses to our BYEs: nothing more to do (their retransmission stops on any)
+        if isinstance(message, SipResponse):  # to one of our BYEs: a final one stops its retransmission
+            self._transactions.response_received(message)
+            return []
         try:
             return self._request(message, peer, now)
         except SipError as error:
             return self._reply(message, peer, now, error.status, error.reason)
 
     def next_deadline(self) -> float | None:
-        return self._timers[0][0] if self._timers else None
+        deadlines = (self._transactions.next_deadline(), self._timers[0][0] if self._timers else None)
+        return min((d for d in deadlines if d is not None), default=None)
 
     def tick(self, now: float) -> list[Action]:
         actions: list[Action] = []
+        for due in self._transactions.tick(now):
+            actions.extend(self._no_ack(due.dialog, now) if isinstance(due, AckTimeout) else [due])
         while self._timers and self._timers[0][0] <= now:
             _, _, run = heapq.heappop(self._timers)
             actions.extend(run(now))
@@ -177,12 +152,12 @@ class RecordingServer:
 
     def _request(self, request: SipRequest, peer: Peer, now: float) -> list[Action]:
         if request.method == "ACK":
-            return self._ack(request)
-        key = (request.branch or "", request.method)
-        known = self._transactions.get(key)
+            self._transactions.ack(request)
+            return []
+        known = self._transactions.lookup(request)
         if known is not None:  # a retransmission: the same answer again (RFC 3261 §17.2)
             self.counters["retransmissions"] += 1
-            return [Send(known.response, peer)] if known.response is not None else []
+            return [Send(known.response, peer)]
         if request.method == "OPTIONS":
             return self._reply(request, peer, now, 200, headers=_capabilities())
         if request.method == "CANCEL":
@@ -196,10 +171,9 @@ class RecordingServer:
         recording = self.recordings.get((request.call_id, request.to_tag, request.from_tag or ""))
         if recording is None:
             return self._reply(request, peer, now, 481)
-        number, _ = request.cseq
-        if number <= recording.remote_cseq and request.method != "ACK":
+        if request.cseq[0] <= recording.remote_cseq:
             return self._reply(request, peer, now, 500, "Out of order CSeq")
-        recording.remote_cseq = number
+        recording.remote_cseq = request.cseq[0]
         if request.method == "BYE":
             return self._reply(request, peer, now, 200) + self._end(recording, "bye")
         if request.method in ("INVITE", "UPDATE"):
@@ -224,10 +198,7 @@ class RecordingServer:
                 raise OfferError(488, "Not Acceptable Here (an SRS needs the offer in the INVITE)")
             plans = plan_streams(offer.sdp, self.options.codecs, lambda _: self._take_port(allocated))
         except OfferError as error:
-            for port in allocated:
-                self._release_port(port)
-            extra = [("Accept", ACCEPTED_TYPES)] if error.status == 415 else []
-            return self._reply(request, peer, now, error.status, error.reason, headers=extra)
+            return self._refuse(request, peer, now, error, allocated)
         contact = request.headers.get("Contact")
         recording = Recording(
             call_id=request.call_id,
@@ -241,12 +212,10 @@ class RecordingServer:
             metadata=offer.metadata,
             plans=plans,
             remote_cseq=request.cseq[0],
-            session_expires=expires,
-            refreshed_at=now,
         )
         self.recordings[recording.key] = recording
         actions: list[Action] = [Send(make_response(request, 100), peer)] if not peer.reliable else []
-        actions += self._answer(recording, request, peer, now, offer.sdp)
+        actions += self._answer(recording, request, peer, now, offer.sdp, expires)
         actions.append(RecordingStarted(recording))
         return actions
 
@@ -255,25 +224,15 @@ class RecordingServer:
         expires, timer_problem = self._session_expires(request)
         if timer_problem:
             return self._reply(request, peer, now, 422, headers=[("Min-SE", str(self.options.min_session_expires))])
-        recording.session_expires, recording.refreshed_at = expires, now
-        try:
-            offer = read_offer(request.headers.get("Content-Type"), request.body)
-        except OfferError as error:
-            return self._reply(request, peer, now, error.status, error.reason)
-        if offer is None:  # a refresh without an offer: the same answer again
-            return self._answer(recording, request, peer, now, None)
         old_ports = {plan.index: plan.port for plan in recording.plans}
         allocated: list[int] = []
-
-        def port_for(index: int) -> int | None:
-            return old_ports.get(index) or self._take_port(allocated)
-
         try:
-            plans = plan_streams(offer.sdp, self.options.codecs, port_for)
+            offer = read_offer(request.headers.get("Content-Type"), request.body)
+            if offer is None:  # a refresh without an offer: the same answer again
+                return self._answer(recording, request, peer, now, None, expires)
+            plans = plan_streams(offer.sdp, self.options.codecs, lambda i: self._take_port(allocated, old_ports.get(i)))
         except OfferError as error:
-            for port in allocated:
-                self._release_port(port)
-            return self._reply(request, peer, now, error.status, error.reason)
+            return self._refuse(request, peer, now, error, allocated)
         kept = {plan.port for plan in plans}
         released = tuple(port for port in old_ports.values() if port and port not in kept)
         for port in released:
@@ -282,14 +241,22 @@ class RecordingServer:
         if offer.metadata is not None:
             recording.metadata = offer.metadata
         recording.sdp_version += 1
-        return [*self._answer(recording, request, peer, now, offer.sdp), RecordingUpdated(recording, released)]
+        return [*self._answer(recording, request, peer, now, offer.sdp, expires), RecordingUpdated(recording, released)]
 
     def _answer(
-        self, recording: Recording, request: SipRequest, peer: Peer, now: float, sdp: SessionDescription | None
+        self,
+        recording: Recording,
+        request: SipRequest,
+        peer: Peer,
+        now: float,
+        sdp: SessionDescription | None,
+        expires: int,
     ) -> list[Action]:
-        headers = [("Contact", f"<sip:srs@{_host(self.options.address)}:{self.options.port}>"), *_capabilities()]
-        if recording.session_expires:
-            headers += [("Session-Expires", f"{recording.session_expires};refresher=uac"), ("Require", "timer")]
+        """The 2xx to an accepted (re-)INVITE or UPDATE; only a 2xx refreshes the session (RFC 4028 §10)."""
+        recording.session_expires, recording.refreshed_at = expires, now
+        headers = [("Contact", self._contact(peer)), *_capabilities()]
+        if expires:
+            headers += [("Session-Expires", f"{expires};refresher=uac"), ("Require", "timer")]
         body = b""
         if sdp is not None:
             text = answer_sdp(
@@ -300,28 +267,18 @@ class RecordingServer:
         elif request.method == "INVITE" and recording.last_answer:
             headers.append(("Content-Type", "application/sdp"))  # an offerless re-INVITE gets our offer
             body = recording.last_answer
-        if request.method == "INVITE":
-            recording.acked = False  # its 2xx is retransmitted over UDP until the ACK
         actions = self._reply(request, peer, now, 200, headers=headers, body=body, to_tag=recording.local_tag)
-        if recording.session_expires:  # RFC 4028 §10: BYE a little before the interval runs out
-            expires = recording.session_expires
+        if expires:  # RFC 4028 §10: BYE a little before the interval runs out
             self._schedule(now + expires - min(32, expires / 3), partial(self._check_refresh, recording))
         return actions
 
-    def _ack(self, request: SipRequest) -> list[Action]:
-        recording = self.recordings.get((request.call_id, request.to_tag or "", request.from_tag or ""))
-        if recording is not None:
-            recording.acked = True
-        transaction = self._transactions.get((request.branch or "", "INVITE"))
-        if transaction is not None:  # a non-2xx final response (or the 2xx, same branch) was acknowledged
-            transaction.acked = True
-        return []
-
     def _cancel(self, request: SipRequest, peer: Peer, now: float) -> list[Action]:
         # INVITEs are answered at once, so a CANCEL always comes after the final response: 200, no effect
-        # (RFC 3261 §9.2); a CANCEL for no INVITE at all is 481.
-        known = (request.branch or "", "INVITE") in self._transactions
-        return self._reply(request, peer, now, 200 if known else 481)
+        # (RFC 3261 §9.2), with the INVITE response's To tag; a CANCEL for no INVITE at all is 481.
+        invite = self._transactions.lookup(request, "INVITE")
+        if invite is None:
+            return self._reply(request, peer, now, 481)
+        return self._reply(request, peer, now, 200, to_tag=invite.response.to_tag)
 
     # ---- ending
 
@@ -336,21 +293,22 @@ class RecordingServer:
         return [RecordingEnded(recording, reason)]
 
     def _hang_up(self, recording: Recording, now: float, reason: str) -> list[Action]:
-        """We end the session: BYE to the SRC (retransmitted over UDP until any response or timer F)."""
+        """We end the session: BYE to the SRC (retransmitted over UDP until a final response or timer F)."""
         recording.local_cseq += 1
-        bye = SipRequest("BYE", recording.remote_target, Headers())
         via = f"{_host(self.options.address)}:{self.options.port};branch={generate_branch()};rport"
-        bye.headers.add("Via", f"SIP/2.0/{recording.peer.transport.upper()} {via}")
-        bye.headers.add("Max-Forwards", "70")
-        bye.headers.add("From", _with_tag(recording.local_uri, recording.local_tag))
-        bye.headers.add("To", recording.remote_uri)
-        bye.headers.add("Call-ID", recording.call_id)
-        bye.headers.add("CSeq", f"{recording.local_cseq} BYE")
+        headers = [
+            ("Via", f"SIP/2.0/{recording.peer.transport.upper()} {via}"),
+            ("Max-Forwards", "70"),
+            ("From", _with_tag(recording.local_uri, recording.local_tag)),
+            ("To", recording.remote_uri),
+            ("Call-ID", recording.call_id),
+            ("CSeq", f"{recording.local_cseq} BYE"),
+        ]
+        bye = SipRequest("BYE", recording.remote_target, Headers(headers))
         if reason == "session timer expired":
             bye.headers.add("Reason", 'SIP;cause=408;text="Session timer expired"')
         send = Send(bye, recording.peer)
-        if not recording.peer.reliable:
-            self._retransmit(send, now, T1, now + TRANSACTION_LIFETIME)
+        self._transactions.send_request(send, now)
         return [send, *self._end(recording, reason)]
 
     def _check_refresh(self, recording: Recording, now: float) -> list[Action]:
@@ -361,6 +319,11 @@ class RecordingServer:
             log.warning("siprec session %s not refreshed: ended", recording.call_id)
             return self._hang_up(recording, now, "session timer expired")
         return []
+
+    def _no_ack(self, dialog: DialogKey, now: float) -> list[Action]:
+        """Timer H: a 2xx never acknowledged ends its session (RFC 3261 §13.3.1.4)."""
+        recording = self.recordings.get(dialog)
+        return self._hang_up(recording, now, "no ack") if recording is not None else []
 
     # ---- responses and timers
 
@@ -379,62 +342,30 @@ class RecordingServer:
         if status >= 300:
             self.counters["rejected"] += 1
             log.info("siprec %s answered %d %s", request.method, status, reason or "")
-            to_tag = to_tag or generate_tag()
-        response = make_response(request, status, reason, to_tag=to_tag, headers=headers, body=body)
-        invite = request.method == "INVITE"
-        transaction = _ServerTransaction(response, peer, now + TRANSACTION_LIFETIME, invite)
-        key = (request.branch or "", request.method)
-        self._transactions[key] = transaction
-        self._schedule(transaction.expires, partial(self._forget, key, transaction))
-        send = Send(response, peer)
-        if invite and status >= 200 and not peer.reliable:
-            self._retransmit_until_ack(transaction, send, now, T1)
-        return [send]
+        # RFC 3261 §8.2.6.2: every final response gets a To tag (make_response keeps one the request has)
+        response = make_response(request, status, reason, to_tag=to_tag or generate_tag(), headers=headers, body=body)
+        self._transactions.record(request, response, peer, now)
+        return [Send(response, peer)]
 
-    def _forget(self, key: tuple[str, str], transaction: _ServerTransaction, _now: float) -> list[Action]:
-        if self._transactions.get(key) is transaction:
-            del self._transactions[key]
-            if transaction.invite and not transaction.acked and transaction.response is not None:
-                return self._no_ack(transaction.response)
-        return []
+    def _refuse(
+        self, request: SipRequest, peer: Peer, now: float, error: OfferError, allocated: list[int] | None = None
+    ) -> list[Action]:
+        for port in allocated or ():
+            self._release_port(port)
+        extra = [("Accept", ACCEPTED_TYPES)] if error.status == 415 else []  # RFC 3261 §21.4.13
+        return self._reply(request, peer, now, error.status, error.reason, headers=extra)
 
-    def _no_ack(self, response: SipResponse) -> list[Action]:
-        """Timer H: a 2xx never acknowledged ends its session (RFC 3261 §13.3.1.4)."""
-        if response.status >= 300:
-            return []
-        for recording in list(self.recordings.values()):
-            if recording.call_id == response.call_id and not recording.acked:
-                return self._hang_up(recording, 0.0, "no ack")
-        return []
-
-    def _retransmit_until_ack(self, transaction: _ServerTransaction, send: Send, now: float, interval: float) -> None:
-        def again(at: float) -> list[Action]:
-            if transaction.acked or self._acked_dialog(send.message) or at >= transaction.expires:
-                return []
-            self._retransmit_until_ack(transaction, send, at, min(interval * 2, T2))
-            return [send]
-
-        self._schedule(now + interval, again)
-
-    def _acked_dialog(self, message: SipRequest | SipResponse) -> bool:
-        recording = next((r for r in self.recordings.values() if r.call_id == message.call_id), None)
-        return recording is not None and recording.acked
-
-    def _retransmit(self, send: Send, now: float, interval: float, until: float) -> None:
-        """Timer E for our BYE: retransmit until a response (any response ends the dialog anyway) or timer F."""
-
-        def again(at: float) -> list[Action]:
-            if at >= until:
-                return []
-            self._retransmit(send, at, min(interval * 2, T2), until)
-            return [send]
-
-        self._schedule(now + interval, again)
+    def _contact(self, peer: Peer) -> str:
+        transport = "" if peer.transport == "udp" else f";transport={peer.transport}"
+        return f"<sip:srs@{_host(self.options.address)}:{self.options.port}{transport}>"
 
     def _schedule(self, at: float, run: Callable[[float], list[Action]]) -> None:
         heapq.heappush(self._timers, (at, next(self._order), run))
 
-    def _take_port(self, allocated: list[int]) -> int | None:
+    def _take_port(self, allocated: list[int], kept: int | None = None) -> int | None:
+        """The stream's port so far (`kept`) or a new one, noted in `allocated` to give back if the offer fails."""
+        if kept:
+            return kept
         port = self._allocate_port(len(allocated))
         if port is not None:
             allocated.append(port)
