@@ -87,3 +87,32 @@ async def test_an_unknown_guid_is_400_203_and_sip_errors_get_their_codes(gateway
     assert unknown["status"] == 400 and unknown["error"]["code"] == "400-203"
     async with SiprecCall(srs_address(gateway), GUID) as call:
         assert await call.invite(extra_headers=(("Require", "foo"),)) == 420
+
+
+async def test_bye_flushes_the_utterance_in_progress_and_control_waits_with_409_203(
+    gateway: GatewayThread, call_audio: Any
+) -> None:
+    audio, script = stereo(call_audio, "travel")
+    last = script["utterances"][-1]
+    cut = (last["start"] + last["end"]) // 2 * 8  # BYE in the middle of the last utterance
+    guid = "00002542391662063157"
+    async with aiohttp.ClientSession() as session, SiprecCall(srs_address(gateway), guid) as call:
+        assert await call.invite() == 200
+        start = {"namespace": "siprec", "guid": guid, "customerId": "c-1", "agentId": "a-1"}
+        assert (await control(session, gateway, "start", start))["status"] == 200
+        await call.play(audio[:cut], speed=8.0)
+        bye = asyncio.create_task(call.bye())
+        await asyncio.sleep(0.005)  # the BYE is out before the first stop
+        codes = []
+        for _ in range(100):  # while the BYE's flush runs, start and stop are refused with 409-203
+            stopped = await control(session, gateway, "stop", {"namespace": "siprec", "guid": guid})
+            if stopped["status"] == 200:
+                break
+            codes.append(stopped["error"]["code"])
+            await asyncio.sleep(0.01)
+        assert await bye == 200
+    assert codes and set(codes) == {"409-203"}
+    summaries = stopped["autotranscribeResponse"]
+    assert summaries["customer"]["summary"]["transcripts"] + summaries["agent"]["summary"]["transcripts"] == len(
+        script["utterances"]
+    )
