@@ -67,6 +67,40 @@ def test_round_trip_and_lf_only_line_ends() -> None:
     assert parse_sdp(OFFER.replace("\r\n", "\n")) == sdp
 
 
+# What test_sip_fuzz.py::test_sdp found (its shrunk input, verbatim): the first a=rtpmap became u=. A u= line belongs
+# to the session only (RFC 4566 §5); it was kept in the m-section's other_lines but never written back, so
+# parse_sdp(str(sdp)) lost it and differed from sdp.
+FUZZ_U_IN_MEDIA = (
+    "v=0\r\no=- 1157467291 1157467291 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+    "m=audio 20000 RTP/AVP 0 8 18 101\r\nu=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=label:1\r\n"
+    "a=sendonly\r\nm=audio 20002 RTP/AVP 0 8 18 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"
+    "a=label:2\r\na=sendonly\r\n"
+)
+
+
+def test_fuzz_found_session_only_line_in_media_is_refused() -> None:
+    with pytest.raises(SdpError, match="u= line inside a media description"):
+        parse_sdp(FUZZ_U_IN_MEDIA)
+    assert parse_sdp(FUZZ_U_IN_MEDIA.replace("\r\nu=rtpmap", "\r\na=rtpmap")).media[0].label == "1"
+
+
+@pytest.mark.parametrize("kind", "uepzr")
+def test_session_level_types_are_refused_in_media(kind: str) -> None:
+    with pytest.raises(SdpError, match=f"{kind}= line inside a media description"):
+        parse_sdp(OFFER.replace("a=label:2\r\n", f"a=label:2\r\n{kind}=x\r\n"))
+
+
+def test_lines_out_of_rfc_order_survive_a_round_trip() -> None:
+    text = OFFER.replace("b=AS:200\r\n", "x=1\r\nk=clear:k\r\nb=AS:200\r\ni=info\r\n").replace(
+        "a=rtcp:20013\r\n", "a=rtcp:20013\r\ny=2\r\nb=AS:64\r\ni=two\r\n"
+    )
+    sdp = parse_sdp(text)
+    assert sdp.other_lines == [("i", "info"), ("b", "AS:200"), ("k", "clear:k"), ("x", "1")]
+    assert sdp.media[1].other_lines == [("i", "two"), ("b", "AS:64"), ("y", "2")]
+    assert parse_sdp(str(sdp)) == sdp
+    assert "s=-\r\ni=info\r\nc=IN IP4 10.0.0.2\r\nb=AS:200\r\nt=0 0\r\nk=clear:k\r\nx=1\r\n" in str(sdp)
+
+
 def test_directions_and_session_level_default() -> None:
     text = OFFER.replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n").replace("a=sendonly\r\n", "")
     sdp = parse_sdp(text)

@@ -227,7 +227,19 @@ def test_parse_name_addr_forms() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ['"unterminated <sip:a@b>', '"Bob" sip:a@b', "<sip:a@b", "", "<>", "<sip:a@b> junk", "<sip:a@b>;=x"]
+    "value",
+    [
+        '"unterminated <sip:a@b>',
+        '"Bob" sip:a@b',
+        "<sip:a@b",
+        "",
+        "<>",
+        "<sip:a@b> junk",
+        "<sip:a@b>;=x",
+        '<sip:a@b>;x="open',
+        "<sip:a@b>;x=<open",
+        'sip:a@b;x="open',
+    ],
 )
 def test_parse_name_addr_refuses(value: str) -> None:
     with pytest.raises(SipError) as caught:
@@ -248,7 +260,16 @@ def test_parse_via_forms() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["SIP/3.0/UDP a", "SIP/2.0/UDP", "SIP/2.0 UDP a", "SIP/2.0/UDP a:99999", "SIP/2.0/UDP [::1", "SIP/2.0/UDP a b"],
+    [
+        "SIP/3.0/UDP a",
+        "SIP/2.0/UDP",
+        "SIP/2.0 UDP a",
+        "SIP/2.0/UDP a:99999",
+        "SIP/2.0/UDP [::1",
+        "SIP/2.0/UDP a b",
+        'SIP/2.0/UDP a;x="open;branch=z9hG4bK1',
+        "SIP/2.0/UDP a;x=<open;branch=z9hG4bK1",
+    ],
 )
 def test_parse_via_refuses(value: str) -> None:
     with pytest.raises(SipError) as caught:
@@ -279,6 +300,16 @@ def test_make_response_keeps_an_existing_to_tag() -> None:
     assert make_response(request, 200, to_tag="new").to_tag == "old"
     with pytest.raises(ValueError):
         make_response(request, 700)
+
+
+@pytest.mark.parametrize("params", ['x="open', "x=<open", 'x="a\\"'])
+def test_to_with_an_unclosed_parameter_is_refused(params: str) -> None:
+    # Accepted, it hid the tag make_response appends: `<sip:srs@10.0.0.1:5060>;x="open;tag=srs1` has no tag.
+    to = b"To: <sip:srs@10.0.0.1:5060>"
+    error = _error(ACME_INVITE.replace(to, to + f";{params}".encode()))
+    assert error.status == 400 and "unterminated" in error.reason
+    closed = parse_message(ACME_INVITE.replace(to, to + b';x="<;"'))
+    assert isinstance(closed, SipRequest) and make_response(closed, 200, to_tag="srs1").to_tag == "srs1"
 
 
 def test_generated_tags_and_branches_are_random() -> None:

@@ -27,9 +27,13 @@ STATIC_PAYLOAD_TYPES = {
     15: ("G728", 8000, 1),
     18: ("G729", 8000, 1),
 }
-# RFC 4566 §5: the order of lines; other_lines of each type are written in their group.
+# RFC 4566 §5: the order of lines; other_lines of each type are written in their group, unknown types last.
 _SESSION_BEFORE_C, _SESSION_AFTER_C, _SESSION_AFTER_T = "iuep", "b", "trzk"
 _MEDIA_BEFORE_C, _MEDIA_AFTER_C = "i", "bk"
+_SESSION_GROUPS = (_SESSION_BEFORE_C, _SESSION_AFTER_C, _SESSION_AFTER_T)
+_MEDIA_GROUPS = (_MEDIA_BEFORE_C, _MEDIA_AFTER_C)
+# Types that RFC 4566 §5 allows only before the first m= line (the session and its time descriptions).
+_SESSION_ONLY = "vosuepztr"
 
 
 _T = TypeVar("_T")
@@ -77,7 +81,7 @@ class MediaDescription:
     connection: str | None = None
     attributes: list[tuple[str, str | None]] = field(default_factory=list)
     port_count: int = 1  # `m=audio 49170/2`
-    other_lines: list[tuple[str, str]] = field(default_factory=list)  # i=, b=, k= and unknown types, in order
+    other_lines: list[tuple[str, str]] = field(default_factory=list)  # i=, b=, k= and unknown types, in RFC 4566 order
     # A session-level direction attribute, which applies where the media names none (RFC 4566 §6).
     session_direction: str = field(default="sendrecv", compare=False, repr=False)
 
@@ -134,7 +138,7 @@ class MediaDescription:
         if self.connection is not None:
             lines.append(_connection_line(self.connection))
         lines += _typed(self.other_lines, _MEDIA_AFTER_C)
-        lines += _unknown(self.other_lines)
+        lines += _unknown(self.other_lines, _MEDIA_GROUPS)
         lines += _attribute_lines(self.attributes)
         return lines
 
@@ -170,7 +174,7 @@ class SessionDescription:
         lines += _typed(self.other_lines, _SESSION_AFTER_C)
         lines.append(f"t={self.timing}")
         lines += _typed(self.other_lines, _SESSION_AFTER_T)
-        lines += _unknown(self.other_lines)
+        lines += _unknown(self.other_lines, _SESSION_GROUPS)
         lines += _attribute_lines(self.attributes)
         text = "".join(line + "\r\n" for line in lines)
         return text + "".join(str(media) for media in self.media)
@@ -264,6 +268,7 @@ def _parse_session(lines: list[tuple[str, str]]) -> SessionDescription:
     if origin is None:
         raise SdpError("SDP has no o= line")
     # s= and t= are mandatory too, but some SBCs leave them out and nothing here depends on them.
+    other = _in_order(other, _SESSION_GROUPS)
     return SessionDescription(0, origin, name or "-", connection, timing or "0 0", attributes, [], other)
 
 
@@ -274,10 +279,11 @@ def _parse_media(lines: list[tuple[str, str]]) -> MediaDescription:
             media.attributes.append(_attribute(value))
         elif kind == "c":
             media.connection = _once(media.connection, _connection_address(value), "c")
-        elif kind in "vost":
+        elif kind in _SESSION_ONLY:
             raise SdpError(f"{kind}= line inside a media description")
         else:
             media.other_lines.append((kind, value))
+    media.other_lines = _in_order(media.other_lines, _MEDIA_GROUPS)
     # Check a=rtpmap, a=fmtp and a=rtcp now, so that codecs() and rtcp_port cannot fail later.
     media.codecs()
     _ = media.rtcp_port
@@ -381,6 +387,15 @@ def _typed(lines: list[tuple[str, str]], kinds: str) -> list[str]:
     return [f"{kind}={value}" for kind, value in lines if kind in kinds]
 
 
-def _unknown(lines: list[tuple[str, str]]) -> list[str]:
-    known = _SESSION_BEFORE_C + _SESSION_AFTER_C + _SESSION_AFTER_T
+def _unknown(lines: list[tuple[str, str]], groups: tuple[str, ...]) -> list[str]:
+    known = "".join(groups)
     return [f"{kind}={value}" for kind, value in lines if kind not in known]
+
+
+def _in_order(lines: list[tuple[str, str]], groups: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The lines sorted, stably, into the groups that serialization writes them in (RFC 4566 §5 order).
+
+    RFC 4566 makes the order strict but this parser is lenient about it; kept in arrival order, a line out of
+    place (b= before i=, an unknown type before k=) would come back elsewhere after a round trip through str().
+    """
+    return sorted(lines, key=lambda line: next((n for n, kinds in enumerate(groups) if line[0] in kinds), len(groups)))

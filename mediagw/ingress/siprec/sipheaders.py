@@ -158,8 +158,11 @@ class Headers:
         return f"Headers({self.items()!r})"
 
 
-def _split(text: str, separator: str) -> list[str]:
-    """Split on `separator` outside quoted strings and <...>; backslash escapes inside quotes."""
+def _split(text: str, separator: str, *, closed: bool = False) -> list[str]:
+    """Split on `separator` outside quoted strings and <...>; backslash escapes inside quotes.
+
+    With `closed`, a quoted string or <...> still open at the end is a SipError: it would swallow whatever follows.
+    """
     if '"' not in text and "<" not in text:
         return text.split(separator)
     parts: list[str] = []
@@ -183,6 +186,8 @@ def _split(text: str, separator: str) -> list[str]:
         elif char == separator and not depth:
             parts.append(text[start:index])
             start = index + 1
+    if closed and (quoted or depth):
+        raise SipError(400, "unterminated quoted string or <...> in SIP header parameters")
     parts.append(text[start:])
     return parts
 
@@ -193,9 +198,13 @@ def split_list(value: str) -> list[str]:
 
 
 def parse_params(text: str) -> dict[str, str]:
-    """`;name=value;flag` into a dict: names lower-cased, values as written (quotes kept), flags as ""."""
+    """`;name=value;flag` into a dict: names lower-cased, values as written (quotes kept), flags as "".
+
+    An unterminated quoted string is refused (RFC 3261 §25.1), and so is an unclosed <: either would hide a
+    parameter appended later, such as the To tag that make_response adds.
+    """
     params: dict[str, str] = {}
-    for part in _split(text, ";"):
+    for part in _split(text, ";", closed=True):
         name, _, value = part.partition("=")
         name = name.strip().lower()
         if not name:
