@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import aiohttp
@@ -54,6 +55,11 @@ async def test_a_siprec_call_is_transcribed_per_participant(gateway: GatewayThre
             },
         )
         assert started["status"] == 200, started
+        garbage = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for target in [("127.0.0.1", call.remote_ports[0]), srs_address(gateway)]:
+            for junk in (b"\x00" * 3, b"\xff" * 40, b"INVITE nonsense\r\n\r\n"):  # dropped and counted
+                garbage.sendto(junk, target)
+        garbage.close()
         await call.play(audio, speed=8.0)
         assert await call.bye() == 200
         await asyncio.sleep(0.2)
@@ -74,6 +80,9 @@ async def test_a_siprec_call_is_transcribed_per_participant(gateway: GatewayThre
         assert abs(message["autotranscribeResponse"]["start"] - utterance["start"]) <= 150
     summary = stopped["autotranscribeResponse"]["customer"]["summary"]
     assert summary["totalAudioBytes"] == len(audio) // 160 * 160 * 2
+    registry = gateway.services.metrics.registry
+    assert registry.get_sample_value("mediagw_rtp_packets_total", {"outcome": "bad"}) == 3  # the garbage
+    assert registry.get_sample_value("mediagw_rtp_packets_total", {"outcome": "lost"}) is None  # none lost
 
 
 async def test_an_unknown_guid_is_400_203_and_sip_errors_get_their_codes(gateway: GatewayThread) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from mediagw.config import SiprecConfig
+from mediagw.ingress.siprec.g729 import g729_available
 from mediagw.ingress.siprec.media import IDLE_FLUSH_S, PortPool, RtcpSink, StreamReceiver
 from mediagw.ingress.siprec.recording import RecordingMedia, guid_of
 from mediagw.ingress.siprec.sip import SipError, SipRequest, SipResponse, StreamFramer, parse_message
@@ -64,7 +65,7 @@ class SiprecServer:
         options = SrsOptions(
             address=address,
             port=self.port,
-            codecs=tuple(config.codecs),
+            codecs=tuple(c for c in config.codecs if c != "G729" or g729_available()),  # G.729 only if decodable
             session_expires=config.session_expires_s,
             min_session_expires=config.min_session_expires_s,
             max_recordings=config.max_calls,
