@@ -122,6 +122,9 @@ class SiprecConfig:
     host: str = "0.0.0.0"
     port: int = 5070  # SIP over UDP and TCP (0: any free port, the same for both)
     transports: tuple[str, ...] = ("udp", "tcp")
+    tls_port: int = 5071  # SIP over TLS when tls_cert is set (0: any free port)
+    tls_cert: str = ""  # PEM chain; empty: no TLS listener
+    tls_key: str = ""
     advertised_address: str = ""  # the address in Contact, Via and SDP c=; empty: the SIP socket's address
     rtp_port_min: int = 20000
     rtp_port_max: int = 29999

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import ssl
 import subprocess
@@ -62,3 +63,31 @@ async def test_https_and_wss_with_the_configured_certificate(gateway_factory: An
     async with aiohttp.ClientSession() as untrusting:
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await untrusting.get(f"{gateway.base_url}/v1/health")
+
+
+async def test_siprec_over_tls_answers_with_a_tls_contact(gateway_factory: Any, certificate: Any) -> None:
+    from mediagw.ingress.siprec.sip import StreamFramer, parse_message
+    from mediagw.simulators.siprec_call import offer_sdp
+
+    cert, key = certificate
+    gateway = gateway_factory(siprec={"tls_port": 0, "tls_cert": str(cert), "tls_key": str(key)})
+    port = gateway.services.siprec.tls_port
+    sdp = offer_sdp("127.0.0.1", (40000, 40002)).encode()
+    invite = (
+        f"INVITE sip:srs@127.0.0.1:{port};transport=tls SIP/2.0\r\n"
+        f"Via: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK-tls-1\r\nMax-Forwards: 70\r\n"
+        f"From: <sip:src@127.0.0.1>;tag=a1\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: tls-call-1\r\n"
+        f"CSeq: 1 INVITE\r\nContact: <sip:src@127.0.0.1:5999;transport=tls>;+sip.src\r\nRequire: siprec\r\n"
+        f"X-UCID: 00002542391662063159\r\nContent-Type: application/sdp\r\nContent-Length: {len(sdp)}\r\n\r\n"
+    ).encode() + sdp
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ssl.create_default_context(cafile=str(cert)))
+    writer.write(invite)
+    framer = StreamFramer()
+    messages: list[Any] = []
+    while not messages:
+        messages = [parse_message(raw) for raw in framer.feed(await reader.read(65536)) if isinstance(raw, bytes)]
+    writer.close()
+    answer = messages[0]
+    assert answer.status == 200
+    assert f":{port};transport=tls>" in answer.headers.get("Contact")
+    assert b"a=recvonly" in answer.body

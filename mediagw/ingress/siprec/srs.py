@@ -97,6 +97,10 @@ class SrsOptions:
     session_expires: int = 1800
     min_session_expires: int = 90
     max_recordings: int = 2000
+    tls_port: int = 0  # our SIP-over-TLS port, for Contact and Via on TLS connections
+
+    def port_for(self, transport: str) -> int:
+        return self.tls_port if transport == "tls" and self.tls_port else self.port
 
 
 class RecordingServer:
@@ -295,7 +299,8 @@ class RecordingServer:
     def _hang_up(self, recording: Recording, now: float, reason: str) -> list[Action]:
         """We end the session: BYE to the SRC (retransmitted over UDP until a final response or timer F)."""
         recording.local_cseq += 1
-        via = f"{_host(self.options.address)}:{self.options.port};branch={generate_branch()};rport"
+        port = self.options.port_for(recording.peer.transport)
+        via = f"{_host(self.options.address)}:{port};branch={generate_branch()};rport"
         headers = [
             ("Via", f"SIP/2.0/{recording.peer.transport.upper()} {via}"),
             ("Max-Forwards", "70"),
@@ -357,7 +362,7 @@ class RecordingServer:
 
     def _contact(self, peer: Peer) -> str:
         transport = "" if peer.transport == "udp" else f";transport={peer.transport}"
-        return f"<sip:srs@{_host(self.options.address)}:{self.options.port}{transport}>"
+        return f"<sip:srs@{_host(self.options.address)}:{self.options.port_for(peer.transport)}{transport}>"
 
     def _schedule(self, at: float, run: Callable[[float], list[Action]]) -> None:
         heapq.heappush(self._timers, (at, next(self._order), run))

@@ -24,7 +24,7 @@ class Peer:
     """Where a message came from and goes back to: the source address, and the TCP connection if any."""
 
     address: tuple[str, int]
-    transport: str  # "udp" or "tcp"
+    transport: str  # "udp", "tcp" or "tls"
     connection: int | None = None
 
     @property

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
 from collections.abc import Coroutine
 from typing import Any
 
@@ -43,6 +44,8 @@ class SiprecServer:
         self.port = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp_server: asyncio.Server | None = None
+        self._tls_server: asyncio.Server | None = None
+        self.tls_port = 0
         self._connections: dict[int, asyncio.StreamWriter] = {}
         self._connection_ids = itertools.count(1)
         self._media: dict[tuple[str, str, str], RecordingMedia] = {}
@@ -69,6 +72,7 @@ class SiprecServer:
             session_expires=config.session_expires_s,
             min_session_expires=config.min_session_expires_s,
             max_recordings=config.max_calls,
+            tls_port=self.tls_port,
         )
         self.core = RecordingServer(options, self.ports.allocate, self.ports.release)
         self._timer = asyncio.create_task(self._run_timers(), name="siprec-timers")
@@ -86,8 +90,18 @@ class SiprecServer:
         if "tcp" in self.config.transports:
             self._tcp_server = await asyncio.start_server(self._serve_tcp, self.config.host, self.port)
             self.port = self._tcp_server.sockets[0].getsockname()[1]
+        if self.config.tls_port >= 0 and self.config.tls_cert:  # SIP over TLS (RFC 3261 §26.2.1), port 5061 style
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.config.tls_cert, self.config.tls_key or None)
+            self._tls_server = await asyncio.start_server(
+                self._serve_tls, self.config.host, self.config.tls_port, ssl=context
+            )
+            self.tls_port = self._tls_server.sockets[0].getsockname()[1]
 
     def _close_listeners(self) -> None:
+        if self._tls_server is not None:
+            self._tls_server.close()
+            self._tls_server = None
         if self._udp is not None:
             self._udp.close()
             self._udp = None
@@ -124,10 +138,16 @@ class SiprecServer:
         self._wake.set()
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._serve_stream(reader, writer, "tcp")
+
+    async def _serve_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._serve_stream(reader, writer, "tls")
+
+    async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transport: str) -> None:
         connection = next(self._connection_ids)
         self._connections[connection] = writer
         address = writer.get_extra_info("peername")[:2]
-        peer = Peer((address[0], address[1]), "tcp", connection)
+        peer = Peer((address[0], address[1]), transport, connection)
         framer = StreamFramer()
         try:
             while not framer.broken:
