@@ -18,6 +18,8 @@ from mediagw.api import configuration, control, messages, openapi, routes, vocab
 from mediagw.api.auth import Authenticator
 from mediagw.api.errors import error_middleware
 from mediagw.config import Config
+from mediagw.ingress.audiohook.auth import ReplayCache
+from mediagw.ingress.audiohook.transport import handle_audiohook
 from mediagw.ingress.siprec.transport import SiprecServer
 from mediagw.ingress.twilio.transport import handle_media_stream
 from mediagw.ingress.websocket_api.transport import handle_stream
@@ -67,6 +69,9 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     app.router.add_get("/openapi.json", openapi.openapi)
     app.router.add_get(config.websocket_api.path, partial(_stream, services=services))
     app.router.add_get(config.twilio.path, partial(_twilio, services=services))
+    audiohook = partial(handle_audiohook, services=services, replay=ReplayCache())
+    for path in {config.audiohook.path, config.audiohook.path.rstrip("/") or "/"}:  # with or without the slash
+        app.router.add_get(path, audiohook)
     app.router.add_get("/mg-autotranscribe/v1/twilio-media-stream-url", routes.twilio_media_stream_url)
     app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
     app.on_startup.append(partial(_start_siprec, services=services))

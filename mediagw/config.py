@@ -117,6 +117,20 @@ class TwilioConfig:
 
 
 @dataclass(frozen=True)
+class AudioHookKey:
+    key: str  # the API key Genesys sends as X-API-KEY
+    client_secret: str = ""  # base64 client secret: the upgrade must then carry a valid HTTP message signature
+
+
+@dataclass(frozen=True)
+class AudioHookConfig:
+    path: str = "/mg-genesysaudiohook-autotranscribe/"
+    api_keys: tuple[AudioHookKey, ...] = ()  # none: every AudioHook connection is refused
+    max_clock_skew_s: float = 300.0  # signature `created` this far off our clock is refused
+    idle_timeout_s: float = 60.0  # no message for this long: disconnect, flush
+
+
+@dataclass(frozen=True)
 class SiprecConfig:
     enabled: bool = True
     host: str = "0.0.0.0"
@@ -158,6 +172,7 @@ class Config:
     export: ExportConfig = field(default_factory=ExportConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     siprec: SiprecConfig = field(default_factory=SiprecConfig)
+    audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 

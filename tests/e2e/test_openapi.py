@@ -18,12 +18,12 @@ pytestmark = pytest.mark.e2e
 
 def test_every_route_is_described_and_every_description_is_routed(gateway: GatewayThread) -> None:
     assert gateway.app is not None
+    audiohook = gateway.config.audiohook.path
+    websockets = (gateway.config.websocket_api.path, gateway.config.twilio.path, audiohook, audiohook.rstrip("/"))
     routed = {
         (route.method.lower(), route.resource.canonical)  # type: ignore[union-attr]
         for route in gateway.app.router.routes()
-        if route.method != "HEAD"
-        and route.resource is not None
-        and route.resource.canonical not in (gateway.config.websocket_api.path, gateway.config.twilio.path)
+        if route.method != "HEAD" and route.resource is not None and route.resource.canonical not in websockets
     }
     described = {(method, path) for path, operations in DOCUMENT["paths"].items() for method in operations}
     assert routed == described

@@ -1,0 +1,120 @@
+"""Genesys AudioHook end to end: the simulator behaves as Genesys Cloud against the running gateway."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+
+from mediagw.config import AudioHookKey
+from mediagw.evaluation import word_error_rate
+from mediagw.simulators.audiohook import connection_probe, play_session
+from tests.e2e.test_siprec import HEADERS
+from tests.gateway import GatewayThread
+
+KEY, SECRET = "genesys-key", "c2VjcmV0LXNoYXJlZC13aXRoLWdlbmVzeXM="
+PATH = "/mg-genesysaudiohook-autotranscribe/"
+
+
+@pytest.fixture
+def gateway(gateway_factory: Any) -> GatewayThread:
+    keys = (AudioHookKey(KEY, SECRET), AudioHookKey("unsigned-key"))
+    started: GatewayThread = gateway_factory(audiohook={"api_keys": keys})
+    return started
+
+
+def url(gateway: GatewayThread) -> str:
+    return gateway.base_url.replace("http://", "ws://") + PATH
+
+
+async def control(session: aiohttp.ClientSession, gateway: GatewayThread, kind: str, guid: str) -> Any:
+    body: dict[str, Any] = {"namespace": "genesysaudiohook", "guid": guid}
+    if kind == "start":
+        body |= {"customerId": "c-1", "agentId": "a-1"}
+    async with session.post(
+        f"{gateway.base_url}/mg-autotranscribe/v1/{kind}-streaming", json=body, headers=HEADERS
+    ) as response:
+        return {"status": response.status, **(await response.json())}
+
+
+async def stored(session: aiohttp.ClientSession, gateway: GatewayThread, guid: str) -> list[dict[str, Any]]:
+    async with session.get(
+        f"{gateway.base_url}/conversation/v1/conversation/messages", params={"externalId": guid}, headers=HEADERS
+    ) as response:
+        return sorted((await response.json())["messages"], key=lambda m: m["autotranscribeResponse"]["start"])
+
+
+def stereo(call_audio: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
+    channels, script = call_audio[name]
+    order = [script["channels"].index("customer"), script["channels"].index("agent")]
+    return np.stack([channels[i] for i in order], axis=1), script
+
+
+@pytest.mark.parametrize("pause", [False, True])
+async def test_a_signed_session_is_transcribed_and_pauses_keep_call_time(
+    gateway: GatewayThread, call_audio: Any, pause: bool
+) -> None:
+    audio, script = stereo(call_audio, "billing")
+    conversation = str(uuid.uuid4())
+    pause_at, pause_for = 15.4, 0.8  # hold between utterances (agent ends 15.33 s, customer starts 16.23 s)
+    async with aiohttp.ClientSession() as session:
+
+        async def start() -> None:
+            assert (await control(session, gateway, "start", conversation))["status"] == 200
+
+        result = await play_session(
+            session,
+            url(gateway),
+            audio,
+            conversation_id=conversation,
+            api_key=KEY,
+            client_secret=SECRET,
+            realtime=False,
+            on_opened=start,
+            pause_at_s=pause_at if pause else None,
+            pause_for_s=pause_for,
+        )
+        stopped = await control(session, gateway, "stop", conversation)
+        messages = await stored(session, gateway, conversation)
+    assert result.problems == [] and result.opened is not None and result.closed is not None
+    assert stopped["status"] == 200
+    expected = script["utterances"]  # with the pause too: its time is kept, so later utterances stay in place
+    if pause:
+        assert [m["type"] for m in result.sent].count("paused") == 1
+    assert len(messages) == len(expected)
+    assert word_error_rate([u["text"] for u in expected], [m["text"] for m in messages]) <= 0.2
+    for message, utterance in zip(messages, expected, strict=True):
+        assert message["sender"]["role"] == utterance["role"]
+        assert abs(message["autotranscribeResponse"]["start"] - utterance["start"]) <= 150  # true call time
+
+
+async def test_bad_credentials_are_refused_before_the_upgrade(gateway: GatewayThread, call_audio: Any) -> None:
+    audio, _ = stereo(call_audio, "billing")
+    async with aiohttp.ClientSession() as session:
+        for key, secret in ((KEY, "d3Jvbmctc2VjcmV0"), ("nobody", None), (KEY, None)):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await play_session(
+                    session,
+                    url(gateway),
+                    audio[:800],
+                    conversation_id=str(uuid.uuid4()),
+                    api_key=key,
+                    client_secret=secret,
+                    realtime=False,
+                )
+            assert refused.value.status == 401
+        unsigned = await play_session(
+            session,
+            url(gateway),
+            audio[:8000],
+            conversation_id=str(uuid.uuid4()),
+            api_key="unsigned-key",
+            client_secret=None,
+            realtime=False,
+        )
+        probe = await connection_probe(session, url(gateway), api_key=KEY, client_secret=SECRET)
+    assert unsigned.problems == [] and unsigned.closed is not None
+    assert probe.problems == [] and probe.closed is not None
