@@ -118,3 +118,25 @@ async def test_bad_credentials_are_refused_before_the_upgrade(gateway: GatewayTh
         probe = await connection_probe(session, url(gateway), api_key=KEY, client_secret=SECRET)
     assert unsigned.problems == [] and unsigned.closed is not None
     assert probe.problems == [] and probe.closed is not None
+
+
+async def test_a_session_that_reconnects_continues_the_call(gateway: GatewayThread, call_audio: Any) -> None:
+    audio, script = stereo(call_audio, "billing")
+    cut = int(15.8 * 8000)  # between two utterances
+    conversation = str(uuid.uuid4())
+    async with aiohttp.ClientSession() as session:
+
+        async def start() -> None:
+            assert (await control(session, gateway, "start", conversation))["status"] == 200
+
+        common = {"conversation_id": conversation, "api_key": KEY, "client_secret": SECRET, "realtime": False}
+        first = await play_session(session, url(gateway), audio[:cut], on_opened=start, close=False, **common)
+        second = await play_session(session, url(gateway), audio[cut:], **common)  # a new session, same call
+        stopped = await control(session, gateway, "stop", conversation)
+        messages = await stored(session, gateway, conversation)
+    assert first.opened is not None and second.closed is not None and stopped["status"] == 200
+    assert len(messages) == len(script["utterances"])
+    for message, utterance in zip(messages, script["utterances"], strict=True):
+        assert message["sender"]["role"] == utterance["role"]
+        assert abs(message["autotranscribeResponse"]["start"] - utterance["start"]) <= 150
+    assert len({m["streamId"] for m in messages}) == 2  # one stream per participant across both sessions
