@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 
 from mediagw.config import AudioHookKey
 from mediagw.evaluation import word_error_rate
-from mediagw.simulators.audiohook import connection_probe, play_session
+from mediagw.simulators.audiohook import EXAMPLE_ORGANIZATION_ID, connection_probe, play_session, upgrade_headers
 from tests.e2e.test_siprec import HEADERS
 from tests.gateway import GatewayThread
 
@@ -140,3 +142,61 @@ async def test_a_session_that_reconnects_continues_the_call(gateway: GatewayThre
         assert message["sender"]["role"] == utterance["role"]
         assert abs(message["autotranscribeResponse"]["start"] - utterance["start"]) <= 150
     assert len({m["streamId"] for m in messages}) == 2  # one stream per participant across both sessions
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        ["not json"],
+        [b"\x7f" * 160],  # audio before open
+        ["OPEN", {"seq": 5, "type": "ping"}],  # a seq that skips
+        ["OPEN", b"\x7f" * 1601],  # a stereo frame of odd size
+    ],
+)
+async def test_bad_input_gets_a_disconnect_and_other_sessions_go_on(
+    gateway: GatewayThread, call_audio: Any, frames: list[Any]
+) -> None:
+    audio, _ = stereo(call_audio, "billing")
+    session_id = str(uuid.uuid4())
+    headers, _ = upgrade_headers(url(gateway), EXAMPLE_ORGANIZATION_ID, session_id, str(uuid.uuid4()), KEY, SECRET)
+    async with aiohttp.ClientSession() as session:
+        healthy = asyncio.create_task(
+            play_session(
+                session,
+                url(gateway),
+                audio[:40000],
+                conversation_id=str(uuid.uuid4()),
+                api_key=KEY,
+                client_secret=SECRET,
+                realtime=False,
+            )
+        )
+        async with session.ws_connect(url(gateway), headers=headers) as ws:
+            for frame in frames:
+                if frame == "OPEN":
+                    await ws.send_str(json.dumps(_open(session_id)))
+                    assert json.loads((await ws.receive()).data)["type"] == "opened"
+                elif isinstance(frame, bytes):
+                    await ws.send_bytes(frame)
+                else:
+                    await ws.send_str(frame if isinstance(frame, str) else json.dumps(_header(session_id, frame)))
+            reply = json.loads((await ws.receive(timeout=5)).data)
+        other = await healthy
+    assert reply["type"] == "disconnect" and reply["parameters"]["reason"] == "error"
+    assert other.problems == [] and other.closed is not None
+
+
+def _header(session_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"version": "2", "id": session_id, "serverseq": 1, "position": "PT0S", "parameters": {}, **fields}
+
+
+def _open(session_id: str) -> dict[str, Any]:
+    media = [{"type": "audio", "format": "PCMU", "channels": ["external", "internal"], "rate": 8000}]
+    parameters = {
+        "organizationId": EXAMPLE_ORGANIZATION_ID,
+        "conversationId": str(uuid.uuid4()),
+        "participant": {"id": str(uuid.uuid4()), "ani": "+15555550100", "aniName": "C", "dnis": "+15555550199"},
+        "media": media,
+        "language": "en-US",
+    }
+    return {**_header(session_id, {"type": "open", "seq": 1, "serverseq": 0}), "parameters": parameters}
