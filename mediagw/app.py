@@ -20,6 +20,7 @@ from mediagw.api.errors import error_middleware
 from mediagw.config import Config
 from mediagw.ingress.audiohook.auth import ReplayCache
 from mediagw.ingress.audiohook.transport import handle_audiohook
+from mediagw.ingress.kvs.connect import ConnectReaders
 from mediagw.ingress.siprec.transport import SiprecServer
 from mediagw.ingress.twilio.transport import handle_media_stream
 from mediagw.ingress.websocket_api.transport import handle_stream
@@ -121,6 +122,7 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
 
 
 async def _start_siprec(app: web.Application, services: Services) -> None:
+    services.connect = ConnectReaders(services)
     if services.config.siprec.enabled:
         services.siprec = SiprecServer(services)
         await services.siprec.start()
@@ -131,6 +133,8 @@ async def _end_sessions(app: web.Application, services: Services) -> None:
     services.shutting_down = True
     if services.siprec is not None:
         await services.siprec.stop()
+    if services.connect is not None:
+        await services.connect.close()
     sessions = list(services.sessions)
     if not sessions:
         return

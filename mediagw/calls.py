@@ -95,6 +95,7 @@ class Call:
         self._factory: TranscriptionFactory | None = None
         self._draining: list[asyncio.Future[None]] = []
         self.on_started: list[Callable[[Call], Awaitable[None]]] = []  # e.g. Amazon Connect starts its reader
+        self.on_stopping: list[Callable[[Call], Awaitable[None]]] = []  # before stop-streaming flushes
 
     def media_ms(self, role: str) -> int:
         return self.media_samples[role] * 1000 // SAMPLE_RATE

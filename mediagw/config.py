@@ -131,6 +131,17 @@ class AudioHookConfig:
 
 
 @dataclass(frozen=True)
+class AmazonConnectConfig:
+    endpoint_url: str = ""  # KVS control-plane endpoint override (tests, VPC endpoints); empty: AWS's
+    role_arn: str = ""  # a role to assume for GetMedia (cross-account); empty: the standard credential chain
+    external_id: str = ""  # sts:ExternalId for role_arn
+    max_readers: int = 400  # concurrent GetMedia readers (each holds one thread while its stream is read)
+    retry_initial_s: float = 0.5  # backoff after throttling or a dropped connection, doubling
+    retry_max_s: float = 8.0
+    max_retries: int = 8  # consecutive failures before the reader gives up and records the error
+
+
+@dataclass(frozen=True)
 class SiprecConfig:
     enabled: bool = True
     host: str = "0.0.0.0"
@@ -173,6 +184,7 @@ class Config:
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     siprec: SiprecConfig = field(default_factory=SiprecConfig)
     audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
+    amazon_connect: AmazonConnectConfig = field(default_factory=AmazonConnectConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 

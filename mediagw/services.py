@@ -26,6 +26,7 @@ from mediagw.vocabulary import Vocabulary
 from redaction.settings import EntitySettings
 
 if TYPE_CHECKING:
+    from mediagw.ingress.kvs.connect import ConnectReaders
     from mediagw.ingress.siprec.transport import SiprecServer
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Services:
     store: SqliteStore | None = None
     publisher: WebhookPublisher | None = None
     siprec: SiprecServer | None = None
+    connect: ConnectReaders | None = None
     sessions: set[Session] = field(default_factory=set)
     calls: InMemoryCallRegistry = field(default_factory=InMemoryCallRegistry)
     custom_vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the configuration API's phrases

@@ -169,6 +169,8 @@ async def start_streaming(request: web.Request) -> web.Response:
     request.app[AUTH].authenticate(request)
     services = request.app[SERVICES]
     start = parse_start(await _body(request), services.languages, services.config.redaction.always_redact)
+    if start.namespace == "amazonconnect" and services.connect is not None:
+        services.connect.call_for(start.guid)  # Connect media is pulled from KVS once started: the call is made here
     call = await _call(services, start.namespace, start.guid, wait=True)
     if call.transcribing:
         raise ApiError(409, "409-201", "Call transcription already started")
@@ -196,6 +198,8 @@ async def stop_streaming(request: web.Request) -> web.Response:
         raise ApiError(409, "409-201", "Call transcription already stopped")
     call.pending = True
     try:
+        for hook in call.on_stopping:
+            await hook(call)
         leg = await call.end(services.now())
     except Exception as error:
         log.exception("stop-streaming failed", extra={"call_id": call.guid})

@@ -1,0 +1,87 @@
+"""Amazon Connect calls: start-streaming creates the call and starts its KVS reader, stop-streaming stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from mediagw.calls import Call
+from mediagw.ingress.kvs.reader import KvsReader, ReaderFailed, ReadPosition
+from mediagw.services import Services
+
+log = logging.getLogger(__name__)
+NAMESPACE = "amazonconnect"
+
+
+class ConnectReaders:
+    """The running readers by call; a call's read position survives a stop so the next start resumes it."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        config = services.config.amazon_connect
+        self._executor = ThreadPoolExecutor(max_workers=config.max_readers, thread_name_prefix="kvs")
+        self._running: dict[str, tuple[KvsReader, asyncio.Task[None]]] = {}
+
+    def call_for(self, guid: str) -> Call:
+        """start-streaming for a contact: the call exists from now on (its media is pulled, not pushed)."""
+        call = self._services.calls.get(NAMESPACE, guid) or self._services.attach_media(NAMESPACE, guid)
+        if self.start not in call.on_started:
+            call.on_started.append(self.start)
+            call.on_stopping.append(self.stop)
+        return call
+
+    async def start(self, call: Call) -> None:
+        params = call.extra["amazonConnect"]
+        position: ReadPosition = call.extra.setdefault("kvsPosition", ReadPosition())
+        if params["startSelectorType"] == "FRAGMENT_NUMBER":  # told where to start: that wins over a resume
+            position.selector, position.after_fragment = "FRAGMENT_NUMBER", params["afterFragmentNumber"]
+            position.delivered_ms.clear()
+        reader = KvsReader(
+            params["streamArn"],
+            position,
+            self._services.config.amazon_connect,
+            lambda role, pcm: self._audio(call, role, pcm),
+            self._executor,
+        )
+        call.extra.pop("kvsError", None)
+        task = asyncio.create_task(self._run(call, reader), name=f"kvs-{call.guid}")
+        self._running[call.guid] = (reader, task)
+
+    async def _run(self, call: Call, reader: KvsReader) -> None:
+        extra = {"ingress": NAMESPACE, "call_id": call.guid}
+        log.info("kvs reader started for %s", reader.stream_arn, extra=extra)
+        try:
+            await reader.run()
+            log.info("kvs stream ended", extra=extra)
+        except ReaderFailed as error:
+            call.extra["kvsError"] = str(error)  # recorded on the call
+            self._services.metrics.errors.labels("kvs-reader").inc()
+            log.warning("kvs reader failed: %s", error, extra=extra)
+        except Exception:  # a bug: recorded without details, never a hung or silent task
+            call.extra["kvsError"] = "internal error"
+            self._services.metrics.errors.labels("kvs-reader").inc()
+            log.exception("kvs reader crashed", extra=extra)
+        finally:
+            self._running.pop(call.guid, None)
+
+    async def stop(self, call: Call) -> None:
+        running = self._running.pop(call.guid, None)
+        if running is None:
+            return
+        reader, task = running
+        reader.stop()
+        await asyncio.wait({task}, timeout=5)
+
+    def _audio(self, call: Call, role: str, pcm: np.ndarray) -> None:
+        if transcription := call.count(role, len(pcm)):
+            transcription.push(pcm)
+
+    async def close(self) -> None:
+        for guid in list(self._running):
+            call = self._services.calls.get(NAMESPACE, guid)
+            if call is not None:
+                await self.stop(call)
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,122 @@
+"""Amazon Connect end to end: start-streaming starts a boto3 GetMedia reader against a local KVS endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from mediagw.evaluation import word_error_rate
+from mediagw.ingress.kvs.mkv import FragmentTags, MkvReader
+from mediagw.simulators.kvs_endpoint import KvsEndpoint, KvsFragment, KvsStream
+from tests.e2e.test_siprec import HEADERS
+from tests.fixtures.kvs.make_mkv import connect_call
+from tests.gateway import GatewayThread, free_port
+
+ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-contact-stream/1700000000000"
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+def fragments(data: bytes) -> list[KvsFragment]:
+    """The GetMedia stream cut at each fragment's EBML header, numbered from its own Tags."""
+    starts = [i for i in range(len(data)) if data.startswith(EBML_MAGIC, i)]
+    pieces = [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=True)]
+    out = []
+    for piece in pieces:
+        tags = [e.tags for e in MkvReader().feed(piece) if isinstance(e, FragmentTags)]
+        number = next(t["AWS_KINESISVIDEO_FRAGMENT_NUMBER"] for t in tags if "AWS_KINESISVIDEO_FRAGMENT_NUMBER" in t)
+        out.append(KvsFragment(number, piece, 2.0))
+    return out
+
+
+@pytest.fixture(scope="module")
+def billing_fragments() -> list[KvsFragment]:
+    return fragments(connect_call(None))
+
+
+@pytest.fixture
+async def kvs(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[KvsEndpoint]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local-secret")
+    endpoint = KvsEndpoint(speed=10.0)
+    runner = web.AppRunner(endpoint.app())
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    endpoint.base_url = f"http://127.0.0.1:{port}"
+    yield endpoint
+    await runner.cleanup()
+
+
+@pytest.fixture
+def gateway(gateway_factory: Any, kvs: KvsEndpoint) -> GatewayThread:
+    started: GatewayThread = gateway_factory(amazon_connect={"endpoint_url": kvs.base_url, "retry_initial_s": 0.05})
+    return started
+
+
+async def control(session: aiohttp.ClientSession, gateway: GatewayThread, kind: str, body: dict[str, Any]) -> Any:
+    async with session.post(
+        f"{gateway.base_url}/mg-autotranscribe/v1/{kind}-streaming", json=body, headers=HEADERS
+    ) as response:
+        return {"status": response.status, **(await response.json())}
+
+
+async def transcribe(gateway: GatewayThread, contact: str, body: dict[str, Any], seconds: float) -> list[Any]:
+    async with aiohttp.ClientSession() as session:
+        assert (await control(session, gateway, "start", body))["status"] == 200
+        await asyncio.sleep(seconds)
+        assert (await control(session, gateway, "stop", {"namespace": "amazonconnect", "guid": contact}))[
+            "status"
+        ] == 200
+        async with session.get(
+            f"{gateway.base_url}/conversation/v1/conversation/messages", params={"externalId": contact}, headers=HEADERS
+        ) as response:
+            return sorted((await response.json())["messages"], key=lambda m: m["autotranscribeResponse"]["start"])
+
+
+def start_body(contact: str, **params: str) -> dict[str, Any]:
+    return {
+        "namespace": "amazonconnect",
+        "guid": contact,
+        "customerId": "c-1",
+        "agentId": "a-1",
+        "amazonConnectParams": {"streamArn": ARN, "startSelectorType": "NOW", **params},
+    }
+
+
+@pytest.mark.parametrize("fault", [None, "drop"])
+async def test_a_contact_is_transcribed_from_kvs_and_a_dropped_connection_resumes_without_gap_or_duplicate(
+    gateway: GatewayThread, kvs: KvsEndpoint, billing_fragments: list[KvsFragment], call_audio: Any, fault: str | None
+) -> None:
+    _, script = call_audio["billing"]
+    kvs.streams[ARN] = KvsStream(ARN, billing_fragments, faults=[fault] if fault else [])
+    contact = str(uuid.uuid4())
+    messages = await transcribe(gateway, contact, start_body(contact), seconds=7.0)
+    expected = script["utterances"]
+    assert len(messages) == len(expected)
+    assert word_error_rate([u["text"] for u in expected], [m["text"] for m in messages]) <= 0.2
+    for message, utterance in zip(messages, expected, strict=True):
+        assert message["sender"]["role"] == utterance["role"]
+        assert abs(message["autotranscribeResponse"]["start"] - utterance["start"]) <= 150
+    if fault:
+        resumed = kvs.requests[-1]["StartSelector"]
+        assert resumed["StartSelectorType"] == "FRAGMENT_NUMBER"  # reconnected after the last whole fragment
+        assert resumed["AfterFragmentNumber"] == billing_fragments[0].number
+
+
+async def test_kvs_errors_are_recorded_on_the_call(gateway: GatewayThread, kvs: KvsEndpoint) -> None:
+    contact = str(uuid.uuid4())
+    missing = start_body(contact, streamArn=ARN.replace("connect-contact-stream", "nowhere"))
+    async with aiohttp.ClientSession() as session:
+        assert (await control(session, gateway, "start", missing))["status"] == 200
+        for _ in range(100):
+            call = gateway.services.calls.get("amazonconnect", contact)
+            if call is not None and "kvsError" in call.extra:
+                break
+            await asyncio.sleep(0.05)
+    assert call is not None and "ResourceNotFoundException" in call.extra["kvsError"]
