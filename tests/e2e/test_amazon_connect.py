@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -120,3 +121,55 @@ async def test_kvs_errors_are_recorded_on_the_call(gateway: GatewayThread, kvs: 
                 break
             await asyncio.sleep(0.05)
     assert call is not None and "ResourceNotFoundException" in call.extra["kvsError"]
+
+
+async def test_the_sample_lambdas_start_and_stop_a_contact(
+    gateway: GatewayThread, kvs: KvsEndpoint, billing_fragments: list[KvsFragment], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lambdas = _load_lambdas()
+    kvs.streams[ARN] = KvsStream(ARN, billing_fragments[:3])
+    monkeypatch.setenv("MEDIAGW_URL", gateway.base_url)
+    monkeypatch.setenv("ASAPP_API_ID", HEADERS["asapp-api-id"])
+    monkeypatch.setenv("ASAPP_API_SECRET", HEADERS["asapp-api-secret"])
+    contact = str(uuid.uuid4())
+    event = {
+        "Details": {
+            "ContactData": {
+                "ContactId": contact,
+                "CustomerEndpoint": {"Address": "+15555550100", "Type": "TELEPHONE_NUMBER"},
+                "Attributes": {"agentId": "agent-7"},
+                "MediaStreams": {
+                    "Customer": {
+                        "Audio": {
+                            "StreamARN": ARN,
+                            "StartFragmentNumber": billing_fragments[0].number,
+                            "StartTimestamp": "1700000000000",
+                        }
+                    }
+                },
+            }
+        }
+    }
+    assert await asyncio.to_thread(lambdas["start"].lambda_handler, event, None) == {"result": "ok"}
+    await asyncio.sleep(1.0)
+    assert await asyncio.to_thread(lambdas["stop"].lambda_handler, event, None) == {"result": "ok"}
+    request = kvs.requests[-1]["StartSelector"]
+    assert request == {"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": billing_fragments[0].number}
+
+
+def _load_lambdas() -> dict[str, Any]:
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parents[2] / "samples" / "amazon-connect"
+    sys.path.insert(0, str(folder))  # stop_streaming imports start_streaming, as in its Lambda package
+    try:
+        modules = {}
+        for name in ("start", "stop"):
+            spec = importlib.util.spec_from_file_location(f"{name}_streaming", folder / f"{name}_streaming.py")
+            assert spec is not None and spec.loader is not None
+            modules[name] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(modules[name])
+        return modules
+    finally:
+        sys.path.remove(str(folder))
