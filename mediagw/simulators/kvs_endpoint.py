@@ -9,6 +9,7 @@ pace or faster. Faults for tests: AccessDenied, ResourceNotFound, throttling, a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 
@@ -66,17 +67,23 @@ class KvsEndpoint:
         start = _start_index(stream, body.get("StartSelector", {}))
         response = web.StreamResponse(headers={"Content-Type": "video/webm"})
         await response.prepare(request)
-        for index, fragment in enumerate(stream.fragments[start:]):
+        with contextlib.suppress(ConnectionError):  # the reader went away (stop-streaming): nothing more to send
+            await self._stream(request, response, stream.fragments[start:], fault)
+        return response
+
+    async def _stream(
+        self, request: web.Request, response: web.StreamResponse, fragments: list[KvsFragment], fault: str | None
+    ) -> None:
+        for index, fragment in enumerate(fragments):
             for offset in range(0, len(fragment.data), self.chunk_bytes):
                 if fault == "drop" and index == 1 and offset >= len(fragment.data) // 2:
                     assert request.transport is not None
                     request.transport.close()  # mid-fragment, as a broken connection does
-                    return response
+                    return
                 await response.write(fragment.data[offset : offset + self.chunk_bytes])
             if self.speed:
                 await asyncio.sleep(fragment.duration_s / self.speed)
         await response.write_eof()
-        return response
 
 
 def _start_index(stream: KvsStream, selector: dict[str, str]) -> int:

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from mediagw.evaluation import word_error_rate
-from mediagw.ingress.kvs.mkv import FragmentTags, MkvReader
+from mediagw.ingress.kvs.mkv import AudioBlock, FragmentTags, MkvReader
 from mediagw.simulators.kvs_endpoint import KvsEndpoint, KvsFragment, KvsStream
 from tests.e2e.test_siprec import HEADERS
 from tests.fixtures.kvs.make_mkv import connect_call
@@ -173,3 +173,31 @@ def _load_lambdas() -> dict[str, Any]:
         return modules
     finally:
         sys.path.remove(str(folder))
+
+
+async def test_stop_then_start_resumes_after_the_last_fragment_with_every_sample_once(
+    gateway: GatewayThread, kvs: KvsEndpoint, billing_fragments: list[KvsFragment]
+) -> None:
+    kvs.streams[ARN] = KvsStream(ARN, billing_fragments)
+    sent = sum(
+        len(event.payload)
+        for fragment in billing_fragments
+        for event in MkvReader().feed(fragment.data)
+        if isinstance(event, AudioBlock) and event.track == 1
+    )
+    contact = str(uuid.uuid4())
+    stop = {"namespace": "amazonconnect", "guid": contact}
+    async with aiohttp.ClientSession() as session:
+        assert (await control(session, gateway, "start", start_body(contact)))["status"] == 200
+        await asyncio.sleep(1.5)  # about 15 s of the call at 10x
+        first = await control(session, gateway, "stop", stop)
+        await asyncio.sleep(0.5)
+        assert (await control(session, gateway, "start", start_body(contact)))["status"] == 200
+        await asyncio.sleep(4.0)
+        second = await control(session, gateway, "stop", stop)
+    resumed = kvs.requests[-1]["StartSelector"]
+    assert resumed["StartSelectorType"] == "FRAGMENT_NUMBER"
+    assert resumed["AfterFragmentNumber"] in {f.number for f in billing_fragments[:-1]}
+    assert first["status"] == second["status"] == 200
+    total = second["autotranscribeResponse"]["customer"]["summary"]["totalAudioBytes"]
+    assert total == sent  # every customer sample once: no gap, no duplicate across the stop

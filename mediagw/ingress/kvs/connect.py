@@ -72,7 +72,7 @@ class ConnectReaders:
         if running is None:
             return
         reader, task = running
-        reader.stop()
+        await asyncio.get_running_loop().run_in_executor(None, reader.stop)  # closing a body may block; not our pool
         await asyncio.wait({task}, timeout=5)
 
     def _audio(self, call: Call, role: str, pcm: np.ndarray) -> None:

@@ -98,6 +98,8 @@ class KvsReader:
             except ReaderFailed:
                 raise
             except Exception as error:  # botocore and urllib3 raise many kinds; each is judged below
+                if self._stopping.is_set():
+                    return  # stop() closed the body under the read
                 failures += 1
                 if not _retryable(error) or failures > self._config.max_retries:
                     raise ReaderFailed(_describe(error)) from error
