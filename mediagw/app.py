@@ -75,7 +75,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
         app.router.add_get(path, audiohook)
     app.router.add_get("/mg-autotranscribe/v1/twilio-media-stream-url", routes.twilio_media_stream_url)
     app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
-    app.on_startup.append(partial(_start_siprec, services=services))
+    app.on_startup.append(partial(_start_pulled_and_sip_ingress, services=services))
     app.on_shutdown.append(partial(_end_sessions, services=services))
     app.on_cleanup.append(partial(_stop_services, services=services))
     return app
@@ -121,7 +121,8 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     gc.freeze()  # what start-up loaded (libraries, model, tokenizer) stays out of every later full collection
 
 
-async def _start_siprec(app: web.Application, services: Services) -> None:
+async def _start_pulled_and_sip_ingress(app: web.Application, services: Services) -> None:
+    """Ingress that is not an HTTP route: Amazon Connect's KVS readers and the SIPREC SIP/RTP sockets."""
     services.connect = ConnectReaders(services)
     if services.config.siprec.enabled:
         services.siprec = SiprecServer(services)

@@ -6,8 +6,6 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-
 from mediagw.calls import Call
 from mediagw.ingress.kvs.reader import KvsReader, ReaderFailed, ReadPosition
 from mediagw.services import Services
@@ -43,7 +41,7 @@ class ConnectReaders:
             params["streamArn"],
             position,
             self._services.config.amazon_connect,
-            lambda role, pcm: self._audio(call, role, pcm),
+            call.push,  # already PCM: counted, and transcribed while started
             self._executor,
         )
         call.extra.pop("kvsError", None)
@@ -74,10 +72,6 @@ class ConnectReaders:
         reader, task = running
         await asyncio.get_running_loop().run_in_executor(None, reader.stop)  # closing a body may block; not our pool
         await asyncio.wait({task}, timeout=5)
-
-    def _audio(self, call: Call, role: str, pcm: np.ndarray) -> None:
-        if transcription := call.count(role, len(pcm)):
-            transcription.push(pcm)
 
     async def close(self) -> None:
         for guid in list(self._running):

@@ -12,7 +12,7 @@ from typing import Any
 
 from mediagw.config import SiprecConfig
 from mediagw.ingress.siprec.g729 import g729_available
-from mediagw.ingress.siprec.media import IDLE_FLUSH_S, PortPool, RtcpSink, StreamReceiver
+from mediagw.ingress.siprec.media import IDLE_FLUSH_S, PortPool
 from mediagw.ingress.siprec.recording import RecordingMedia, guid_of
 from mediagw.ingress.siprec.sip import SipError, SipRequest, SipResponse, StreamFramer, parse_message
 from mediagw.ingress.siprec.srs import (
@@ -240,6 +240,3 @@ class _SipDatagrams(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self._server.received(data, Peer((addr[0], addr[1]), "udp"))
-
-
-__all__ = ["NAMESPACE", "RtcpSink", "SiprecServer", "StreamReceiver"]
