@@ -19,17 +19,17 @@ import os
 import tempfile
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
 
-from bench.common import GatewayProcess, own_cpu_seconds, percentiles
+from bench.common import GatewayProcess, own_cpu_seconds, percentiles, probe_while_media_flows, start_streaming
 from mediagw.simulators.audiohook import play_session
 
 KEY, SECRET = "bench-key", "YmVuY2gtc2VjcmV0LWZvci1hdWRpb2hvb2s="
-HEADERS = {"asapp-api-id": "local-dev", "asapp-api-secret": "local-dev-secret"}
 
 
 def _client(base_url: str, sessions: int, seconds: float, result: Any) -> None:
@@ -52,12 +52,7 @@ async def _play(base_url: str, sessions: int, seconds: float, result: Any) -> No
             await asyncio.sleep(index % 100 * 0.001)  # spread over the 100 ms frame period
             conversation = str(uuid.uuid4())
 
-            async def start() -> None:
-                body = {"namespace": "genesysaudiohook", "guid": conversation, "customerId": "c", "agentId": "a"}
-                post = http.post(f"{base_url}/mg-autotranscribe/v1/start-streaming", json=body, headers=HEADERS)
-                async with post as response:
-                    assert response.status == 200, await response.text()
-
+            start = partial(start_streaming, http, base_url, "genesysaudiohook", conversation)
             outcome = await play_session(
                 http, url, audio, conversation_id=conversation, api_key=KEY, client_secret=SECRET, on_opened=start
             )
@@ -67,24 +62,6 @@ async def _play(base_url: str, sessions: int, seconds: float, result: Any) -> No
         result["media_started_at"] = time.time()
         await asyncio.gather(*(one(i) for i in range(sessions)))
     result["clean"], result["problems"] = clean, problems
-
-
-async def _probe(gateway: GatewayProcess, result: Any, seconds: float) -> tuple[list[float], float]:
-    for _ in range(600):
-        if "media_started_at" in result:
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(3)  # the sessions have opened
-    times = []
-    cpu0, wall0 = gateway.cpu_seconds(), time.monotonic()
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < wall0 + seconds - 5:
-            begun = time.monotonic()
-            async with session.get(f"{gateway.base_url}/v1/health") as response:
-                await response.read()
-            times.append(time.monotonic() - begun)
-            await asyncio.sleep(0.2)
-    return times, (gateway.cpu_seconds() - cpu0) / (time.monotonic() - wall0)
 
 
 def run_level(sessions: int, seconds: float = 20.0) -> dict[str, Any]:
@@ -99,7 +76,7 @@ def run_level(sessions: int, seconds: float = 20.0) -> dict[str, Any]:
             result = multiprocessing.Manager().dict()
             client = multiprocessing.Process(target=_client, args=(gateway.base_url, sessions, seconds, result))
             client.start()
-            probe, cores = asyncio.run(_probe(gateway, result, seconds))
+            probe, cores = asyncio.run(probe_while_media_flows(gateway, result, settle_s=3, window_s=seconds - 5))
             client.join(seconds + 120)
         finally:
             gateway.stop()

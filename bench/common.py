@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 
 from asr.frame import Pcm
 from mediagw.offline import read_channels
-from tests.gateway import free_port, wait_healthy
+from tests.gateway import API_ID, API_SECRET, free_port, wait_healthy
+
+API_HEADERS = {"asapp-api-id": API_ID, "asapp-api-secret": API_SECRET}  # the default config's local-dev app
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = ROOT / "samples" / "calls"
@@ -115,3 +120,32 @@ def speech_end_latencies(stats: dict[str, Any], origins: dict[str, Any]) -> tupl
             continue
         latencies.append(arrived - (origin + match["end"] / 1000))
     return latencies, unmatched
+
+
+async def start_streaming(session: aiohttp.ClientSession, base_url: str, namespace: str, guid: str) -> None:
+    """start-streaming for a call with placeholder participant ids; anything but 200 fails the run."""
+    body = {"namespace": namespace, "guid": guid, "customerId": "c", "agentId": "a"}
+    async with session.post(f"{base_url}/mg-autotranscribe/v1/start-streaming", json=body, headers=API_HEADERS) as r:
+        assert r.status == 200, await r.text()
+
+
+async def probe_while_media_flows(
+    gateway: GatewayProcess, result: Any, *, settle_s: float, window_s: float
+) -> tuple[list[float], float]:
+    """Once the load's client has set `result["media_started_at"]` (up to 10 minutes of call setup), `settle_s`
+    later: /v1/health round trips every 0.2 s for `window_s`, and the gateway's CPU (cores) over that time."""
+    for _ in range(6000):
+        if "media_started_at" in result:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(settle_s)
+    times = []
+    cpu0, wall0 = gateway.cpu_seconds(), time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < wall0 + window_s:
+            begun = time.monotonic()
+            async with session.get(f"{gateway.base_url}/v1/health") as response:
+                await response.read()
+            times.append(time.monotonic() - begun)
+            await asyncio.sleep(0.2)
+    return times, (gateway.cpu_seconds() - cpu0) / (time.monotonic() - wall0)

@@ -18,13 +18,11 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import percentiles
+from bench.common import API_HEADERS, percentiles
 from mediagw.app import load_recognizer
 from mediagw.calls import Call
 from mediagw.config import load_config
-from tests.gateway import API_ID, API_SECRET, GatewayThread, make_config
-
-HEADERS = {"asapp-api-id": API_ID, "asapp-api-secret": API_SECRET}
+from tests.gateway import GatewayThread, make_config
 
 
 async def drive(gateway: GatewayThread, guids: list[str], rate: float, seconds: float) -> dict[str, Any]:
@@ -46,7 +44,7 @@ async def drive(gateway: GatewayThread, guids: list[str], rate: float, seconds: 
 
     total = int(rate * seconds)
     tasks = []
-    async with aiohttp.ClientSession(headers=HEADERS) as session:
+    async with aiohttp.ClientSession(headers=API_HEADERS) as session:
         origin = time.perf_counter()
         for index in range(total):
             delay = origin + index / rate - time.perf_counter()

@@ -27,12 +27,10 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench.common import GatewayProcess, own_cpu_seconds, percentiles
+from bench.common import GatewayProcess, own_cpu_seconds, percentiles, probe_while_media_flows, start_streaming
 from mediagw.audio.g711 import pcm_to_ulaw
 from mediagw.simulators.siprec_call import SiprecCall
 from tests.gateway import free_port
-
-HEADERS = {"asapp-api-id": "local-dev", "asapp-api-secret": "local-dev-secret"}
 
 
 def udp_receive_errors() -> int:
@@ -59,9 +57,7 @@ async def _play(base_url: str, sip_port: int, calls: int, seconds: float, result
             await call.__aenter__()
             assert await call.invite() == 200
             setup.append(time.monotonic() - begun)
-            body = {"namespace": "siprec", "guid": call.guid, "customerId": "c", "agentId": "a"}
-            async with http.post(f"{base_url}/mg-autotranscribe/v1/start-streaming", json=body, headers=HEADERS) as r:
-                assert r.status == 200, await r.text()
+            await start_streaming(http, base_url, "siprec", call.guid)
 
     async with aiohttp.ClientSession() as http:
         begun = time.monotonic()
@@ -111,26 +107,6 @@ async def _send_rtp(sessions: list[SiprecCall], seconds: float) -> tuple[int, di
     return sent, percentiles(lags) if lags else {"n": 0}
 
 
-async def _probe(gateway: GatewayProcess, result: Any, seconds: float) -> tuple[list[float], float]:
-    """Health round trips while the media flows, and the gateway's CPU (cores) over that time."""
-    base_url = gateway.base_url
-    for _ in range(6000):  # call setup first: up to 10 minutes
-        if "media_started_at" in result:
-            break
-        await asyncio.sleep(0.1)
-    times = []
-    cpu0, wall0 = gateway.cpu_seconds(), time.monotonic()
-    until = wall0 + seconds - 1
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < until:
-            begun = time.monotonic()
-            async with session.get(f"{base_url}/v1/health") as response:
-                await response.read()
-            times.append(time.monotonic() - begun)
-            await asyncio.sleep(0.2)
-    return times, (gateway.cpu_seconds() - cpu0) / (time.monotonic() - wall0)
-
-
 async def _rtp_counts(base_url: str) -> dict[str, float]:
     async with aiohttp.ClientSession() as session, session.get(f"{base_url}/metrics") as response:
         text = await response.text()
@@ -158,7 +134,7 @@ def run_level(calls: int, seconds: float = 20.0) -> dict[str, Any]:
             drops0 = udp_receive_errors()
             client = multiprocessing.Process(target=_client, args=(gateway.base_url, sip_port, calls, seconds, result))
             client.start()
-            probe, cores = asyncio.run(_probe(gateway, result, seconds))
+            probe, cores = asyncio.run(probe_while_media_flows(gateway, result, settle_s=0, window_s=seconds - 1))
             client.join(seconds + 300)
             time.sleep(1.0)
             counts = asyncio.run(_rtp_counts(gateway.base_url))

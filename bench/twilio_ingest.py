@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench.common import GatewayProcess, own_cpu_seconds, percentiles
+from bench.common import API_HEADERS, GatewayProcess, own_cpu_seconds, percentiles
 from mediagw.audio.g711 import pcm_to_ulaw
 
 
@@ -43,7 +43,7 @@ async def _play(base_url: str, calls: int, seconds: float, started: bool, result
 
     rng = np.random.default_rng(1)
     payload = base64.b64encode(pcm_to_ulaw((rng.normal(0, 2000, 160)).astype(np.int16))).decode()
-    headers = {"asapp-api-id": "local-dev", "asapp-api-secret": "local-dev-secret"}
+    headers = API_HEADERS
     lags: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         async with session.get(f"{base_url}/mg-autotranscribe/v1/twilio-media-stream-url", headers=headers) as r:

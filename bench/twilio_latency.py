@@ -12,84 +12,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import random
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.common import GatewayProcess, percentiles, speech_end_latencies
-from bench.webhooks import ReceiverProcess
-from mediagw.offline import read_channels
+from bench.common import start_streaming
+from bench.speech_latency import run, sample_call
 from mediagw.simulators.twilio import call_sid, media_stream_url, play_call, stereo_tracks
-
-CALLS_DIR = Path(__file__).resolve().parent.parent / "samples" / "calls"
-HEADERS = {"asapp-api-id": "local-dev", "asapp-api-secret": "local-dev-secret"}
+from tests.gateway import API_ID, API_SECRET
 
 
-async def one_call(session: aiohttp.ClientSession, base: str, name: str, delay: float, origins: dict[str, Any]) -> None:
+async def one_call(
+    session: aiohttp.ClientSession, base: str, index: int, delay: float, origins: dict[str, Any]
+) -> None:
     await asyncio.sleep(delay)
-    script = json.loads((CALLS_DIR / f"{name}.json").read_text())
-    tracks = stereo_tracks(read_channels(CALLS_DIR / f"{name}.flac"), script["channels"])
+    _, script, audio = sample_call(index)
+    tracks = stereo_tracks([audio[:, 0], audio[:, 1]], ["customer", "agent"])
     sid = call_sid()
-    url = await media_stream_url(session, base, "local-dev", "local-dev-secret")
-    body = {"namespace": "twilio", "guid": sid, "customerId": "c", "agentId": "a"}
-    start = asyncio.create_task(
-        session.post(f"{base}/mg-autotranscribe/v1/start-streaming", json=body, headers=HEADERS)
-    )
+    url = await media_stream_url(session, base, API_ID, API_SECRET)
+    start = asyncio.create_task(start_streaming(session, base, "twilio", sid))  # twilio.start_grace_s covers the race
     origins[sid] = (asyncio.get_running_loop().time(), script)
     await play_call(session, url, tracks, sid, realtime=True)
-    (await start).release()
-
-
-async def drive(base: str, calls: int) -> dict[str, Any]:
-    rng = random.Random(3)
-    origins: dict[str, Any] = {}
-    async with aiohttp.ClientSession() as session:
-        await asyncio.gather(
-            *(one_call(session, base, ["billing", "travel"][i % 2], rng.uniform(0, 10), origins) for i in range(calls))
-        )
-    await asyncio.sleep(2)
-    return origins
+    await start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=10)
     args = parser.parse_args()
-    receiver = ReceiverProcess("ok")
-    hook = receiver.url
-    with tempfile.TemporaryDirectory() as data:
-        gateway = GatewayProcess(
-            {
-                "MEDIAGW_TWILIO__START_GRACE_S": "10",
-                "MEDIAGW_WEBHOOKS__TARGETS": json.dumps([{"name": "bench", "url": hook}]),
-            },
-            Path(data),
-        )
-        try:
-            origins = asyncio.run(drive(gateway.base_url, args.calls))
-            stats = receiver.full()
-        finally:
-            gateway.stop()
-            receiver.stop()
-    latencies, unmatched = speech_end_latencies(stats, origins)
-    expected = sum(len(origins[s][1]["utterances"]) for s in origins)
-    print(
-        json.dumps(
-            {
-                "benchmark": "twilio_latency",
-                "calls": args.calls,
-                "webhook_posts": len(stats["messages"]),
-                "expected_utterances": expected,
-                "unmatched": unmatched,
-                "speech_end_to_webhook_ms": percentiles(latencies),
-            },
-            indent=1,
-        )
-    )
+    run("twilio_latency", "calls", args.calls, {"MEDIAGW_TWILIO__START_GRACE_S": "10"}, one_call)
 
 
 if __name__ == "__main__":
