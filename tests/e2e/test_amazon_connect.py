@@ -15,7 +15,7 @@ from aiohttp import web
 from mediagw.evaluation import word_error_rate
 from mediagw.ingress.kvs.mkv import AudioBlock, FragmentTags, MkvReader
 from mediagw.simulators.kvs_endpoint import KvsEndpoint, KvsFragment, KvsStream
-from tests.e2e.test_siprec import HEADERS
+from tests.e2e.api import HEADERS, by_start, control, messages
 from tests.fixtures.kvs.make_mkv import connect_call
 from tests.gateway import GatewayThread, free_port
 
@@ -60,13 +60,6 @@ def gateway(gateway_factory: Any, kvs: KvsEndpoint) -> GatewayThread:
     return started
 
 
-async def control(session: aiohttp.ClientSession, gateway: GatewayThread, kind: str, body: dict[str, Any]) -> Any:
-    async with session.post(
-        f"{gateway.base_url}/mg-autotranscribe/v1/{kind}-streaming", json=body, headers=HEADERS
-    ) as response:
-        return {"status": response.status, **(await response.json())}
-
-
 async def transcribe(gateway: GatewayThread, contact: str, body: dict[str, Any], seconds: float) -> list[Any]:
     async with aiohttp.ClientSession() as session:
         assert (await control(session, gateway, "start", body))["status"] == 200
@@ -74,10 +67,7 @@ async def transcribe(gateway: GatewayThread, contact: str, body: dict[str, Any],
         assert (await control(session, gateway, "stop", {"namespace": "amazonconnect", "guid": contact}))[
             "status"
         ] == 200
-        async with session.get(
-            f"{gateway.base_url}/conversation/v1/conversation/messages", params={"externalId": contact}, headers=HEADERS
-        ) as response:
-            return sorted((await response.json())["messages"], key=lambda m: m["autotranscribeResponse"]["start"])
+        return by_start(await messages(session, gateway, contact))
 
 
 def start_body(contact: str, **params: str) -> dict[str, Any]:

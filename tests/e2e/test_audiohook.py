@@ -14,7 +14,8 @@ import pytest
 from mediagw.config import AudioHookKey
 from mediagw.evaluation import word_error_rate
 from mediagw.simulators.audiohook import EXAMPLE_ORGANIZATION_ID, connection_probe, play_session, upgrade_headers
-from tests.e2e.test_siprec import HEADERS
+from tests.e2e import api
+from tests.e2e.api import by_start
 from tests.gateway import GatewayThread
 
 KEY, SECRET = "genesys-key", "c2VjcmV0LXNoYXJlZC13aXRoLWdlbmVzeXM="
@@ -36,17 +37,11 @@ async def control(session: aiohttp.ClientSession, gateway: GatewayThread, kind: 
     body: dict[str, Any] = {"namespace": "genesysaudiohook", "guid": guid}
     if kind == "start":
         body |= {"customerId": "c-1", "agentId": "a-1"}
-    async with session.post(
-        f"{gateway.base_url}/mg-autotranscribe/v1/{kind}-streaming", json=body, headers=HEADERS
-    ) as response:
-        return {"status": response.status, **(await response.json())}
+    return await api.control(session, gateway, kind, body)
 
 
 async def stored(session: aiohttp.ClientSession, gateway: GatewayThread, guid: str) -> list[dict[str, Any]]:
-    async with session.get(
-        f"{gateway.base_url}/conversation/v1/conversation/messages", params={"externalId": guid}, headers=HEADERS
-    ) as response:
-        return sorted((await response.json())["messages"], key=lambda m: m["autotranscribeResponse"]["start"])
+    return by_start(await api.messages(session, gateway, guid))
 
 
 def stereo(call_audio: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:

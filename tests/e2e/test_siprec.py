@@ -12,9 +12,9 @@ import numpy as np
 from mediagw.api import routes
 from mediagw.evaluation import word_error_rate
 from mediagw.simulators.siprec_call import SiprecCall
-from tests.gateway import API_ID, API_SECRET, GatewayThread
+from tests.e2e.api import by_start, control, messages
+from tests.gateway import GatewayThread
 
-HEADERS = {"asapp-api-id": API_ID, "asapp-api-secret": API_SECRET}
 GUID = "00002542391662063156"
 
 
@@ -23,13 +23,6 @@ def srs_address(gateway: GatewayThread) -> tuple[str, int]:
     server = gateway.app[routes.SERVICES].siprec
     assert server is not None
     return ("127.0.0.1", server.port)
-
-
-async def control(session: aiohttp.ClientSession, gateway: GatewayThread, kind: str, body: dict[str, Any]) -> Any:
-    async with session.post(
-        f"{gateway.base_url}/mg-autotranscribe/v1/{kind}-streaming", json=body, headers=HEADERS
-    ) as response:
-        return {"status": response.status, **(await response.json())}
 
 
 def stereo(call_audio: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
@@ -64,15 +57,10 @@ async def test_a_siprec_call_is_transcribed_per_participant(gateway: GatewayThre
         assert await call.bye() == 200
         await asyncio.sleep(0.2)
         stopped = await control(session, gateway, "stop", {"namespace": "siprec", "guid": GUID})
-        async with session.get(
-            f"{gateway.base_url}/conversation/v1/conversation/messages",
-            params={"externalId": GUID},
-            headers=HEADERS,
-        ) as response:
-            stored = (await response.json())["messages"]
+        stored = await messages(session, gateway, GUID)
     assert stopped["status"] == 200, stopped
     expected = script["utterances"]
-    in_time = sorted(stored, key=lambda m: m["autotranscribeResponse"]["start"])
+    in_time = by_start(stored)
     assert len(in_time) == len(expected)
     assert word_error_rate([u["text"] for u in expected], [m["text"] for m in in_time]) <= 0.2
     for message, utterance in zip(in_time, expected, strict=True):

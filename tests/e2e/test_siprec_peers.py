@@ -15,7 +15,8 @@ import pytest
 import soundfile as sf
 
 from mediagw.evaluation import word_error_rate
-from tests.e2e.test_siprec import HEADERS, control, srs_address
+from tests.e2e.api import by_start, control, messages
+from tests.e2e.test_siprec import srs_address
 from tests.gateway import GatewayThread, free_port
 
 SIPP = shutil.which("sipp")
@@ -70,11 +71,11 @@ async def test_sipp_call_with_rtp_from_a_capture_is_transcribed(
         done = await run
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         stopped = await control(session, gateway, "stop", {"namespace": "siprec", "guid": guid})
-        stored = await _messages(session, gateway, guid)
+        stored = await messages(session, gateway, guid)
     said = [u for u in script["utterances"] if u["role"] == "customer" and u["end"] < seconds * 1000]
     assert stopped["status"] == 200 and stored
     assert {m["sender"]["role"] for m in stored} == {"customer"}  # sipp plays the first m-line only
-    texts = [m["text"] for m in sorted(stored, key=lambda m: m["autotranscribeResponse"]["start"])]
+    texts = [m["text"] for m in by_start(stored)]
     assert len(said) == 2 and word_error_rate([u["text"] for u in said], texts[: len(said)]) <= 0.3
 
 
@@ -98,12 +99,12 @@ async def test_pjsua2_src_call_over_tcp_is_transcribed_for_both_participants(
         result = await call
         assert result.error is None and result.invite_status == 200 and result.bye_status == 200, result
         stopped = await control(session, gateway, "stop", {"namespace": "siprec", "guid": guid})
-        stored = await _messages(session, gateway, guid)
+        stored = await messages(session, gateway, guid)
     assert stopped["status"] == 200
     said = [u for u in script["utterances"] if u["end"] < seconds * 1000 - 500]
     roles = {m["sender"]["role"] for m in stored}
     assert roles == {"customer", "agent"}
-    by_time = sorted(stored, key=lambda m: m["autotranscribeResponse"]["start"])
+    by_time = by_start(stored)
     assert word_error_rate([u["text"] for u in said], [m["text"] for m in by_time][: len(said)]) <= 0.25
 
 
@@ -115,12 +116,6 @@ async def _start_when_known(session: aiohttp.ClientSession, gateway: GatewayThre
             return started
         await asyncio.sleep(0.05)
     return started
-
-
-async def _messages(session: aiohttp.ClientSession, gateway: GatewayThread, guid: str) -> list[dict[str, Any]]:
-    url = f"{gateway.base_url}/conversation/v1/conversation/messages"
-    async with session.get(url, params={"externalId": guid}, headers=HEADERS) as response:
-        return list((await response.json())["messages"])
 
 
 def _load(path: Path) -> Any:

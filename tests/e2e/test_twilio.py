@@ -12,27 +12,19 @@ import pytest
 from mediagw.evaluation import word_error_rate
 from mediagw.simulators.twilio import call_sid, media_stream_url, play_call, stereo_tracks
 from tests.conftest import clip
+from tests.e2e import api
+from tests.e2e.api import by_start, messages
 from tests.gateway import API_ID, API_SECRET, GatewayThread
 
 pytestmark = pytest.mark.e2e
-HEADERS = {"asapp-api-id": API_ID, "asapp-api-secret": API_SECRET}
 
 
 async def control(session: aiohttp.ClientSession, gateway: GatewayThread, kind: str, sid: str) -> dict[str, Any]:
     body: dict[str, Any] = {"namespace": "twilio", "guid": sid}
     if kind == "start":
         body |= {"customerId": "cust-1", "agentId": "agent-1"}
-    async with session.post(
-        f"{gateway.base_url}/mg-autotranscribe/v1/{kind}-streaming", json=body, headers=HEADERS
-    ) as response:
-        return {"status": response.status, **(await response.json())}
-
-
-async def messages(session: aiohttp.ClientSession, gateway: GatewayThread, sid: str) -> list[dict[str, Any]]:
-    async with session.get(
-        f"{gateway.base_url}/conversation/v1/conversation/messages", params={"externalId": sid}, headers=HEADERS
-    ) as response:
-        return list((await response.json())["messages"])
+    result: dict[str, Any] = await api.control(session, gateway, kind, body)
+    return result
 
 
 @pytest.mark.parametrize("separate_sockets", [False, True])
@@ -66,7 +58,7 @@ async def test_a_call_is_transcribed_from_start_streaming_on(
     assert started["status"] == 200 and stopped["status"] == 200
     expected = [u for u in script["utterances"] if u["start"] > 6200]  # the greeting came before start
     assert len(stored) == len(expected)
-    in_time = sorted(stored, key=lambda m: m["autotranscribeResponse"]["start"])
+    in_time = by_start(stored)
     assert word_error_rate([u["text"] for u in expected], [m["text"] for m in in_time]) <= 0.2
     for message, utterance in zip(in_time, expected, strict=True):
         assert message["sender"]["role"] == utterance["role"]
