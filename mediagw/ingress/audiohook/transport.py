@@ -24,6 +24,7 @@ from mediagw.ingress.audiohook.protocol import (
     SessionClosed,
     SessionOpened,
 )
+from mediagw.ingress.idle import IdleWatch
 from mediagw.services import Services
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ async def handle_audiohook(request: web.Request, services: Services, replay: Rep
     services.sessions.add(stream)
     services.metrics.open_streams.labels(NAMESPACE).inc()
     try:
-        await stream.run(config.idle_timeout_s)
+        await stream.run()
     finally:
         services.metrics.open_streams.labels(NAMESPACE).dec()
         services.sessions.discard(stream)
@@ -88,10 +89,10 @@ class AudioHookStream:
         self._roles: tuple[str, ...] = ()
         self._log: dict[str, object] = {"ingress": NAMESPACE}
         self._closed = asyncio.Event()
-        self._last_message = asyncio.get_running_loop().time()
+        self._idle = IdleWatch(services.config.audiohook.idle_timeout_s)
 
-    async def run(self, idle_s: float) -> None:
-        watchdog = asyncio.create_task(self._close_when_idle(idle_s))
+    async def run(self) -> None:
+        watchdog = asyncio.create_task(self._close_when_idle())
         try:
             await self._receive()
         finally:
@@ -102,7 +103,8 @@ class AudioHookStream:
         loop = asyncio.get_running_loop()
         while True:
             message = await self._ws.receive()
-            self._last_message = now = loop.time()
+            now = loop.time()
+            self._idle.touch(now)
             if message.type is WSMsgType.TEXT:
                 events = self._session.receive_text(message.data, now)
             elif message.type is WSMsgType.BINARY:
@@ -163,14 +165,10 @@ class AudioHookStream:
         if not self._ws.closed:
             asyncio.ensure_future(self._ws.close())  # noqa: RUF006 - closing; the handler's loop then ends
 
-    async def _close_when_idle(self, idle_s: float) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(max(0.0, self._last_message + idle_s - loop.time()))
-            if loop.time() - self._last_message >= idle_s:
-                log.warning("audiohook session idle for %.0f s: disconnected", idle_s, extra=self._log)
-                await self._disconnect("error", "idle timeout")
-                return
+    async def _close_when_idle(self) -> None:
+        await self._idle.expired()
+        log.warning("audiohook session idle for %.0f s: disconnected", self._idle.idle_s, extra=self._log)
+        await self._disconnect("error", "idle timeout")
 
     async def _disconnect(self, reason: str, info: str) -> None:
         with contextlib.suppress(RuntimeError, ConnectionError):  # already closing: closed below either way
