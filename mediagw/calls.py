@@ -28,6 +28,15 @@ class TranscriptionParams:
     smart_formatting: bool = True
 
 
+@dataclass(frozen=True)
+class MediaError:
+    """Why a call's media stopped coming (a pulled stream that failed): an Application Status Code from the
+    reference (4051, 4053, 4080, 4082, 5000) and a description, returned as the streams' status."""
+
+    code: int
+    description: str
+
+
 @dataclass
 class StreamStats:
     """What one participant's stream did while transcription was on, for stop-streaming's summary."""
@@ -92,6 +101,7 @@ class Call:
         self._running: dict[str, Running] = {}
         self.media_samples = dict.fromkeys(ROLES, 0)  # per role: audio received since its first, started or not
         self.media_sources = 0  # connected media streams (sockets, RTP sessions) feeding this call
+        self.media_error: MediaError | None = None  # the media source failed (Amazon Connect's KVS reader)
         self._factory: TranscriptionFactory | None = None
         self._draining: list[asyncio.Future[None]] = []
         self.on_started: list[Callable[[Call], Awaitable[None]]] = []  # e.g. Amazon Connect starts its reader

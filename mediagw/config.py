@@ -139,6 +139,7 @@ class AmazonConnectConfig:
     retry_initial_s: float = 0.5  # backoff after throttling or a dropped connection, doubling
     retry_max_s: float = 8.0
     max_retries: int = 8  # consecutive failures before the reader gives up and records the error
+    start_check_s: float = 1.0  # start-streaming waits this long for the stream's tracks or the reader's failure
 
 
 @dataclass(frozen=True)

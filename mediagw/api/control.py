@@ -13,6 +13,7 @@ from aiohttp import web
 from mediagw.api.errors import ApiError
 from mediagw.api.routes import AUTH, SERVICES
 from mediagw.calls import ROLES, Call, Leg, TranscriptionParams
+from mediagw.ingress.kvs.reader import ARN as STREAM_ARN
 from mediagw.ingress.websocket_api.protocol import REDACTION_OUTPUTS, model_language
 from mediagw.services import Services
 
@@ -26,7 +27,6 @@ GUID_FORMATS = {
     "genesysaudiohook": re.compile(rf"^{_UUID}$"),  # conversationId
     "amazonconnect": re.compile(rf"^{_UUID}$"),  # ContactId
 }
-STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:kinesisvideo:[a-z0-9-]+:\d{12}:stream/[^/\s]+/\d+\S*$")
 OK_STATUS = {"code": 1000, "description": "OK"}
 
 
@@ -134,7 +134,8 @@ def _adapter_params(namespace: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _connect_params(raw: Any) -> dict[str, str]:
-    if not isinstance(raw, dict) or not isinstance(raw.get("streamArn"), str) or not STREAM_ARN.match(raw["streamArn"]):
+    arn = raw.get("streamArn") if isinstance(raw, dict) else None
+    if not isinstance(arn, str) or len(arn) > 1024 or not STREAM_ARN.match(arn):  # AWS ARNs: 1024 at most
         raise _bad("amazonConnectParams.streamArn must be a Kinesis Video stream ARN")
     selector = raw.get("startSelectorType", "NOW")
     if selector not in ("NOW", "FRAGMENT_NUMBER"):
@@ -142,7 +143,7 @@ def _connect_params(raw: Any) -> dict[str, str]:
     fragment = raw.get("afterFragmentNumber")
     if selector == "FRAGMENT_NUMBER" and (not isinstance(fragment, str) or not fragment.isdigit()):
         raise _bad("amazonConnectParams.afterFragmentNumber (digits) is required with FRAGMENT_NUMBER")
-    return {"streamArn": raw["streamArn"], "startSelectorType": selector, "afterFragmentNumber": fragment or ""}
+    return {"streamArn": arn, "startSelectorType": selector, "afterFragmentNumber": fragment or ""}
 
 
 async def _body(request: web.Request) -> Any:
@@ -185,6 +186,10 @@ async def start_streaming(request: web.Request) -> web.Response:
         raise ApiError(500, "500-201", "MG AutoTranscribe or AutoTranscribe internal error") from error
     finally:
         call.pending = False
+    if call.media_error is not None:  # a pulled stream (Amazon Connect) failed at once: not started, say why
+        await call.end(services.now())
+        log.warning("start-streaming: media failed (%s)", call.media_error.code, extra={"call_id": call.guid})
+        return web.json_response({"isOk": False, "autotranscribeResponse": _streams(call, leg, summary=False)})
     log.info("transcription started leg=%s", leg.id, extra={"call_id": call.guid, "ingress": call.namespace})
     return web.json_response({"isOk": True, "autotranscribeResponse": _streams(call, leg, summary=False)})
 
@@ -212,8 +217,10 @@ async def stop_streaming(request: web.Request) -> web.Response:
 
 def _streams(call: Call, leg: Leg, summary: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    error = call.media_error
+    status = OK_STATUS if error is None else {"code": error.code, "description": error.description}
     for role, participant in leg.participants.items():
-        entry: dict[str, Any] = {"streamId": participant.stream_id, "status": OK_STATUS}
+        entry: dict[str, Any] = {"streamId": participant.stream_id, "status": status}
         if summary:
             stats = participant.stats
             entry["summary"] = {

@@ -4,54 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from mediagw.evaluation import word_error_rate
-from mediagw.ingress.kvs.mkv import AudioBlock, FragmentTags, MkvReader
 from mediagw.simulators.kvs_endpoint import KvsEndpoint, KvsFragment, KvsStream
 from tests.e2e.api import HEADERS, by_start, control, messages
-from tests.fixtures.kvs.make_mkv import connect_call
-from tests.gateway import GatewayThread, free_port
-
-ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-contact-stream/1700000000000"
-EBML_MAGIC = b"\x1a\x45\xdf\xa3"
-
-
-def fragments(data: bytes) -> list[KvsFragment]:
-    """The GetMedia stream cut at each fragment's EBML header, numbered from its own Tags."""
-    starts = [i for i in range(len(data)) if data.startswith(EBML_MAGIC, i)]
-    pieces = [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=True)]
-    out = []
-    for piece in pieces:
-        tags = [e.tags for e in MkvReader().feed(piece) if isinstance(e, FragmentTags)]
-        number = next(t["AWS_KINESISVIDEO_FRAGMENT_NUMBER"] for t in tags if "AWS_KINESISVIDEO_FRAGMENT_NUMBER" in t)
-        out.append(KvsFragment(number, piece, 2.0))
-    return out
-
-
-@pytest.fixture(scope="module")
-def billing_fragments() -> list[KvsFragment]:
-    return fragments(connect_call(None))
-
-
-@pytest.fixture
-async def kvs(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[KvsEndpoint]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local-secret")
-    endpoint = KvsEndpoint(speed=10.0)
-    runner = web.AppRunner(endpoint.app())
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    endpoint.base_url = f"http://127.0.0.1:{port}"
-    yield endpoint
-    await runner.cleanup()
+from tests.e2e.kvs import ARN, customer_bytes, start_body, stop_body
+from tests.gateway import GatewayThread
 
 
 @pytest.fixture
@@ -64,20 +27,8 @@ async def transcribe(gateway: GatewayThread, contact: str, body: dict[str, Any],
     async with aiohttp.ClientSession() as session:
         assert (await control(session, gateway, "start", body))["status"] == 200
         await asyncio.sleep(seconds)
-        assert (await control(session, gateway, "stop", {"namespace": "amazonconnect", "guid": contact}))[
-            "status"
-        ] == 200
+        assert (await control(session, gateway, "stop", stop_body(contact)))["status"] == 200
         return by_start(await messages(session, gateway, contact))
-
-
-def start_body(contact: str, **params: str) -> dict[str, Any]:
-    return {
-        "namespace": "amazonconnect",
-        "guid": contact,
-        "customerId": "c-1",
-        "agentId": "a-1",
-        "amazonConnectParams": {"streamArn": ARN, "startSelectorType": "NOW", **params},
-    }
 
 
 @pytest.mark.parametrize("fault", [None, "drop"])
@@ -98,19 +49,6 @@ async def test_a_contact_is_transcribed_from_kvs_and_a_dropped_connection_resume
         resumed = kvs.requests[-1]["StartSelector"]
         assert resumed["StartSelectorType"] == "FRAGMENT_NUMBER"  # reconnected after the last whole fragment
         assert resumed["AfterFragmentNumber"] == billing_fragments[0].number
-
-
-async def test_kvs_errors_are_recorded_on_the_call(gateway: GatewayThread, kvs: KvsEndpoint) -> None:
-    contact = str(uuid.uuid4())
-    missing = start_body(contact, streamArn=ARN.replace("connect-contact-stream", "nowhere"))
-    async with aiohttp.ClientSession() as session:
-        assert (await control(session, gateway, "start", missing))["status"] == 200
-        for _ in range(100):
-            call = gateway.services.calls.get("amazonconnect", contact)
-            if call is not None and "kvsError" in call.extra:
-                break
-            await asyncio.sleep(0.05)
-    assert call is not None and "ResourceNotFoundException" in call.extra["kvsError"]
 
 
 async def test_the_sample_lambdas_start_and_stop_a_contact(
@@ -169,14 +107,9 @@ async def test_stop_then_start_resumes_after_the_last_fragment_with_every_sample
     gateway: GatewayThread, kvs: KvsEndpoint, billing_fragments: list[KvsFragment]
 ) -> None:
     kvs.streams[ARN] = KvsStream(ARN, billing_fragments)
-    sent = sum(
-        len(event.payload)
-        for fragment in billing_fragments
-        for event in MkvReader().feed(fragment.data)
-        if isinstance(event, AudioBlock) and event.track == 1
-    )
+    sent = customer_bytes(billing_fragments)
     contact = str(uuid.uuid4())
-    stop = {"namespace": "amazonconnect", "guid": contact}
+    stop = stop_body(contact)
     async with aiohttp.ClientSession() as session:
         assert (await control(session, gateway, "start", start_body(contact)))["status"] == 200
         await asyncio.sleep(1.5)  # about 15 s of the call at 10x

@@ -6,8 +6,9 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from mediagw.calls import Call
-from mediagw.ingress.kvs.reader import KvsReader, ReaderFailed, ReadPosition
+from mediagw.calls import Call, MediaError
+from mediagw.ingress.kvs.clients import KvsClients
+from mediagw.ingress.kvs.reader import INTERNAL_ERROR, KvsReader, ReaderFailed, ReadPosition
 from mediagw.services import Services
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ class ConnectReaders:
         self._services = services
         config = services.config.amazon_connect
         self._executor = ThreadPoolExecutor(max_workers=config.max_readers, thread_name_prefix="kvs")
+        self._clients = KvsClients(config)
         self._running: dict[str, tuple[KvsReader, asyncio.Task[None]]] = {}
 
     def call_for(self, guid: str) -> Call:
@@ -32,21 +34,28 @@ class ConnectReaders:
         return call
 
     async def start(self, call: Call) -> None:
+        """Start the call's reader and wait up to `start_check_s` for its tracks or its failure: an unknown
+        stream, a denied role or a wrong codec is then answered by this start-streaming (`call.media_error`)."""
         params = call.extra["amazonConnect"]
         position: ReadPosition = call.extra.setdefault("kvsPosition", ReadPosition())
         if params["startSelectorType"] == "FRAGMENT_NUMBER":  # told where to start: that wins over a resume
             position.selector, position.after_fragment = "FRAGMENT_NUMBER", params["afterFragmentNumber"]
             position.delivered_ms.clear()
+        config = self._services.config.amazon_connect
         reader = KvsReader(
             params["streamArn"],
             position,
-            self._services.config.amazon_connect,
+            config,
+            self._clients,
             call.push,  # already PCM: counted, and transcribed while started
             self._executor,
         )
-        call.extra.pop("kvsError", None)
+        call.media_error = None
         task = asyncio.create_task(self._run(call, reader), name=f"kvs-{call.guid}")
         self._running[call.guid] = (reader, task)
+        found = asyncio.create_task(reader.tracks_found.wait())
+        await asyncio.wait({task, found}, timeout=config.start_check_s, return_when=asyncio.FIRST_COMPLETED)
+        found.cancel()
 
     async def _run(self, call: Call, reader: KvsReader) -> None:
         extra = {"ingress": NAMESPACE, "call_id": call.guid}
@@ -55,15 +64,18 @@ class ConnectReaders:
             await reader.run()
             log.info("kvs stream ended", extra=extra)
         except ReaderFailed as error:
-            call.extra["kvsError"] = str(error)  # recorded on the call
+            call.media_error = MediaError(error.code, str(error))  # returned as the streams' status
             self._services.metrics.errors.labels("kvs-reader").inc()
             log.warning("kvs reader failed: %s", error, extra=extra)
         except Exception:  # a bug: recorded without details, never a hung or silent task
-            call.extra["kvsError"] = "internal error"
+            call.media_error = MediaError(INTERNAL_ERROR, "Internal service error")
             self._services.metrics.errors.labels("kvs-reader").inc()
             log.exception("kvs reader crashed", extra=extra)
         finally:
             self._running.pop(call.guid, None)
+
+    def reading(self, guid: str) -> bool:
+        return guid in self._running
 
     async def stop(self, call: Call) -> None:
         running = self._running.pop(call.guid, None)

@@ -76,6 +76,10 @@ class MkvError(ValueError):
         self.offset = offset
 
 
+class MkvTruncated(MkvError):
+    """The stream ended inside an element: more bytes were due (a cut connection, or a cut file)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Track:
     number: int
@@ -176,12 +180,14 @@ class MkvReader:
     def close(self) -> list[Event]:
         """End of stream: closes what is open (unknown sizes end here), or raises if it stopped mid-element."""
         if self._buf or self._skip:
-            raise MkvError(f"stream truncated inside an element ({len(self._buf) + self._skip} bytes)", self._offset)
+            held = len(self._buf) + self._skip
+            raise MkvTruncated(f"stream truncated inside an element ({held} bytes)", self._offset)
         events: list[Event] = []
         while self._stack:
             eid, end, _ = self._stack[-1]
             if end is not None:
-                raise MkvError(f"stream truncated: {_name(eid)} needs {end - self._offset} more bytes", self._offset)
+                missing = end - self._offset
+                raise MkvTruncated(f"stream truncated: {_name(eid)} needs {missing} more bytes", self._offset)
             self._pop(events)
         self._failed = True  # nothing more may be fed
         return events

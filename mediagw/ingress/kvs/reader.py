@@ -12,7 +12,6 @@ import asyncio
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,17 +20,32 @@ from typing import Any
 import numpy as np
 
 from mediagw.config import AmazonConnectConfig
-from mediagw.ingress.kvs.mkv import AudioBlock, FragmentTags, MkvError, MkvReader, Track, TracksFound
+from mediagw.ingress.kvs.clients import KvsClients
+from mediagw.ingress.kvs.mkv import AudioBlock, FragmentTags, MkvError, MkvReader, MkvTruncated, Track, TracksFound
 
 log = logging.getLogger(__name__)
-ARN = re.compile(r"^arn:aws[\w-]*:kinesisvideo:(?P<region>[a-z0-9-]+):\d{12}:stream/[\w.-]+/\d+$")
+# Connect's stream names hold the instance alias and contact id; the reference's example ends in letters too
+ARN = re.compile(r"^arn:aws[a-z-]*:kinesisvideo:(?P<region>[a-z0-9-]+):\d{12}:stream/[^/\s]+/\d+\S*$")
 ROLE_OF_TRACK = {"AUDIO_FROM_CUSTOMER": "customer", "AUDIO_TO_CUSTOMER": "agent"}
 FRAGMENT_NUMBER = "AWS_KINESISVIDEO_FRAGMENT_NUMBER"
 RETRYABLE = {"ConnectionLimitExceededException", "ClientLimitExceededException", "ThrottlingException"}
 
 
+# Application Status Codes (reference) a failed reader reports on the call's streams
+ENCODING_NOT_SUPPORTED, SAMPLE_RATE_NOT_SUPPORTED = 4051, 4053
+UNABLE_TO_TRANSCRIBE, AUDIO_DECODE_FAILURE, INTERNAL_ERROR = 4080, 4082, 5000
+
+
 class ReaderFailed(Exception):
-    """The reader gave up: `reason` is recorded on the call (no audio follows)."""
+    """The reader gave up: `code` (an Application Status Code) and the reason are recorded on the call."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class StreamTruncated(Exception):
+    """GetMedia's body ended inside an MKV element: read again from the last whole fragment."""
 
 
 @dataclass
@@ -51,13 +65,18 @@ def region_of(stream_arn: str) -> str:
 
 
 class KvsReader:
-    """Reads one stream until stopped, the stream ends or it fails; `on_audio(role, pcm)` runs on the loop."""
+    """Reads one stream until stopped, the stream ends or it fails; `on_audio(role, pcm)` runs on the loop.
+
+    `tracks_found` is set once the stream's tracks are known to be Connect's PCM, so start-streaming can wait
+    briefly for the first outcome (a wrong ARN, a denied role or a wrong codec) and answer with it.
+    """
 
     def __init__(
         self,
         stream_arn: str,
         position: ReadPosition,
         config: AmazonConnectConfig,
+        clients: KvsClients,
         on_audio: Callable[[str, np.ndarray], None],
         executor: ThreadPoolExecutor,
     ) -> None:
@@ -65,12 +84,13 @@ class KvsReader:
         self.region = region_of(stream_arn)
         self.position = position
         self._config = config
+        self._clients = clients
         self._on_audio = on_audio
         self._executor = executor
         self._stopping = threading.Event()
         self._payload: Any = None  # the open GetMedia body: closed by stop() to unblock the read
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.error: str | None = None
+        self.tracks_found = asyncio.Event()
 
     async def run(self) -> None:
         """Until the stream ends or stop(); raises ReaderFailed with a clear reason."""
@@ -91,89 +111,99 @@ class KvsReader:
     def _read_with_retries(self) -> None:
         delay, failures = self._config.retry_initial_s, 0
         while not self._stopping.is_set():
+            read_before = self.position.after_fragment
             try:
-                if self._read_once():
-                    return  # the stream ended
-                failures = 0
+                self._read_once()
+                return  # the stream ended, or stop()
             except ReaderFailed:
                 raise
             except Exception as error:  # botocore and urllib3 raise many kinds; each is judged below
                 if self._stopping.is_set():
                     return  # stop() closed the body under the read
+                if self.position.after_fragment != read_before:  # it got further: count failures afresh
+                    delay, failures = self._config.retry_initial_s, 0
                 failures += 1
                 if not _retryable(error) or failures > self._config.max_retries:
-                    raise ReaderFailed(_describe(error)) from error
+                    code = AUDIO_DECODE_FAILURE if isinstance(error, StreamTruncated) else UNABLE_TO_TRANSCRIBE
+                    raise ReaderFailed(code, _describe(error)) from error
                 log.warning("GetMedia for %s failed (%s): retrying in %.1f s", self.stream_arn, _describe(error), delay)
             if self._stopping.wait(delay):
                 return
             delay = min(delay * 2, self._config.retry_max_s)
 
-    def _read_once(self) -> bool:
-        """One GetMedia connection; True when the stream ended (or we were stopped), False to reconnect."""
-        media = self._media_client()
+    def _read_once(self) -> None:
+        """One GetMedia connection, read to its end (or until stopped)."""
+        media = self._clients.media_for(self.stream_arn, self.region)
         selector: dict[str, str] = {"StartSelectorType": "NOW"}
         if self.position.after_fragment:
             selector = {"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": self.position.after_fragment}
         elif self.position.selector == "FRAGMENT_NUMBER":
-            raise ReaderFailed("FRAGMENT_NUMBER start needs afterFragmentNumber")
+            raise ReaderFailed(UNABLE_TO_TRANSCRIBE, "FRAGMENT_NUMBER start needs afterFragmentNumber")
         response = media.get_media(StreamARN=self.stream_arn, StartSelector=selector)
         self._payload = response["Payload"]
-        parser = MkvReader()
+        parser, fragments = MkvReader(), _Fragments(self.position)
         roles: dict[int, str] = {}
-        current: str | None = None
         try:
             for chunk in self._payload.iter_chunks(16384):
                 if self._stopping.is_set():
-                    return True
+                    return
+                audio: list[tuple[str, AudioBlock]] = []
                 for event in parser.feed(chunk):
-                    if isinstance(event, TracksFound):
+                    if isinstance(event, AudioBlock):
+                        if event.track in roles:
+                            audio.append((roles[event.track], event))
+                    elif isinstance(event, TracksFound):
                         roles = _roles(event.tracks)
-                    elif isinstance(event, FragmentTags) and FRAGMENT_NUMBER in event.tags:
-                        if current is not None and current != event.tags[FRAGMENT_NUMBER]:
-                            self.position.after_fragment = current  # the previous fragment was read whole
-                        current = event.tags[FRAGMENT_NUMBER]
-                    elif isinstance(event, AudioBlock) and event.track in roles:
-                        self._deliver(roles[event.track], event)
+                        self._signal(self.tracks_found.set)
+                    elif isinstance(event, FragmentTags):
+                        fragments.tagged(event.tags)
+                self._deliver(audio)
+            parser.close()
+        except MkvTruncated as error:
+            raise StreamTruncated(f"GetMedia body ended inside an MKV element: {error}") from error
         except MkvError as error:
-            raise ReaderFailed(f"corrupt MKV from GetMedia: {error}") from error
+            raise ReaderFailed(AUDIO_DECODE_FAILURE, f"corrupt MKV from GetMedia: {error}") from error
         finally:
             self._payload = None
-        if current is not None:
-            self.position.after_fragment = current
-        return True
+        fragments.ended()
 
-    def _deliver(self, role: str, block: AudioBlock) -> None:
-        """Blocks at or before what was already delivered (a re-read after a reconnect) are skipped."""
-        if block.timecode_ms <= self.position.delivered_ms.get(role, -1):
-            return
-        self.position.delivered_ms[role] = block.timecode_ms
-        samples = np.frombuffer(block.payload[: len(block.payload) // 2 * 2], dtype="<i2").astype(np.int16)
+    def _deliver(self, audio: list[tuple[str, AudioBlock]]) -> None:
+        """One hand-over to the loop per chunk read, a run of samples per role. Blocks at or before what was
+        already delivered (a re-read after a reconnect) are skipped."""
+        delivered = self.position.delivered_ms
+        payloads: dict[str, list[bytes]] = {}
+        for role, block in audio:
+            if block.timecode_ms > delivered.get(role, -1):
+                delivered[role] = block.timecode_ms
+                payloads.setdefault(role, []).append(block.payload)
+        for role, parts in payloads.items():
+            data = b"".join(parts)
+            samples = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
+            self._signal(self._on_audio, role, samples)
+
+    def _signal(self, callback: Callable[..., None], *args: Any) -> None:
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._on_audio, role, samples)
-
-    def _media_client(self) -> Any:
-        session = _session(self._config, self.region)
-        control = session.client("kinesisvideo", endpoint_url=self._config.endpoint_url or None)
-        endpoint = control.get_data_endpoint(StreamARN=self.stream_arn, APIName="GET_MEDIA")["DataEndpoint"]
-        return session.client("kinesis-video-media", endpoint_url=endpoint)
+        self._loop.call_soon_threadsafe(callback, *args)
 
 
-def _session(config: AmazonConnectConfig, region: str) -> Any:
-    """Credentials from the standard chain, or from an assumed role (cross-account Connect instances)."""
-    import boto3
+class _Fragments:
+    """Follows the fragment numbers in the Tags: a fragment is whole once the next one's number appears."""
 
-    if not config.role_arn:
-        return boto3.Session(region_name=region)
-    sts = boto3.client("sts", region_name=region)
-    extra = {"ExternalId": config.external_id} if config.external_id else {}
-    assumed = sts.assume_role(RoleArn=config.role_arn, RoleSessionName=f"mediagw-{int(time.time())}", **extra)
-    credentials = assumed["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
+    def __init__(self, position: ReadPosition) -> None:
+        self._position = position
+        self._current: str | None = None
+
+    def tagged(self, tags: dict[str, str]) -> None:
+        number = tags.get(FRAGMENT_NUMBER)
+        if number is None:
+            return
+        if self._current is not None and self._current != number:
+            self._position.after_fragment = self._current
+        self._current = number
+
+    def ended(self) -> None:
+        if self._current is not None:
+            self._position.after_fragment = self._current
 
 
 def _roles(tracks: list[Track]) -> dict[int, str]:
@@ -183,14 +213,14 @@ def _roles(tracks: list[Track]) -> dict[int, str]:
         role = ROLE_OF_TRACK.get(track.name or "")
         if role is None:
             continue
-        if track.codec_id != "A_PCM/INT/LIT" or int(track.sampling_frequency or 0) != 8000 or track.channels != 1:
-            raise ReaderFailed(
-                f"track {track.name} is {track.codec_id} {track.sampling_frequency} Hz x{track.channels}: "
-                "expected 16-bit PCM, 8 kHz, mono"
-            )
+        form = f"track {track.name} is {track.codec_id} {track.sampling_frequency:g} Hz x{track.channels}"
+        if track.codec_id != "A_PCM/INT/LIT" or track.channels != 1 or track.bit_depth not in (None, 16):
+            raise ReaderFailed(ENCODING_NOT_SUPPORTED, f"{form}: expected 16-bit PCM, mono")
+        if int(track.sampling_frequency or 0) != 8000:
+            raise ReaderFailed(SAMPLE_RATE_NOT_SUPPORTED, f"{form}: expected 8000 Hz")
         roles[track.number] = role
     if not roles:
-        raise ReaderFailed("no AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER track in the stream")
+        raise ReaderFailed(AUDIO_DECODE_FAILURE, "no AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER track in the stream")
     return roles
 
 
@@ -199,7 +229,7 @@ def _retryable(error: Exception) -> bool:
     code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
     if code:
         return code in RETRYABLE
-    return True  # connection errors, read timeouts, a dropped body: reconnect after the last fragment
+    return True  # connection errors, read timeouts, a dropped or truncated body: reconnect after the last fragment
 
 
 def _describe(error: Exception) -> str:

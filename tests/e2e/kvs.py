@@ -1,0 +1,47 @@
+"""What the Amazon Connect end-to-end tests share: a stream ARN, GetMedia bytes cut into KVS fragments, requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mediagw.ingress.kvs.mkv import AudioBlock, FragmentTags, MkvReader
+from mediagw.simulators.kvs_endpoint import KvsFragment
+
+ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-contact-stream/1700000000000"
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+def fragments(data: bytes) -> list[KvsFragment]:
+    """The GetMedia stream cut at each fragment's EBML header, numbered from its own Tags."""
+    starts = [i for i in range(len(data)) if data.startswith(EBML_MAGIC, i)]
+    pieces = [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=True)]
+    out = []
+    for piece in pieces:
+        tags = [e.tags for e in MkvReader().feed(piece) if isinstance(e, FragmentTags)]
+        number = next(t["AWS_KINESISVIDEO_FRAGMENT_NUMBER"] for t in tags if "AWS_KINESISVIDEO_FRAGMENT_NUMBER" in t)
+        out.append(KvsFragment(number, piece, 2.0))
+    return out
+
+
+def customer_bytes(sent: list[KvsFragment]) -> int:
+    """PCM bytes of the customer track (track 1) in these fragments."""
+    return sum(
+        len(event.payload)
+        for fragment in sent
+        for event in MkvReader().feed(fragment.data)
+        if isinstance(event, AudioBlock) and event.track == 1
+    )
+
+
+def start_body(contact: str, **params: str) -> dict[str, Any]:
+    return {
+        "namespace": "amazonconnect",
+        "guid": contact,
+        "customerId": "c-1",
+        "agentId": "a-1",
+        "amazonConnectParams": {"streamArn": ARN, "startSelectorType": "NOW", **params},
+    }
+
+
+def stop_body(contact: str) -> dict[str, str]:
+    return {"namespace": "amazonconnect", "guid": contact}
