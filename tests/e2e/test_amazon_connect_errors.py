@@ -161,3 +161,19 @@ async def _reader_done(gateway: GatewayThread, contact: str) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the reader did not end")
+
+
+async def test_a_start_beyond_max_readers_is_refused_not_stalled(
+    gateway_factory: Any, kvs: KvsEndpoint, billing_fragments: list[KvsFragment]
+) -> None:
+    gateway = gateway_factory(amazon_connect={"endpoint_url": kvs.base_url, "max_readers": 1})
+    kvs.streams[ARN] = KvsStream(ARN, billing_fragments)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    async with aiohttp.ClientSession() as session:
+        assert (await control(session, gateway, "start", start_body(first)))["isOk"] is True
+        refused = await control(session, gateway, "start", start_body(second))
+        assert refused["isOk"] is False
+        assert refused["autotranscribeResponse"]["customer"]["status"]["code"] == 5000
+        assert (await control(session, gateway, "stop", stop_body(first)))["isOk"] is True
+        assert (await control(session, gateway, "start", start_body(second)))["isOk"] is True  # a reader is free
+        assert (await control(session, gateway, "stop", stop_body(second)))["isOk"] is True

@@ -42,6 +42,11 @@ class ConnectReaders:
             position.selector, position.after_fragment = "FRAGMENT_NUMBER", params["afterFragmentNumber"]
             position.delivered_ms.clear()
         config = self._services.config.amazon_connect
+        call.media_error = None
+        if len(self._running) >= config.max_readers:  # its thread would never come: refuse, don't stall
+            call.media_error = MediaError(INTERNAL_ERROR, f"all {config.max_readers} KVS readers are busy")
+            log.warning("kvs reader refused: max_readers reached", extra={"call_id": call.guid})
+            return
         reader = KvsReader(
             params["streamArn"],
             position,
@@ -50,7 +55,6 @@ class ConnectReaders:
             call.push,  # already PCM: counted, and transcribed while started
             self._executor,
         )
-        call.media_error = None
         task = asyncio.create_task(self._run(call, reader), name=f"kvs-{call.guid}")
         self._running[call.guid] = (reader, task)
         found = asyncio.create_task(reader.tracks_found.wait())
