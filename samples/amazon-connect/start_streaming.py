@@ -46,7 +46,13 @@ def post(action: str, body: dict[str, Any]) -> str:
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
-            return "ok" if json.loads(response.read()).get("isOk") else "failed"
+            answer = json.loads(response.read())
     except urllib.error.HTTPError as error:  # the flow branches on the result; the code is in the logs
         print(f"mediagw {action} answered {error.code}: {error.read()[:500]!r}")
         return "failed"
+    if answer.get("isOk"):
+        return "ok"
+    # e.g. 4080 (the stream is unknown or mediagw may not read it): each stream's status says why
+    statuses = {role: s.get("status") for role, s in answer.get("autotranscribeResponse", {}).items()}
+    print(f"mediagw {action} did not succeed: {json.dumps(statuses)[:500]}")
+    return "failed"

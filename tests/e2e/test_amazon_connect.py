@@ -83,6 +83,10 @@ async def test_the_sample_lambdas_start_and_stop_a_contact(
     assert await asyncio.to_thread(lambdas["stop"].lambda_handler, event, None) == {"result": "ok"}
     request = kvs.requests[-1]["StartSelector"]
     assert request == {"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": billing_fragments[0].number}
+    audio = event["Details"]["ContactData"]["MediaStreams"]["Customer"]["Audio"]
+    audio["StreamARN"] = ARN.replace("connect-contact-stream", "never-streamed")
+    event["Details"]["ContactData"]["ContactId"] = str(uuid.uuid4())
+    assert await asyncio.to_thread(lambdas["start"].lambda_handler, event, None) == {"result": "failed"}
 
 
 def _load_lambdas() -> dict[str, Any]:
