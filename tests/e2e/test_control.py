@@ -86,6 +86,22 @@ async def messages(gateway: GatewayThread, guid: str) -> list[dict[str, Any]]:
             },
             "400-201",
         ),
+        *(
+            (
+                {
+                    "namespace": "amazonconnect",
+                    "guid": "8c259fea-8764-4a92-adc4-73572e9cf016",
+                    "amazonConnectParams": {"streamArn": arn, "startSelectorType": "NOW"},
+                },
+                "400-201",
+            )
+            for arn in (
+                "connect-contact-stream",
+                "arn:aws:kinesis:us-east-1:145051540001:stream/s/1696422764859",  # Kinesis Data Streams
+                "arn:aws:kinesisvideo:us-east-1:1450515:stream/s/1696422764859",  # account id too short
+                "arn:aws:kinesisvideo:us-east-1:145051540001:stream/s/" + "1" * 1000,  # over AWS's 1024
+            )
+        ),
         ({"autotranscribeParams": {"language": "es-US"}}, "400-202"),
         ({"autotranscribeParams": {"smartFormatting": False}}, "400-202"),
         ({"autotranscribeParams": {"detailedToken": "yes"}}, "400-202"),
