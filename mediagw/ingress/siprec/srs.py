@@ -47,6 +47,7 @@ class Recording:
     local_tag: str
     remote_tag: str
     remote_target: str  # the SRC's Contact URI: where in-dialog requests we send go
+    route_set: list[str]  # the INVITE's Record-Route values in order: the Route of requests we send
     local_uri: str  # To of the INVITE (our From in requests we send)
     remote_uri: str  # From of the INVITE
     peer: Peer
@@ -195,6 +196,11 @@ class RecordingServer:
         expires, timer_problem = self._session_expires(request)
         if timer_problem:
             return self._reply(request, peer, now, 422, headers=[("Min-SE", str(self.options.min_session_expires))])
+        try:
+            for route in request.headers.get_all("Record-Route"):
+                parse_name_addr(route)
+        except SipError:
+            return self._reply(request, peer, now, 400, "Bad Record-Route")
         allocated: list[int] = []
         try:
             offer = read_offer(request.headers.get("Content-Type"), request.body)
@@ -209,6 +215,7 @@ class RecordingServer:
             local_tag=generate_tag(),
             remote_tag=request.from_tag or "",
             remote_target=parse_name_addr(contact or request.headers.get("From") or "").uri,
+            route_set=request.headers.get_all("Record-Route"),
             local_uri=request.headers.get("To") or "",
             remote_uri=request.headers.get("From") or "",
             peer=peer,
@@ -259,6 +266,8 @@ class RecordingServer:
         """The 2xx to an accepted (re-)INVITE or UPDATE; only a 2xx refreshes the session (RFC 4028 §10)."""
         recording.session_expires, recording.refreshed_at = expires, now
         headers = [("Contact", self._contact(peer)), *_capabilities()]
+        if request.method == "INVITE":  # RFC 3261 §12.1.1: proxies that record-route stay in the dialog
+            headers += [("Record-Route", value) for value in request.headers.get_all("Record-Route")]
         if expires:
             headers += [("Session-Expires", f"{expires};refresher=uac"), ("Require", "timer")]
         body = b""
@@ -309,7 +318,9 @@ class RecordingServer:
             ("Call-ID", recording.call_id),
             ("CSeq", f"{recording.local_cseq} BYE"),
         ]
-        bye = SipRequest("BYE", recording.remote_target, Headers(headers))
+        target, routes = _route(recording)
+        headers += [("Route", route) for route in routes]
+        bye = SipRequest("BYE", target, Headers(headers))
         if reason == "session timer expired":
             bye.headers.add("Reason", 'SIP;cause=408;text="Session timer expired"')
         send = Send(bye, recording.peer)
@@ -388,6 +399,18 @@ class RecordingServer:
         if asked < self.options.min_session_expires:
             return 0, True
         return min(asked, self.options.session_expires), False
+
+
+def _route(recording: Recording) -> tuple[str, list[str]]:
+    """Request-URI and Route headers of a request we send in the dialog (RFC 3261 §12.2.1.1). It still goes to
+    the peer the INVITE came from, which is the first proxy of the route set when there is one."""
+    routes = recording.route_set
+    if not routes:
+        return recording.remote_target, []
+    first = parse_name_addr(routes[0]).uri
+    if "lr" in (param.partition("=")[0].strip().lower() for param in first.split(";")[1:]):
+        return recording.remote_target, routes  # loose routing
+    return first, [*routes[1:], f"<{recording.remote_target}>"]  # a strict router takes the Request-URI
 
 
 def _option_tags(request: SipRequest, name: str) -> list[str]:
