@@ -12,11 +12,11 @@ import numpy as np
 from mediagw.calls import Call
 from mediagw.config import SiprecConfig
 from mediagw.ingress.siprec.callid import extract_guid
+from mediagw.ingress.siprec.dialog import Recording
 from mediagw.ingress.siprec.jitterbuffer import MediaChunk
 from mediagw.ingress.siprec.media import Decoder, PortPool, RtcpSink, StreamReceiver
 from mediagw.ingress.siprec.offer import StreamPlan
 from mediagw.ingress.siprec.rtp import DtmfEnded, DtmfStarted
-from mediagw.ingress.siprec.srs import Recording
 from mediagw.metrics import Metrics
 
 log = logging.getLogger(__name__)

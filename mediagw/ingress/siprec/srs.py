@@ -11,20 +11,17 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
-from mediagw.ingress.siprec.metadata import RecordingMetadata
-from mediagw.ingress.siprec.offer import ACCEPTED_TYPES, OfferError, StreamPlan, answer_sdp, plan_streams, read_offer
+from mediagw.ingress.siprec.dialog import Recording, bye_request, host_literal
+from mediagw.ingress.siprec.offer import ACCEPTED_TYPES, OfferError, answer_sdp, plan_streams, read_offer
 from mediagw.ingress.siprec.sdp import SessionDescription
 from mediagw.ingress.siprec.sip import (
-    Headers,
     SipError,
     SipRequest,
     SipResponse,
-    generate_branch,
     generate_tag,
     make_response,
     parse_name_addr,
@@ -37,35 +34,6 @@ log = logging.getLogger(__name__)
 
 SUPPORTED = ("siprec", "timer")
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"
-
-
-@dataclass
-class Recording:
-    """One recording session (a SIP dialog) and its streams."""
-
-    call_id: str
-    local_tag: str
-    remote_tag: str
-    remote_target: str  # the SRC's Contact URI: where in-dialog requests we send go
-    route_set: list[str]  # the INVITE's Record-Route values in order: the Route of requests we send
-    local_uri: str  # To of the INVITE (our From in requests we send)
-    remote_uri: str  # From of the INVITE
-    peer: Peer
-    headers: dict[str, str]  # INVITE headers the guid may come from
-    metadata: RecordingMetadata | None
-    plans: list[StreamPlan]
-    remote_cseq: int
-    local_cseq: int = 0
-    sdp_session_id: int = field(default_factory=lambda: secrets.randbelow(2**31))
-    sdp_version: int = 0
-    session_expires: int = 0  # 0: no session timer
-    refreshed_at: float = 0.0
-    last_answer: bytes = b""  # our SDP, repeated for a refresh without an offer
-    ended: bool = False
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.call_id, self.local_tag, self.remote_tag)
 
 
 @dataclass(frozen=True)
@@ -309,18 +277,7 @@ class RecordingServer:
         """We end the session: BYE to the SRC (retransmitted over UDP until a final response or timer F)."""
         recording.local_cseq += 1
         port = self.options.port_for(recording.peer.transport)
-        via = f"{_host(self.options.address)}:{port};branch={generate_branch()};rport"
-        headers = [
-            ("Via", f"SIP/2.0/{recording.peer.transport.upper()} {via}"),
-            ("Max-Forwards", "70"),
-            ("From", _with_tag(recording.local_uri, recording.local_tag)),
-            ("To", recording.remote_uri),
-            ("Call-ID", recording.call_id),
-            ("CSeq", f"{recording.local_cseq} BYE"),
-        ]
-        target, routes = _route(recording)
-        headers += [("Route", route) for route in routes]
-        bye = SipRequest("BYE", target, Headers(headers))
+        bye = bye_request(recording, f"{host_literal(self.options.address)}:{port}")
         if reason == "session timer expired":
             bye.headers.add("Reason", 'SIP;cause=408;text="Session timer expired"')
         send = Send(bye, recording.peer)
@@ -373,7 +330,7 @@ class RecordingServer:
 
     def _contact(self, peer: Peer) -> str:
         transport = "" if peer.transport == "udp" else f";transport={peer.transport}"
-        return f"<sip:srs@{_host(self.options.address)}:{self.options.port_for(peer.transport)}{transport}>"
+        return f"<sip:srs@{host_literal(self.options.address)}:{self.options.port_for(peer.transport)}{transport}>"
 
     def _schedule(self, at: float, run: Callable[[float], list[Action]]) -> None:
         heapq.heappush(self._timers, (at, next(self._order), run))
@@ -401,29 +358,9 @@ class RecordingServer:
         return min(asked, self.options.session_expires), False
 
 
-def _route(recording: Recording) -> tuple[str, list[str]]:
-    """Request-URI and Route headers of a request we send in the dialog (RFC 3261 §12.2.1.1). It still goes to
-    the peer the INVITE came from, which is the first proxy of the route set when there is one."""
-    routes = recording.route_set
-    if not routes:
-        return recording.remote_target, []
-    first = parse_name_addr(routes[0]).uri
-    if "lr" in (param.partition("=")[0].strip().lower() for param in first.split(";")[1:]):
-        return recording.remote_target, routes  # loose routing
-    return first, [*routes[1:], f"<{recording.remote_target}>"]  # a strict router takes the Request-URI
-
-
 def _option_tags(request: SipRequest, name: str) -> list[str]:
     return [tag.strip().lower() for value in request.headers.get_all(name) for tag in value.split(",") if tag.strip()]
 
 
 def _capabilities() -> list[tuple[str, str]]:
     return [("Allow", ALLOW), ("Supported", ", ".join(SUPPORTED)), ("Accept", ACCEPTED_TYPES)]
-
-
-def _host(address: str) -> str:
-    return f"[{address}]" if ":" in address and not address.startswith("[") else address
-
-
-def _with_tag(name_addr: str, tag: str) -> str:
-    return name_addr if ";tag=" in name_addr.lower() else f"{name_addr};tag={tag}"

@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from mediagw.config import SiprecConfig
+from mediagw.ingress.siprec.dialog import Recording
 from mediagw.ingress.siprec.g729 import g729_available
 from mediagw.ingress.siprec.media import IDLE_FLUSH_S, PortPool
 from mediagw.ingress.siprec.recording import RecordingMedia, guid_of
@@ -18,7 +19,6 @@ from mediagw.ingress.siprec.sip import SipError, SipRequest, SipResponse, Stream
 from mediagw.ingress.siprec.srs import (
     Action,
     Peer,
-    Recording,
     RecordingEnded,
     RecordingServer,
     RecordingStarted,
