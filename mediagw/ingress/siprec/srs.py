@@ -345,17 +345,36 @@ class RecordingServer:
         return port
 
     def _session_expires(self, request: SipRequest) -> tuple[int, bool]:
-        """RFC 4028: the interval the SRC asked for (0: none); True when it is below our Min-SE (422)."""
+        """RFC 4028: the interval the SRC asked for (0: none); True when it is below our Min-SE (422).
+
+        The SRC refreshes (refresher=uac). When it asks us to (refresher=uas) or does not support timers (a proxy
+        put the header in), the timer is declined: no Session-Expires in the 2xx, so no side expects refreshes
+        that we do not send. A refresh in the dialog keeps the timer even without `Supported: timer` again.
+        """
         value = request.headers.get("Session-Expires")
         if value is None:
             return 0, False
+        interval, _, params = value.partition(";")
         try:
-            asked = int(value.split(";", 1)[0].strip())
+            asked = int(interval.strip())
         except ValueError as error:
             raise SipError(400, "Bad Session-Expires") from error
+        refresher = _param(params, "refresher").lower()
+        supported = "timer" in _option_tags(request, "Supported") + _option_tags(request, "Require")
+        if refresher == "uas" or not (supported or request.to_tag):
+            return 0, False
         if asked < self.options.min_session_expires:
             return 0, True
         return min(asked, self.options.session_expires), False
+
+
+def _param(params: str, name: str) -> str:
+    """A header parameter's value from `;a=1;b=2` text, or ''."""
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == name:
+            return value.strip()
+    return ""
 
 
 def _option_tags(request: SipRequest, name: str) -> list[str]:
