@@ -162,6 +162,7 @@ class SiprecConfig:
     min_session_expires_s: int = 90
     pause_on_dtmf_s: float = 0.0  # > 0: transcription skips keyed DTMF and this long after it (PCI)
     max_calls: int = 2000  # INVITEs past this are answered 503
+    media_timeout_s: float = 600.0  # no RTP on any stream this long (not on hold): BYE, recording ended; 0: never
 
 
 @dataclass(frozen=True)

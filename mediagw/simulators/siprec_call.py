@@ -21,7 +21,15 @@ import soundfile as sf
 
 from mediagw.audio.g711 import pcm_to_alaw, pcm_to_ulaw
 from mediagw.ingress.siprec.sdp import parse_sdp
-from mediagw.ingress.siprec.sip import Headers, SipRequest, SipResponse, generate_branch, generate_tag, parse_message
+from mediagw.ingress.siprec.sip import (
+    Headers,
+    SipRequest,
+    SipResponse,
+    generate_branch,
+    generate_tag,
+    make_response,
+    parse_message,
+)
 
 BOUNDARY = "mediagw-src-boundary"
 PACKET_SAMPLES = 160
@@ -208,6 +216,16 @@ class SiprecCall:
         response = await self.send(self._request("BYE"))
         self.result.statuses["BYE"] = response.status
         return response.status
+
+    async def bye_received(self, within_s: float) -> SipRequest:
+        """The SRS ended the session: its BYE, answered 200 (TimeoutError if none comes in time)."""
+        assert self._sip is not None and self._sip.transport is not None
+        async with asyncio.timeout(within_s):
+            while True:
+                request = await self._sip.requests.get()
+                if request.method == "BYE" and request.call_id == self.call_id:
+                    self._sip.transport.sendto(bytes(make_response(request, 200)), self.srs)
+                    return request
 
     async def play(self, audio: np.ndarray, *, speed: float = 1.0, codec: str = "PCMU") -> None:
         """RTP for both channels to the answered ports, 20 ms packets at `speed` x real time."""

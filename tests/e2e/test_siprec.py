@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+import pytest
 
 from mediagw.api import routes
 from mediagw.evaluation import word_error_rate
@@ -16,6 +17,7 @@ from tests.e2e.api import by_start, control, messages
 from tests.gateway import GatewayThread
 
 GUID = "00002542391662063156"
+DEAD = "00002542391662063157"
 
 
 def srs_address(gateway: GatewayThread) -> tuple[str, int]:
@@ -113,3 +115,22 @@ async def test_bye_flushes_the_utterance_in_progress_and_control_waits_with_409_
     assert summaries["customer"]["summary"]["transcripts"] + summaries["agent"]["summary"]["transcripts"] == len(
         script["utterances"]
     )
+
+
+async def test_a_recording_whose_rtp_stops_is_ended_with_a_bye_but_not_while_on_hold(
+    gateway_factory: Any, call_audio: Any
+) -> None:
+    gateway = gateway_factory(siprec={"port": 0, "media_timeout_s": 1.0})
+    audio, _ = stereo(call_audio, "billing")
+    async with SiprecCall(srs_address(gateway), GUID) as held, SiprecCall(srs_address(gateway), DEAD) as dead:
+        assert await held.invite() == 200 and await dead.invite() == 200
+        await asyncio.gather(held.play(audio[:4000]), dead.play(audio[:4000]))
+        assert await held.reinvite("inactive") == 200  # on hold: the SRC says it sends nothing
+        bye = await dead.bye_received(within_s=5.0)
+        assert "No RTP" in (bye.headers.get("Reason") or "")
+        server = gateway.services.siprec
+        assert server is not None and server.core is not None
+        assert [r.call_id for r in server.core.recordings.values()] == [held.call_id]
+        with pytest.raises(TimeoutError):
+            await held.bye_received(within_s=1.5)  # still recording, though silent
+        assert await held.bye() == 200

@@ -60,6 +60,7 @@ class RecordingMedia:
         self._roles_for: object = None
         self._dtmf_until = 0.0
         self._dtmf_keys = 0
+        self._heard_at = asyncio.get_running_loop().time()  # the last RTP seen by flush_idle (or the start)
         self.call.extra.setdefault("siprecStreams", len([p for p in recording.plans if p.active]))
 
     async def open(self, ports: PortPool) -> None:
@@ -96,7 +97,17 @@ class RecordingMedia:
         for receiver in self.receivers.values():
             if 0 < receiver.last_packet_at < silent_since:
                 receiver.flush()
+                self._heard_at = max(self._heard_at, receiver.last_packet_at)
                 receiver.last_packet_at = 0.0  # flushed; the next packet re-arms it
+
+    def silent_for(self, now: float) -> float:
+        """Seconds since the last RTP packet on any stream (or since the recording began); 0 while on hold,
+        when the SRC said it sends nothing (every stream inactive or recvonly)."""
+        if not any(plan.active and plan.direction in ("sendonly", "sendrecv") for plan in self.recording.plans):
+            self._heard_at = now
+            return 0.0
+        heard = max([self._heard_at, *(receiver.last_packet_at for receiver in self.receivers.values())])
+        return now - heard
 
     def close(self) -> tuple[str, ...]:
         """BYE: what the jitter buffers hold goes to the call; the roles that had media are returned."""

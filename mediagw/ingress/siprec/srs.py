@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 SUPPORTED = ("siprec", "timer")
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"
+BYE_REASONS = {  # the Reason header (RFC 3326) of a BYE we send
+    "session timer expired": 'SIP;cause=408;text="Session timer expired"',
+    "media timeout": 'SIP;cause=408;text="No RTP received"',
+}
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,11 @@ class RecordingServer:
             _, _, run = heapq.heappop(self._timers)
             actions.extend(run(now))
         return actions
+
+    def hang_up(self, key: tuple[str, str, str], now: float, reason: str) -> list[Action]:
+        """End one recording from outside SIP (its media stopped): BYE to the SRC, the recording ended."""
+        recording = self.recordings.get(key)
+        return self._hang_up(recording, now, reason) if recording is not None else []
 
     def end_all(self, now: float) -> list[Action]:
         """Shutdown: a BYE to every SRC, and every recording ended."""
@@ -278,8 +287,8 @@ class RecordingServer:
         recording.local_cseq += 1
         port = self.options.port_for(recording.peer.transport)
         bye = bye_request(recording, f"{host_literal(self.options.address)}:{port}")
-        if reason == "session timer expired":
-            bye.headers.add("Reason", 'SIP;cause=408;text="Session timer expired"')
+        if reason in BYE_REASONS:
+            bye.headers.add("Reason", BYE_REASONS[reason])
         send = Send(bye, recording.peer)
         self._transactions.send_request(send, now)
         return [send, *self._end(recording, reason)]

@@ -176,8 +176,16 @@ class SiprecServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._execute(self.core.tick(loop.time()))
-            for media in self._media.values():
+            for media in list(self._media.values()):
                 media.flush_idle(loop.time() - IDLE_FLUSH_S)
+                timeout = self.config.media_timeout_s
+                if timeout and media.silent_for(loop.time()) > timeout:
+                    log.warning(
+                        "siprec recording without RTP for %.0f s: ended",
+                        timeout,
+                        extra={"ingress": NAMESPACE, "call_id": media.call.guid},
+                    )
+                    self._execute(self.core.hang_up(media.recording.key, loop.time(), "media timeout"))
 
     # ---- actions
 
