@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import tempfile
 import time
 import uuid
@@ -26,7 +25,14 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench.common import GatewayProcess, own_cpu_seconds, percentiles, probe_while_media_flows, start_streaming
+from bench.common import (
+    GatewayProcess,
+    own_cpu_seconds,
+    percentiles,
+    probe_while_media_flows,
+    run_levels,
+    start_streaming,
+)
 from mediagw.simulators.audiohook import play_session
 
 KEY, SECRET = "bench-key", "YmVuY2gtc2VjcmV0LWZvci1hdWRpb2hvb2s="
@@ -97,12 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, nargs="*", default=[300, 500])
     args = parser.parse_args()
-    os.environ.setdefault("MEDIAGW_LOGGING__LEVEL", "WARNING")
-    levels = []
-    for sessions in args.sessions:
-        levels.append(run_level(sessions))
-        print(json.dumps(levels[-1]), flush=True)
-    print(json.dumps({"benchmark": "audiohook_ingest", "levels": levels}, indent=1))
+    run_levels("audiohook_ingest", args.sessions, run_level)
 
 
 if __name__ == "__main__":

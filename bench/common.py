@@ -8,9 +8,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import numpy as np
@@ -19,6 +20,7 @@ from asr.frame import Pcm
 from mediagw.offline import read_channels
 from tests.gateway import API_ID, API_SECRET, free_port, wait_healthy
 
+Level = TypeVar("Level")
 API_HEADERS = {"asapp-api-id": API_ID, "asapp-api-secret": API_SECRET}  # the default config's local-dev app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,3 +151,13 @@ async def probe_while_media_flows(
             times.append(time.monotonic() - begun)
             await asyncio.sleep(0.2)
     return times, (gateway.cpu_seconds() - cpu0) / (time.monotonic() - wall0)
+
+
+def run_levels(benchmark: str, levels: Iterable[Level], run_level: Callable[[Level], dict[str, Any]]) -> None:
+    """Each load level in turn, its JSON printed as it ends, then all of them under the benchmark's name."""
+    os.environ.setdefault("MEDIAGW_LOGGING__LEVEL", "WARNING")
+    results = []
+    for level in levels:
+        results.append(run_level(level))
+        print(json.dumps(results[-1]), flush=True)
+    print(json.dumps({"benchmark": benchmark, "levels": results}, indent=1))

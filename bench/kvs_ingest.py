@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
-import os
 import tempfile
 import time
 import uuid
@@ -28,7 +26,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import API_HEADERS, GatewayProcess, own_cpu_seconds, percentiles
+from bench.common import API_HEADERS, GatewayProcess, own_cpu_seconds, percentiles, run_levels
 from tests.gateway import free_port
 
 ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-bench-{index}/1700000000000"
@@ -149,12 +147,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, nargs="*", default=[100, 300])
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    os.environ.setdefault("MEDIAGW_LOGGING__LEVEL", "WARNING")
-    levels = []
-    for readers in args.readers:
-        levels.append(run_level(readers, args.seconds))
-        print(json.dumps(levels[-1]), flush=True)
-    print(json.dumps({"benchmark": "kvs_ingest", "levels": levels}, indent=1))
+    run_levels("kvs_ingest", args.readers, lambda readers: run_level(readers, args.seconds))
 
 
 if __name__ == "__main__":

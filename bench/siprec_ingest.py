@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
-import os
 import socket
 import struct
 import tempfile
@@ -27,7 +25,14 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench.common import GatewayProcess, own_cpu_seconds, percentiles, probe_while_media_flows, start_streaming
+from bench.common import (
+    GatewayProcess,
+    own_cpu_seconds,
+    percentiles,
+    probe_while_media_flows,
+    run_levels,
+    start_streaming,
+)
 from mediagw.audio.g711 import pcm_to_ulaw
 from mediagw.simulators.siprec_call import SiprecCall
 from tests.gateway import free_port
@@ -165,12 +170,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, nargs="*", default=[300])
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    os.environ.setdefault("MEDIAGW_LOGGING__LEVEL", "WARNING")
-    levels = []
-    for calls in args.calls:
-        levels.append(run_level(calls, args.seconds))
-        print(json.dumps(levels[-1]), flush=True)
-    print(json.dumps({"benchmark": "siprec_ingest", "levels": levels}, indent=1))
+    run_levels("siprec_ingest", args.calls, lambda calls: run_level(calls, args.seconds))
 
 
 if __name__ == "__main__":

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import GatewayProcess
+from bench.common import GatewayProcess, run_levels
 from tests.gateway import free_port
 
 SCENARIO = Path(__file__).resolve().parent.parent / "samples" / "siprec" / "sipp" / "siprec_load.xml"
@@ -68,12 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", type=int, nargs="*", default=[50, 100, 200])
     args = parser.parse_args()
-    os.environ.setdefault("MEDIAGW_LOGGING__LEVEL", "WARNING")
-    levels = []
-    for rate in args.rates:
-        levels.append(run_level(rate))
-        print(json.dumps(levels[-1]), flush=True)
-    print(json.dumps({"benchmark": "siprec_setup", "levels": levels}, indent=1))
+    run_levels("siprec_setup", args.rates, run_level)
 
 
 if __name__ == "__main__":

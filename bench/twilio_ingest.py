@@ -17,7 +17,6 @@ import asyncio
 import itertools
 import json
 import multiprocessing
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench.common import API_HEADERS, GatewayProcess, own_cpu_seconds, percentiles
+from bench.common import API_HEADERS, GatewayProcess, own_cpu_seconds, percentiles, run_levels
 from mediagw.audio.g711 import pcm_to_ulaw
 
 
@@ -142,13 +141,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, nargs="*", default=[300, 500, 600])
     parser.add_argument("--baseline", action="store_true", help="also run each level on the asyncio loop")
     args = parser.parse_args()
-    os.environ.setdefault("MEDIAGW_LOGGING__LEVEL", "WARNING")
-    levels = []
     runs = [(calls, started) for calls in args.calls for started in (False, True)]
-    for (calls, started), loop in itertools.product(runs, ["uvloop", "asyncio"] if args.baseline else ["uvloop"]):
-        levels.append(run_level(calls, started, loop))
-        print(json.dumps(levels[-1]), flush=True)
-    print(json.dumps({"benchmark": "twilio_ingest", "levels": levels}, indent=1))
+    loops = ["uvloop", "asyncio"] if args.baseline else ["uvloop"]
+    levels = [(calls, started, loop) for (calls, started), loop in itertools.product(runs, loops)]
+    run_levels("twilio_ingest", levels, lambda level: run_level(*level))
 
 
 if __name__ == "__main__":
