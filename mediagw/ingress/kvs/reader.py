@@ -153,8 +153,9 @@ class KvsReader:
                         if event.track in roles:
                             audio.append((roles[event.track], event))
                     elif isinstance(event, TracksFound):
-                        roles = _roles(event.tracks)
-                        self._signal(self.tracks_found.set)
+                        roles = _roles(event.tracks)  # every fragment repeats its Tracks
+                        if not self.tracks_found.is_set():
+                            self._signal(self.tracks_found.set)
                     elif isinstance(event, FragmentTags):
                         fragments.tagged(event.tags)
                 self._deliver(audio)

@@ -26,6 +26,7 @@ from mediagw.ingress.siprec.sip import (
     make_response,
     parse_name_addr,
 )
+from mediagw.ingress.siprec.sipheaders import parse_params
 from mediagw.ingress.siprec.transactions import AckTimeout, DialogKey, ServerTransactions
 from mediagw.ingress.siprec.transactions import Peer as Peer  # re-exported: the transports use them from here
 from mediagw.ingress.siprec.transactions import Send as Send
@@ -368,22 +369,13 @@ class RecordingServer:
             asked = int(interval.strip())
         except ValueError as error:
             raise SipError(400, "Bad Session-Expires") from error
-        refresher = _param(params, "refresher").lower()
+        refresher = parse_params(params).get("refresher", "").lower()
         supported = "timer" in _option_tags(request, "Supported") + _option_tags(request, "Require")
         if refresher == "uas" or not (supported or request.to_tag):
             return 0, False
         if asked < self.options.min_session_expires:
             return 0, True
         return min(asked, self.options.session_expires), False
-
-
-def _param(params: str, name: str) -> str:
-    """A header parameter's value from `;a=1;b=2` text, or ''."""
-    for param in params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == name:
-            return value.strip()
-    return ""
 
 
 def _option_tags(request: SipRequest, name: str) -> list[str]:
