@@ -117,11 +117,11 @@ def test_a_full_session_from_open_to_close() -> None:
 
     assert client.send("paused") == [Paused(320)]
     assert client.send("resumed", {"start": "PT0.04S", "discarded": "PT2S"}) == [Resumed(320, 16_000)]
-    assert session.receive_binary(frame, now=3.06) == [AudioReceived(frame[0::2], frame[1::2], 320)]
+    assert session.receive_binary(frame, now=3.06) == [AudioReceived(frame[0::2], frame[1::2], 16_320)]
 
-    assert client.send("discarded", {"start": "PT0.06S", "discarded": "PT0.5S"}) == [Discarded(480, 4000)]
-    assert session.receive_binary(frame, now=3.6)[0] == AudioReceived(frame[0::2], frame[1::2], 4480)
-    assert session.position == 4640
+    assert client.send("discarded", {"start": "PT2.06S", "discarded": "PT0.5S"}) == [Discarded(16_480, 4000)]
+    assert session.receive_binary(frame, now=3.6)[0] == AudioReceived(frame[0::2], frame[1::2], 20_480)
+    assert session.position == 20_640
 
     assert client.send("update", {"language": "es-ES"}) == [LanguageUpdated("es-ES")]
     error = {"code": 429, "message": "Too many requests", "retryAfter": "PT1.5S"}

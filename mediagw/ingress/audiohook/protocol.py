@@ -3,52 +3,44 @@
 Follows Genesys' AudioHook protocol specification and purecloudlabs/audiohook-reference-implementation. Server
 messages leave as `Send` events, in order. A violation is answered once with `disconnect` (reason "error"); the
 client's `close` that follows is still answered `closed`. The media clock counts samples per channel at 8 kHz, as
-the client's `position` does: it advances with audio received and with audio reported `discarded`, and stands
-still while the client is paused.
+the client's `position` does: it advances with audio received and with the audio the client left out, which keeps
+its place on the call's clock. `resumed` reports how much audio the pause left out and `discarded` how much the
+client dropped otherwise; each moves the clock on by exactly that duration (their `start` is where, on the client's
+clock, the stretch began: it should be our position, and a difference is reported, never filled).
 """
 
 from __future__ import annotations
 
 import json
-import re
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
-from enum import Enum, IntEnum
-from typing import Any, TypeGuard
+from enum import Enum
+from typing import Any
+
+from mediagw.ingress.audiohook.fields import (
+    RATE,
+    ErrorCode,
+    Invalid,
+    Participant,
+    choose_channels,
+    duration_samples,
+    is_int,
+    parse_message,
+    parse_participant,
+    parse_uuid,
+)
 
 VERSION = "2"
-RATE = 8000
 NULL_UUID = "00000000-0000-0000-0000-000000000000"  # the conversationId of a connection probe
 MAX_TEXT_CHARS = 65_535
 DISCONNECT_REASONS = ("completed", "unauthorized", "error")
-PREFERRED_CHANNELS = (("external", "internal"), ("internal", "external"), ("external",), ("internal",))
-_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_DURATION = re.compile(r"PT(\d{1,10}(?:\.\d{0,9})?|\.\d{1,9})S")
-
-
-class ErrorCode(IntEnum):
-    """The protocol's HTTP-style codes (as in its `error` message), carried by `ProtocolFailed`."""
-
-    BAD_REQUEST = 400
-    UNAUTHORIZED = 401
-    CONFLICT = 409
-    TOO_LARGE = 413
-    UNSUPPORTED_MEDIA = 415
-    INTERNAL = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Send:
     text: str  # a server message, to send as one WebSocket text frame
-
-
-@dataclass(frozen=True)
-class Participant:
-    id: str
-    ani: str
-    ani_name: str
-    dnis: str
 
 
 @dataclass(frozen=True)
@@ -87,8 +79,11 @@ class Paused:
 
 @dataclass(frozen=True)
 class Resumed:
-    position: int  # unchanged by the pause
+    """The pause ended: the clock moves on by `paused_samples` from `position`, which a consumer fills with silence."""
+
+    position: int  # where the pause began
     paused_samples: int  # audio the pause left out, as the client reports it
+    skew: int = 0  # the client's `start` minus `position` (0 when the two clocks agree)
 
 
 @dataclass(frozen=True)
@@ -97,6 +92,7 @@ class Discarded:
 
     position: int
     samples: int
+    skew: int = 0  # the client's `start` minus `position` (0 when the two clocks agree)
 
 
 @dataclass(frozen=True)
@@ -141,13 +137,6 @@ class State(Enum):
     CLOSED = "closed"
 
 
-class _Invalid(Exception):
-    def __init__(self, reason: str, code: int = ErrorCode.BAD_REQUEST) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
-
-
 CLIENT_MESSAGES = frozenset({"open", "ping", "paused", "resumed", "discarded", "update", "error", "close"})
 _BEFORE_OPEN = frozenset({"open", "close", "error", "ping"})
 
@@ -183,20 +172,28 @@ class AudioHookSession:
             return self._close_after_failure(text)
         try:
             if len(text) > MAX_TEXT_CHARS:
-                raise _Invalid(f"text message of {len(text)} characters is too large", ErrorCode.TOO_LARGE)
-            message = _parse(text)
+                raise Invalid(f"text message of {len(text)} characters is too large", ErrorCode.TOO_LARGE)
+            message = parse_message(text)
             self._check_header(message)
             handler: Callable[[dict[str, Any], dict[str, Any]], list[Event]] = getattr(self, "_on_" + message["type"])
             return handler(message["parameters"], message)
-        except _Invalid as error:
+        except Invalid as error:
             return self._fail(error.reason, error.code)
         except Exception:  # a bug here must not reach the event loop, nor its details the client
+            log.exception("audiohook message could not be handled")
             return self._fail("internal error", ErrorCode.INTERNAL)
 
     def receive_binary(self, data: bytes, now: float) -> list[Event]:
         self.last_received = now
         if self.state in (State.FAILED, State.CLOSED):
             return []
+        try:
+            return self._audio(data)
+        except Exception:  # as for text: closed with the protocol's internal error, details only in the log
+            log.exception("audiohook audio could not be handled")
+            return self._fail("internal error", ErrorCode.INTERNAL)
+
+    def _audio(self, data: bytes) -> list[Event]:
         if not self.channels:
             return self._fail("audio before the session is open", ErrorCode.CONFLICT)
         if self.paused:
@@ -236,43 +233,43 @@ class AudioHookSession:
 
     def _check_header(self, message: dict[str, Any]) -> None:
         if message.get("version") != VERSION:
-            raise _Invalid(f"protocol version {str(message.get('version'))[:8]!r} is not {VERSION!r}")
+            raise Invalid(f"protocol version {str(message.get('version'))[:8]!r} is not {VERSION!r}")
         seq = message.get("seq")
-        if not _is_int(seq) or seq != self.clientseq + 1:
-            raise _Invalid(f"seq {str(seq)[:12]} does not follow {self.clientseq}")
+        if not is_int(seq) or seq != self.clientseq + 1:
+            raise Invalid(f"seq {str(seq)[:12]} does not follow {self.clientseq}")
         serverseq = message.get("serverseq")
-        if not _is_int(serverseq) or not 0 <= serverseq <= self.seq:
-            raise _Invalid(f"serverseq {str(serverseq)[:12]} is not one we sent (last {self.seq})")
-        _samples(message.get("position"), "position")
+        if not is_int(serverseq) or not 0 <= serverseq <= self.seq:
+            raise Invalid(f"serverseq {str(serverseq)[:12]} is not one we sent (last {self.seq})")
+        duration_samples(message.get("position"), "position")
         if not isinstance(message.get("parameters"), dict):
-            raise _Invalid("parameters is not an object")
-        session_id = _uuid(message.get("id"), "id")
+            raise Invalid("parameters is not an object")
+        session_id = parse_uuid(message.get("id"), "id")
         if self.session_id is None:
             self.session_id = session_id
         elif session_id.lower() != self.session_id.lower():
-            raise _Invalid("id is not this session's id")
+            raise Invalid("id is not this session's id")
         self.clientseq = seq
         kind = message.get("type")
         if kind not in CLIENT_MESSAGES:
-            raise _Invalid(f"unknown message type {str(kind)[:32]!r}")
+            raise Invalid(f"unknown message type {str(kind)[:32]!r}")
         if self.state is State.CONNECTED and kind not in _BEFORE_OPEN:
-            raise _Invalid(f"{kind!r} before open", ErrorCode.CONFLICT)
+            raise Invalid(f"{kind!r} before open", ErrorCode.CONFLICT)
 
     def _on_open(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
         if self.state is State.DISCONNECTING and not self.channels:  # we refused the session before it opened
             return []
         if self.state is not State.CONNECTED:
-            raise _Invalid("open sent twice", ErrorCode.CONFLICT)
-        organization_id = _uuid(params.get("organizationId"), "organizationId")
-        conversation_id = _uuid(params.get("conversationId"), "conversationId")
-        participant = _participant(params.get("participant"))
+            raise Invalid("open sent twice", ErrorCode.CONFLICT)
+        organization_id = parse_uuid(params.get("organizationId"), "organizationId")
+        conversation_id = parse_uuid(params.get("conversationId"), "conversationId")
+        participant = parse_participant(params.get("participant"))
         language, custom_config = params.get("language"), params.get("customConfig", {})
         if (language is not None and not isinstance(language, str)) or not isinstance(custom_config, dict):
-            raise _Invalid("language or customConfig is malformed")
+            raise Invalid("language or customConfig is malformed")
         if self._organization_id and organization_id.lower() != self._organization_id.lower():
             return self._fail("organizationId does not match the connection's", ErrorCode.UNAUTHORIZED, "unauthorized")
-        self.channels = _choose_channels(params.get("media"))
-        self.position = _samples(message["position"], "position")
+        self.channels = choose_channels(params.get("media"))
+        self.position = duration_samples(message["position"], "position")
         self.probe = conversation_id == NULL_UUID
         self.state = State.OPEN
         opened: dict[str, Any] = {
@@ -291,7 +288,7 @@ class AudioHookSession:
         rtt = params.get("rtt")
         events: list[Event] = [Send(self._message("pong", {}))]
         if rtt is not None:
-            events.append(RttReported(_samples(rtt, "rtt") / RATE))
+            events.append(RttReported(duration_samples(rtt, "rtt") / RATE))
         return events
 
     def _on_paused(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
@@ -301,32 +298,37 @@ class AudioHookSession:
         return [Paused(self.position)]
 
     def _on_resumed(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
-        _samples(params.get("start"), "start")
-        left_out = _samples(params.get("discarded"), "discarded")
+        start, left_out = (
+            duration_samples(params.get("start"), "start"),
+            duration_samples(params.get("discarded"), "discarded"),
+        )
         if not self.paused:  # an answer to a `resume` while not paused
             return []
         self.paused = False
-        return [Resumed(self.position, left_out)]
+        position, self.position = self.position, self.position + left_out
+        return [Resumed(position, left_out, start - position)]
 
     def _on_discarded(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
-        start = _samples(params.get("start"), "start")
-        end = start + _samples(params.get("discarded"), "discarded")
-        if end <= self.position:
+        start, samples = (
+            duration_samples(params.get("start"), "start"),
+            duration_samples(params.get("discarded"), "discarded"),
+        )
+        if not samples:
             return []
-        position, self.position = self.position, end
-        return [Discarded(position, end - position)]
+        position, self.position = self.position, self.position + samples
+        return [Discarded(position, samples, start - position)]
 
     def _on_update(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
         language = params.get("language")
         if not isinstance(language, str) or not language:
-            raise _Invalid("update has no language")
+            raise Invalid("update has no language")
         return [LanguageUpdated(language)]
 
     def _on_error(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
         code, text, retry_after = params.get("code"), params.get("message"), params.get("retryAfter")
-        if not _is_int(code) or not isinstance(text, str):
-            raise _Invalid("error needs an integer code and a message")
-        retry_after_s = None if retry_after is None else _samples(retry_after, "retryAfter") / RATE
+        if not is_int(code) or not isinstance(text, str):
+            raise Invalid("error needs an integer code and a message")
+        retry_after_s = None if retry_after is None else duration_samples(retry_after, "retryAfter") / RATE
         return [ClientError(code, text[:1000], retry_after_s)]
 
     def _on_close(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
@@ -337,11 +339,11 @@ class AudioHookSession:
     def _close_after_failure(self, text: str) -> list[Event]:
         try:
             message = json.loads(text) if len(text) <= MAX_TEXT_CHARS else None
-        except ValueError:
+        except (ValueError, RecursionError):
             return []
         if not isinstance(message, dict) or message.get("type") != "close":
             return []
-        if _is_int(message.get("seq")):
+        if is_int(message.get("seq")):
             self.clientseq = message["seq"]
         params = message.get("parameters")
         return self._on_close(params if isinstance(params, dict) else {}, message)
@@ -359,59 +361,6 @@ class AudioHookSession:
         return json.dumps({**header, "clientseq": self.clientseq, "parameters": parameters}, separators=(",", ":"))
 
 
-def _parse(text: str) -> dict[str, Any]:
-    try:
-        message = json.loads(text)
-    except ValueError:
-        raise _Invalid("message is not JSON") from None
-    if not isinstance(message, dict):
-        raise _Invalid("message is not a JSON object")
-    return message
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _uuid(value: object, name: str) -> str:
-    if not isinstance(value, str) or not _UUID.fullmatch(value):
-        raise _Invalid(f"{name} is not a UUID")
-    return value
-
-
-def _samples(value: object, name: str) -> int:
-    """An ISO 8601 duration of seconds ("PT1.25S") as samples at 8 kHz."""
-    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise _Invalid(f"{name} is not a duration like 'PT1.5S'")
-    return round(Decimal(match.group(1)) * RATE)
-
-
-def _participant(value: object) -> Participant:
-    if not isinstance(value, dict):
-        raise _Invalid("participant is not an object")
-    fields = [value.get(key) for key in ("id", "ani", "aniName", "dnis")]
-    if not all(isinstance(item, str) for item in fields):
-        raise _Invalid("participant needs id, ani, aniName and dnis")
-    return Participant(*(str(item) for item in fields))
-
-
-def _choose_channels(offers: object) -> tuple[str, ...]:
-    """PCMU at 8 kHz, both channels preferred, then external alone, then internal alone; other offers are skipped."""
-    if not isinstance(offers, list):
-        raise _Invalid("media is not a list")
-    usable = {_pcmu_channels(offer) for offer in offers}
-    for channels in PREFERRED_CHANNELS:
-        if channels in usable:
-            return channels
-    raise _Invalid("no media offer this server accepts (PCMU at 8000 Hz)", ErrorCode.UNSUPPORTED_MEDIA)
-
-
-def _pcmu_channels(offer: object) -> tuple[str, ...]:
-    """The channels of an offer of PCMU audio at 8 kHz; () for any other offer."""
-    if not isinstance(offer, dict) or [offer.get(key) for key in ("type", "format", "rate")] != ["audio", "PCMU", RATE]:
-        return ()
-    channels = offer.get("channels")
-    if not isinstance(channels, list) or not all(isinstance(channel, str) for channel in channels):
-        return ()
-    return tuple(channels)
+def _stretch(params: dict[str, Any]) -> tuple[int, int]:
+    """`start` and `discarded` of `resumed` and `discarded`, in samples."""
+    return duration_samples(params.get("start"), "start"), duration_samples(params.get("discarded"), "discarded")

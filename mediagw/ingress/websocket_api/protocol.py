@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ REDACTION_OUTPUTS = ("redacted", "unredacted", "redacted_and_unredacted")
 VOCABULARY_CATEGORIES = ("address", "name", "number", "company", "currency")
 _LANGUAGE_TAG = re.compile(r"^([a-zA-Z]{2,3})(?:-[a-zA-Z0-9]{2,8})*$")
 _SOUNDS_LIKE = re.compile(r"^[a-z0-9áéíóúüñ' .-]+$")  # lower case English/Spanish letters, digits spelled or not
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,9 @@ class DirectStreamProtocol:
             raise ProtocolError(Status.MESSAGE_FORMAT, f"unknown message type {str(kind)[:40]!r}")
         except ProtocolError as error:
             return self._fail(error.status, error.detail)
+        except Exception:  # a bug here must not reach the event loop, nor its details the client
+            log.exception("direct stream message could not be handled")
+            return self._fail(Status.INTERNAL_ERROR, "internal error")
 
     def receive_binary(self, data: bytes) -> list[Event]:
         if self.state is State.STREAMING:
@@ -182,6 +187,8 @@ def _parse_object(text: str) -> dict[str, Any]:
         message = json.loads(text)
     except json.JSONDecodeError as error:
         raise ProtocolError(Status.MESSAGE_FORMAT, f"message is not JSON: {error.msg}") from error
+    except RecursionError:
+        raise ProtocolError(Status.MESSAGE_FORMAT, "message is not JSON: nested too deeply") from None
     if not isinstance(message, dict):
         raise ProtocolError(Status.MESSAGE_FORMAT, "message is not a JSON object")
     return message
@@ -242,7 +249,7 @@ def _field(message: dict[str, Any], name: str, kind: type, default: Any) -> Any:
     value = message.get(name, default)
     if value is None:
         return default
-    if kind is int and isinstance(value, str) and value.isdigit():
+    if kind is int and isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)  # "8000" is as good as 8000
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ProtocolError(Status.MESSAGE_FORMAT, f"{name} must be {kind.__name__}")
