@@ -97,8 +97,9 @@ def verify_upgrade(
 ) -> Credentials:
     """Check an upgrade request; `api_keys` maps each accepted key to its base64 client secret, or None if unsigned.
 
-    A key without a secret is accepted unsigned (a signature on it proves nothing and is not checked). `authority`
-    overrides the Host header for "@authority" (behind a proxy that rewrites it).
+    A key without a secret is accepted unsigned; a signed request is verified all the same, keyed with the empty
+    secret as Genesys' reference server does, so a signature is never taken on trust. `authority` overrides the
+    Host header for "@authority" (behind a proxy that rewrites it).
     """
     fields = {name.lower(): _canonical(value) for name, value in headers.items()}
     api_key = fields.get("x-api-key", "")
@@ -113,10 +114,26 @@ def verify_upgrade(
     if api_key not in api_keys:  # the same answer as a bad signature: a client learns nothing about keys
         raise AuthError(401, "unknown API key")
     secret = api_keys[api_key]
-    if secret is None:
-        return credentials
     if "signature-input" not in fields and "signature" not in fields:
+        if secret is None:
+            return credentials
         raise AuthError(401, "the request is not signed")
+    key = b"" if secret is None else _decode_secret(secret)
+    derived = _derived(method, path_with_query, (authority or fields.get("host", "")).lower())
+    _verify_signature(fields, derived, key, api_key, now, replay, max_skew_s)
+    return replace(credentials, signed=True)
+
+
+def _verify_signature(
+    fields: Mapping[str, str],
+    derived: Mapping[str, str],
+    key: bytes,
+    api_key: str,
+    now: float,
+    replay: ReplayCache,
+    max_skew_s: float,
+) -> None:
+    """The request's signature: over the required components, fresh, keyed with `key`, its nonce not seen before."""
     components, params, signature = _read_signature(fields)
     keyid, nonce, created, expires = (params.get(name) for name in ("keyid", "nonce", "created", "expires"))
     if keyid != api_key or params.get("alg", ALGORITHM) != ALGORITHM:
@@ -129,15 +146,13 @@ def verify_upgrade(
         raise AuthError(401, f"signature created {created} is more than {max_skew_s:g} s from now")
     if expires is not None and expires <= now:
         raise AuthError(401, "signature expired")
-    derived = _derived(method, path_with_query, (authority or fields.get("host", "")).lower())
     base = _signature_base(components, params, lambda name: (derived if name[0] == "@" else fields).get(name) or None)
-    expected = hmac.new(_decode_secret(secret), base.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, base.encode(), hashlib.sha256).digest()
     if not hmac.compare_digest(signature, expected):
         raise AuthError(401, "signature does not match")
     until = created + max_skew_s if expires is None else min(expires, created + max_skew_s)
     if replay.seen(api_key, nonce, until, now):
         raise AuthError(401, "signature nonce was used before")
-    return replace(credentials, signed=True)
 
 
 def sign_upgrade(
