@@ -7,7 +7,6 @@ import dataclasses
 import logging
 import socket
 import threading
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from mediagw.api.routes import SERVICES
 from mediagw.app import build_app, ssl_context
 from mediagw.config import Config, load_config
 from mediagw.services import Services
+from tests.waits import wait_until
 
 API_ID = "local-dev"
 API_SECRET = "local-dev-secret"
@@ -30,16 +30,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_healthy(base_url: str, attempts: int = 600) -> None:
+def wait_healthy(base_url: str, timeout_s: float = 60.0) -> None:
     """Poll /v1/health of a gateway started as a process until it answers 200."""
-    for _ in range(attempts):
-        try:
-            with urllib.request.urlopen(f"{base_url}/v1/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("gateway did not become healthy")
+
+    def healthy() -> bool:
+        with urllib.request.urlopen(f"{base_url}/v1/health", timeout=1) as response:
+            return bool(response.status == 200)
+
+    wait_until(healthy, timeout_s=timeout_s, interval_s=0.1, what="gateway healthy")
 
 
 def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
@@ -94,6 +92,10 @@ class GatewayThread:
         if not self._ready.wait(60) or self.error:
             raise RuntimeError(f"gateway did not start: {self.error}")
         return self
+
+    def metric(self, name: str, **labels: str) -> float:
+        """A sample of this gateway's Prometheus registry, 0.0 while it has none."""
+        return self.services.metrics.registry.get_sample_value(name, labels) or 0.0
 
     def call_soon(self, work: Any) -> None:
         """Run a plain callable on the gateway's loop (as an ingress adapter would) and wait for it."""

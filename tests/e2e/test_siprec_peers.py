@@ -18,10 +18,12 @@ from mediagw.evaluation import word_error_rate
 from tests.e2e.api import by_start, control, messages
 from tests.e2e.test_siprec import srs_address
 from tests.gateway import GatewayThread, free_port
+from tests.waits import eventually
 
 SIPP = shutil.which("sipp")
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "siprec"
 needs_sipp = pytest.mark.skipif(SIPP is None, reason="sipp (Debian sip-tester) is not installed")
+pytestmark = [pytest.mark.e2e, pytest.mark.peers]  # slow: `-m "not peers"` leaves them out of a local run
 
 
 def sipp(
@@ -110,12 +112,9 @@ async def test_pjsua2_src_call_over_tcp_is_transcribed_for_both_participants(
 
 async def _start_when_known(session: aiohttp.ClientSession, gateway: GatewayThread, body: dict[str, Any]) -> Any:
     """start-streaming as soon as the INVITE has made the call known (400-203 until then)."""
-    for _ in range(200):
-        started = await control(session, gateway, "start", body)
-        if started["status"] != 400:
-            return started
-        await asyncio.sleep(0.05)
-    return started
+    return await eventually(
+        lambda: control(session, gateway, "start", body), lambda a: a["status"] != 400, interval_s=0.05
+    )
 
 
 def _load(path: Path) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -14,6 +13,7 @@ from mediagw.simulators.direct_ws import stream_audio, streaming_url
 from mediagw.simulators.webhook_receiver import Receiver
 from tests.conftest import channel_of
 from tests.gateway import API_ID, API_SECRET
+from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -30,14 +30,10 @@ def body(stream: str, index: int) -> bytes:
     return json.dumps({"type": "transcript", "streamId": stream, "n": index}).encode()
 
 
-async def publish_and_wait(publisher: TargetPublisher, messages: list[tuple[str, int]], within_s: float = 10) -> None:
+async def publish_and_wait(publisher: TargetPublisher, messages: list[tuple[str, int]]) -> None:
     for stream, index in messages:
         publisher.publish(f"u-{stream}-{index}", stream, body(stream, index))
-    for _ in range(int(within_s / 0.02)):
-        if publisher.backlog == 0:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"backlog still {publisher.backlog}")
+    await eventually(lambda: publisher.backlog, lambda backlog: backlog == 0, what="backlog delivered")
 
 
 async def test_each_stream_arrives_in_order_with_the_secret_in_a_header_or_the_url() -> None:
@@ -78,8 +74,8 @@ async def test_a_full_backlog_drops_the_oldest_first() -> None:
     publisher = TargetPublisher(target, recorded, lambda s: None)
     for index in range(12):
         publisher.publish(f"u{index}", f"s{index % 3}", body("x", index))
-    await asyncio.sleep(0.05)
     assert publisher.backlog == 5 and publisher.dropped == 7
+    await eventually(lambda: len(recorded.failures) >= 7, what="the drops recorded")
     assert [f[0] for f in recorded.failures] == [f"u{i}" for i in range(7)]
     assert all(f[2] == "dropped" for f in recorded.failures)
     await publisher.close()
@@ -120,10 +116,7 @@ async def test_a_hanging_receiver_never_holds_up_the_stream_or_the_healthy_one(
     async with aiohttp.ClientSession() as session:
         url = await streaming_url(session, gateway.base_url, API_ID, API_SECRET, "hooked-1")
         result = await stream_audio(session, url, samples, realtime=False, external_id="cust-9")
-    for _ in range(100):
-        if len(healthy.received) == len(script):
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: len(healthy.received) >= len(script), what="every transcript at the healthy target")
     assert len(result.transcripts) == len(script)
     assert [m["autotranscribeResponse"] for m in healthy.received] == result.transcripts
     assert healthy.received[0] == {

@@ -10,6 +10,7 @@ import pytest
 
 from asr.pool import AsrPool
 from asr.recognizer import Recognition, RecognitionRequest
+from tests.waits import eventually
 
 
 def request(tag: int) -> RecognitionRequest:
@@ -20,15 +21,19 @@ async def test_backlog_is_batched_and_each_caller_gets_its_own_result() -> None:
     release = threading.Event()
     batches: list[int] = []
 
+    decoding = threading.Event()
+
     def recognize(batch: list[RecognitionRequest]) -> list[Recognition]:
-        release.wait(5)
+        decoding.set()
+        release.wait(60)
         batches.append(len(batch))
         return [Recognition(str(int(r.samples[0]))) for r in batch]
 
     pool = AsrPool(recognize, workers=1, queue_size=16, max_batch=4)
     pool.start()
     calls = [asyncio.create_task(pool.transcribe(request(i))) for i in range(6)]
-    await asyncio.sleep(0.05)  # all six were queued before the worker woke: it takes four, then two
+    # all six were queued before the worker woke: it takes four, then two
+    assert await asyncio.to_thread(decoding.wait, 60), "the first batch never reached the decoder"
     release.set()
     results = await asyncio.gather(*calls)
     await pool.close()
@@ -39,15 +44,19 @@ async def test_backlog_is_batched_and_each_caller_gets_its_own_result() -> None:
 async def test_a_full_queue_makes_producers_wait_instead_of_dropping() -> None:
     release = threading.Event()
 
+    decoding = threading.Event()
+
     def recognize(batch: list[RecognitionRequest]) -> list[Recognition]:
-        release.wait(5)
+        decoding.set()
+        release.wait(60)
         return [Recognition("x") for _ in batch]
 
     pool = AsrPool(recognize, workers=1, queue_size=2, max_batch=1)
     pool.start()
     calls = [asyncio.create_task(pool.transcribe(request(i))) for i in range(5)]
-    await asyncio.sleep(0.05)
-    assert pool.queue_depth == 2 and not any(c.done() for c in calls)
+    assert await asyncio.to_thread(decoding.wait, 60), "the first request never reached the decoder"
+    await eventually(lambda: pool.queue_depth, lambda depth: depth == 2, what="the queue refilled behind the decode")
+    assert not any(c.done() for c in calls)  # one decoding, two queued, two producers waiting for room
     release.set()
     assert len(await asyncio.gather(*calls)) == 5
     await pool.close()
