@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from mediagw.ingress.kvs.mkv import AudioBlock, FragmentTags, MkvReader
+from mediagw.ingress.kvs.reader import ReadPosition
 from mediagw.simulators.kvs_endpoint import KvsFragment
+from tests.gateway import GatewayThread
+from tests.waits import eventually
 
 ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-contact-stream/1700000000000"
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"
@@ -45,3 +48,21 @@ def start_body(contact: str, **params: str) -> dict[str, Any]:
 
 def stop_body(contact: str) -> dict[str, str]:
     return {"namespace": "amazonconnect", "guid": contact}
+
+
+async def reader_done(gateway: GatewayThread, contact: str) -> None:
+    """Until the call's KVS reader has ended (the stream's end, or given up)."""
+    connect = gateway.services.connect
+    assert connect is not None
+    await eventually(lambda: not connect.reading(contact), what=f"the KVS reader of {contact} ended")
+
+
+async def fragment_read(gateway: GatewayThread, contact: str, fragment: KvsFragment) -> None:
+    """Until the call's reader has read `fragment` (or a later one) whole."""
+
+    def after() -> int:
+        call = gateway.services.calls.get("amazonconnect", contact)
+        position: ReadPosition | None = call.extra.get("kvsPosition") if call is not None else None
+        return int(position.after_fragment or 0) if position is not None else 0
+
+    await eventually(after, lambda n: n >= int(fragment.number), what=f"fragment {fragment.number} read")

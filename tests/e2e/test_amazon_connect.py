@@ -13,7 +13,7 @@ import pytest
 from mediagw.evaluation import word_error_rate
 from mediagw.simulators.kvs_endpoint import KvsEndpoint, KvsFragment, KvsStream
 from tests.e2e.api import HEADERS, by_start, control, messages
-from tests.e2e.kvs import ARN, customer_bytes, start_body, stop_body
+from tests.e2e.kvs import ARN, customer_bytes, fragment_read, reader_done, start_body, stop_body
 from tests.gateway import GatewayThread
 
 
@@ -23,10 +23,11 @@ def gateway(gateway_factory: Any, kvs: KvsEndpoint) -> GatewayThread:
     return started
 
 
-async def transcribe(gateway: GatewayThread, contact: str, body: dict[str, Any], seconds: float) -> list[Any]:
+async def transcribe(gateway: GatewayThread, contact: str, body: dict[str, Any]) -> list[Any]:
+    """start-streaming, the whole stream read, stop-streaming: the contact's stored messages in call time."""
     async with aiohttp.ClientSession() as session:
         assert (await control(session, gateway, "start", body))["status"] == 200
-        await asyncio.sleep(seconds)
+        await reader_done(gateway, contact)
         assert (await control(session, gateway, "stop", stop_body(contact)))["status"] == 200
         return by_start(await messages(session, gateway, contact))
 
@@ -38,7 +39,7 @@ async def test_a_contact_is_transcribed_from_kvs_and_a_dropped_connection_resume
     _, script = call_audio["billing"]
     kvs.streams[ARN] = KvsStream(ARN, billing_fragments, faults=[fault] if fault else [])
     contact = str(uuid.uuid4())
-    messages = await transcribe(gateway, contact, start_body(contact), seconds=7.0)
+    messages = await transcribe(gateway, contact, start_body(contact))
     expected = script["utterances"]
     assert len(messages) == len(expected)
     assert word_error_rate([u["text"] for u in expected], [m["text"] for m in messages]) <= 0.2
@@ -79,7 +80,7 @@ async def test_the_sample_lambdas_start_and_stop_a_contact(
         }
     }
     assert await asyncio.to_thread(lambdas["start"].lambda_handler, event, None) == {"result": "ok"}
-    await asyncio.sleep(1.0)
+    await reader_done(gateway, contact)
     assert await asyncio.to_thread(lambdas["stop"].lambda_handler, event, None) == {"result": "ok"}
     request = kvs.requests[-1]["StartSelector"]
     assert request == {"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": billing_fragments[0].number}
@@ -116,11 +117,10 @@ async def test_stop_then_start_resumes_after_the_last_fragment_with_every_sample
     stop = stop_body(contact)
     async with aiohttp.ClientSession() as session:
         assert (await control(session, gateway, "start", start_body(contact)))["status"] == 200
-        await asyncio.sleep(1.5)  # about 15 s of the call at 10x
+        await fragment_read(gateway, contact, billing_fragments[6])  # 14 s of the 42 s call, at 10x
         first = await control(session, gateway, "stop", stop)
-        await asyncio.sleep(0.5)
         assert (await control(session, gateway, "start", start_body(contact)))["status"] == 200
-        await asyncio.sleep(4.0)
+        await reader_done(gateway, contact)
         second = await control(session, gateway, "stop", stop)
     resumed = kvs.requests[-1]["StartSelector"]
     assert resumed["StartSelectorType"] == "FRAGMENT_NUMBER"

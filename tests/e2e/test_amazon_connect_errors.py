@@ -8,7 +8,6 @@ the last whole fragment with every sample once. Meanwhile a good contact on the 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 
 from mediagw.simulators.kvs_endpoint import KvsEndpoint, KvsFragment, KvsStream
 from tests.e2e.api import control
-from tests.e2e.kvs import ARN, customer_bytes, fragments, start_body, stop_body
+from tests.e2e.kvs import ARN, customer_bytes, fragment_read, fragments, reader_done, start_body, stop_body
 from tests.fixtures.kvs.make_mkv import mux, to_get_media
 from tests.gateway import GatewayThread
 
@@ -79,7 +78,7 @@ async def test_a_stream_that_fails_at_once_is_answered_by_start_streaming_and_ot
             assert status["code"] == code and words in status["description"]
         not_started = await control(session, gateway, "stop", stop_body(bad))
         assert not_started["status"] == 409 and not_started["error"]["code"] == "409-201"
-        await asyncio.sleep(1.0)
+        await fragment_read(gateway, good, billing_fragments[0])  # the good contact's audio is coming in
         stopped = await control(session, gateway, "stop", stop_body(good))
     assert stopped["isOk"] is True
     assert stopped["autotranscribeResponse"]["customer"]["status"]["code"] == 1000
@@ -96,7 +95,7 @@ async def test_transient_faults_resume_after_the_last_whole_fragment_with_every_
     contact = str(uuid.uuid4())
     async with aiohttp.ClientSession() as session:
         assert (await control(session, gateway, "start", start_body(contact)))["isOk"] is True
-        await _reader_done(gateway, contact)
+        await reader_done(gateway, contact)
         stopped = await control(session, gateway, "stop", stop_body(contact))
     assert len(kvs.requests) == len(faults) + 1
     assert stopped["autotranscribeResponse"]["customer"]["status"]["code"] == 1000
@@ -126,7 +125,7 @@ async def test_a_stream_that_fails_later_ends_its_reader_and_stop_streaming_says
     contact = str(uuid.uuid4())
     async with aiohttp.ClientSession() as session:
         assert (await control(session, gateway, "start", start_body(contact)))["isOk"] is True
-        await _reader_done(gateway, contact)
+        await reader_done(gateway, contact)
         stopped = await control(session, gateway, "stop", stop_body(contact))
     assert stopped["status"] == 200 and stopped["isOk"] is True  # the stop itself succeeded
     status = stopped["autotranscribeResponse"]["agent"]["status"]
@@ -150,17 +149,6 @@ async def test_an_assumed_role_signs_get_media(
         assert (await control(session, gateway, "stop", stop_body(contact)))["status"] == 200
     assert [(a["RoleArn"], a["ExternalId"]) for a in kvs.assumed] == [(role, "ext-42")]
     assert kvs.signed_by and all(key.startswith("ASIA") for key in kvs.signed_by)  # not the chain's AKIDEXAMPLE
-
-
-async def _reader_done(gateway: GatewayThread, contact: str) -> None:
-    """Until the call's KVS reader has ended (the stream's end, or given up)."""
-    connect = gateway.services.connect
-    assert connect is not None
-    for _ in range(200):
-        if not connect.reading(contact):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the reader did not end")
 
 
 async def test_a_start_beyond_max_readers_is_refused_not_stalled(
