@@ -7,6 +7,10 @@ conversation context, as a call would. Recall counts a labelled secret as caught
 left in the output (number words are read as digits first, so a secret left spelled out still counts as
 leaked); precision counts masked spans that match the utterance's labels. Throughput is one core, one
 thread, formatting included.
+
+`pci_garbling` is the recall of the fail-safe PCI rule on card numbers as the ASR garbles them (digits one by
+one, thousands separators, homophones, repeated and dropped digits, words between groups, two utterances, a
+card and its CVV in one breath; `python -m bench.pci_garbling` regenerates it).
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from bench import pci_garbling
 from mediagw.evaluation import normalize
 from redaction.context import ConversationContext
-from redaction.entities import ENTITIES, EntityId
+from redaction.entities import ENTITIES, EntityId, default_active
 from redaction.itn import to_written
 from redaction.redactor import Redaction, RedactionOptions, Redactor
 
@@ -91,15 +96,48 @@ def throughput(lines: list[dict[str, Any]], redactor: Redactor, rounds: int = 20
     return len(lines) * rounds / (time.process_time() - started)
 
 
+def garbling_recall(redactor: Redactor) -> dict[str, Any]:
+    """Card numbers as the ASR garbles them, with the default entities: a reading is caught when no digit of
+    it is left but a whole card's last four (bench/corpus/pci_garbling.jsonl)."""
+    readings = [json.loads(line) for line in pci_garbling.OUT.read_text().splitlines()]
+    active = default_active()
+    by_shape: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    leaked_readings = []
+    for reading in readings:
+        context = ConversationContext()
+        if reading["question"]:
+            redactor.redact(to_written(reading["question"]), "agent", active, context, now=0.0)
+        outputs = [
+            redactor.redact(to_written(text), "customer", active, context, now=3.0 * (i + 1)).text
+            for i, text in enumerate(reading["utterances"])
+        ]
+        leak = pci_garbling.leaks(reading, outputs)
+        by_shape[reading["shape"]][0] += not leak
+        by_shape[reading["shape"]][1] += 1
+        if leak:
+            leaked_readings.append({"in": reading["utterances"], "out": outputs})
+    return {
+        "readings": len(readings),
+        "recall": round(1 - len(leaked_readings) / len(readings), 4),
+        "recall_by_shape": {shape: round(ok / n, 4) for shape, (ok, n) in sorted(by_shape.items())},
+        "leaks": leaked_readings,
+    }
+
+
 def main() -> None:
     lines = load()
     redactor = Redactor(RedactionOptions())
+    scores = score(lines, run(lines, redactor))
+    fail_safe = [e for e in scores["errors"] if e.get("false_positive") == EntityId.CREDIT_CARD_NUMBER]
     report = {
         "benchmark": "redaction",
         "utterances": len(lines),
         "dialogues": len({line["dialogue"] for line in lines}),
         "default_active": sorted(e.id.value for e in ENTITIES.values() if e.active_by_default),
-        **score(lines, run(lines, redactor)),
+        **scores,
+        # The documented cost of the fail-safe PCI rule: long reference, order and phone numbers read as one run.
+        "long_runs_masked_that_were_no_card": len(fail_safe),
+        "pci_garbling": garbling_recall(redactor),
         "utterances_per_s_one_core": round(throughput(lines, redactor)),
     }
     print(json.dumps(report, indent=1))

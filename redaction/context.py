@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redaction.detectors import CARD_COMPLETE_DIGITS, NOT_A_CARD, NUMBER, NumberContext, Span, digits_of, mentioned
+from redaction.detectors import CARD_COMPLETE_DIGITS, NOT_A_CARD, NumberContext, Span, mentioned
+from redaction.digit_runs import number_digits
 from redaction.entities import EntityId
 
 MAX_CARD_DIGITS = 19
@@ -66,7 +67,9 @@ class ConversationContext:
             request.answers_left -= 1
             found = {EntityId(s.entity) for s in spans if s.entity in EntityId.__members__}
             request.entities -= found  # that question is answered; a card read in pieces goes on as a fragment
-        question = "?" in text or _asks(text)
+        # The agent naming a card, CVV, PIN... opens it whatever the ASR made of the punctuation; the
+        # customer must ask.
+        question = role == "agent" or "?" in text or _asks(text)
         asked = mentioned(text, active) - {EntityId.EMAIL} if question else set()
         not_a_card = question and bool(NOT_A_CARD.search(text))
         if asked or not_a_card:
@@ -76,19 +79,20 @@ class ConversationContext:
         self._note_numbers(role, text, now, spans)
 
     def _note_numbers(self, role: str, text: str, now: float, spans: list[Span]) -> None:
-        numbers = list(NUMBER.finditer(text))
-        if not numbers:
+        digits = number_digits(text)  # homophones inside a run count: "for 1 1 1" is 4111
+        if not digits:
             fragment = self._fragments.get(role)
             if fragment:
                 fragment.utterances += 1
             return
         cards = [s for s in spans if s.entity == EntityId.CREDIT_CARD_NUMBER]
-        digits = "".join(digits_of(m.group(0)) for m in numbers)
         previous = self._fragments.get(role)
         if previous and now - previous.at <= self._window_s:
             digits = previous.digits + digits
         complete = any(s.keep_last for s in cards) or len(digits) >= CARD_COMPLETE_DIGITS
-        if complete:
+        if complete and cards:  # a card was just read: its CVV or expiry date may come next
+            self._fragments[role] = _Fragment("", now, 0, card=True)
+        elif complete:
             self._fragments.pop(role, None)
         else:
             self._fragments[role] = _Fragment(digits[-MAX_CARD_DIGITS:], now, 0, bool(cards))

@@ -98,6 +98,14 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def is_card_ending_here(digits: str) -> bool:
+    """A Luhn-valid card of 13-19 digits ends at the last digit, and no usual 15 or 16 digit card ends before
+    it (a card and its CVV in one breath can pass Luhn by chance): only then may its last four be shown."""
+    if not (13 <= len(digits) <= 19 and luhn_valid(digits)):
+        return False
+    return len(digits) <= 16 or not any(luhn_valid(digits[:n]) for n in (15, 16))
+
+
 def digits_of(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
@@ -113,8 +121,14 @@ class NumberContext:
 
     expected: frozenset[EntityId]  # asked for by the other party, or named in this utterance
     previous_digits: str = ""  # digits of this speaker's recent unfinished number (a card read in pieces)
-    card_in_progress: bool = False  # those digits were already taken as the start of a card number
+    card_in_progress: bool = False  # those digits were taken as the start of a card, or a card was just read
     named_otherwise: bool = False  # the utterance calls its number a reference, order, tracking... number
+
+    @property
+    def card_expected(self) -> bool:
+        """A card number was asked for or named, or this speaker is half way through reading one."""
+        in_progress = self.card_in_progress and len(self.previous_digits) < CARD_COMPLETE_DIGITS
+        return in_progress or (E.CREDIT_CARD_NUMBER in self.expected and not self.named_otherwise)
 
 
 def number_spans(text: str, active: frozenset[EntityId], context: NumberContext) -> Iterator[Span]:
@@ -132,12 +146,12 @@ def classify_number(number: str, context: NumberContext, active: frozenset[Entit
     expected = context.expected
     card_on = E.CREDIT_CARD_NUMBER in active
     if card_on and 13 <= n <= 19 and luhn_valid(digits):
-        return E.CREDIT_CARD_NUMBER, 4
+        return E.CREDIT_CARD_NUMBER, 4 if is_card_ending_here(digits) else 0
     if card_on and probable_card(digits, context):
-        return E.CREDIT_CARD_NUMBER, 4
+        return E.CREDIT_CARD_NUMBER, 0  # no Luhn-valid card ends here: its last four could be a CVV
     joined = context.previous_digits + digits
-    if card_on and context.previous_digits and 13 <= len(joined) <= 19 and luhn_valid(joined):
-        return E.CREDIT_CARD_NUMBER, min(4, n)  # the last piece of a card read over several utterances
+    if card_on and context.previous_digits and is_card_ending_here(joined):
+        return E.CREDIT_CARD_NUMBER, 4 if n >= 4 else 0  # the last piece of a card read over several utterances
     if E.SSN in active and (SSN_FORMAT.fullmatch(number) or (n == 9 and E.SSN in expected)):
         return E.SSN, 4
     if E.CVV in active and n in (3, 4) and E.CVV in expected:
@@ -146,7 +160,7 @@ def classify_number(number: str, context: NumberContext, active: frozenset[Entit
         return E.PIN, 0
     in_progress = context.card_in_progress and len(context.previous_digits) < CARD_COMPLETE_DIGITS
     if card_on and n >= 3 and (in_progress or (n >= 4 and E.CREDIT_CARD_NUMBER in expected)):
-        return E.CREDIT_CARD_NUMBER, 4 if n >= 13 else 0
+        return E.CREDIT_CARD_NUMBER, 4 if 13 <= n <= 19 and luhn_valid(digits) else 0
     if E.SSN in active and n >= 4 and E.SSN in expected:
         return E.SSN, 4 if n == 9 else 0
     if E.PHONE_NUMBER in active and (n in (10, 11) or (n == 7 and E.PHONE_NUMBER in expected)):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from redaction import detectors
 from redaction.context import ConversationContext
 from redaction.detectors import Span
+from redaction.digit_runs import digit_run_spans
 from redaction.entities import EntityId
 from redaction.rules import CompiledRule, RuleTimeout
 
@@ -82,11 +83,15 @@ class Redactor:
     ) -> list[Span]:
         spans: list[Span] = []
         has_digits = any(c.isdigit() for c in text)
-        if has_digits:
-            numbers = context.number_context(role, text, now, active)
+        card_on = E.CREDIT_CARD_NUMBER in active
+        numbers = context.number_context(role, text, now, active) if has_digits or card_on else None
+        if has_digits and numbers is not None:
             spans += detectors.number_spans(text, active, numbers)
             if E.PHONE_NUMBER in active:
                 spans += detectors.phone_spans(text)
+        if card_on and numbers is not None:  # fail safe: a long run of digits is masked whatever else is known
+            runs = list(digit_run_spans(text, numbers.previous_digits, numbers.card_expected))
+            spans = [_inside_runs(span, runs) for span in spans] + runs  # last: a named entity names the merge
         if E.EMAIL in active and "@" in text:
             spans += detectors.email_spans(text)
         if (
@@ -104,14 +109,30 @@ class Redactor:
         return _without_overlaps(spans)
 
 
+def _inside_runs(span: Span, runs: list[Span]) -> Span:
+    """A card found inside a run keeps no digits of its own: the run, which reads homophones and the whole
+    of what was said, decides whether its end is a card's last four."""
+    if span.entity != E.CREDIT_CARD_NUMBER or not span.keep_last:
+        return span
+    if any(run.start <= span.start and span.end <= run.end for run in runs):
+        return Span(span.start, span.end, span.entity, 0)
+    return span
+
+
 def _without_overlaps(spans: list[Span]) -> list[Span]:
-    """Overlapping spans merge into the widest; the first entity found names the merged span."""
+    """Overlapping spans merge into the widest; the first entity found names the merged span.
+
+    Digits stay visible at the merged end only as the spans that end there allow: a card's last four are
+    not kept when a wider run (the card and its CVV in one breath) goes on past them.
+    """
     merged: list[Span] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
         if merged and span.start < merged[-1].end:
             last = merged[-1]
             if span.end > last.end:
-                merged[-1] = Span(last.start, span.end, last.entity, max(last.keep_last, span.keep_last))
+                merged[-1] = Span(last.start, span.end, last.entity, span.keep_last)
+            elif span.end == last.end:
+                merged[-1] = Span(last.start, last.end, last.entity, max(last.keep_last, span.keep_last))
             continue
         merged.append(span)
     return merged
