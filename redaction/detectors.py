@@ -98,10 +98,25 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+# Card lengths by the first digits of the number (the issuer's range): Amex, Diners, JCB, Visa,
+# Mastercard (51-55 and 2221-2720), Discover, UnionPay and Maestro.
+CARD_LENGTHS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = (
+    (re.compile(r"3[47]"), frozenset({15})),
+    (re.compile(r"3(?:0[0-5]|[689])"), frozenset(range(14, 20))),
+    (re.compile(r"35(?:2[89]|[3-8])"), frozenset(range(16, 20))),
+    (re.compile(r"4"), frozenset({13, 16, 19})),
+    (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]|7[01]|720)"), frozenset({16})),
+    (re.compile(r"5[06-9]|6"), frozenset(range(12, 20))),
+)
+
+
 def is_card_ending_here(digits: str) -> bool:
-    """A Luhn-valid card of 13-19 digits ends at the last digit, and no usual 15 or 16 digit card ends before
-    it (a card and its CVV in one breath can pass Luhn by chance): only then may its last four be shown."""
+    """A card ends at the last digit: Luhn-valid, of a length its issuer uses, and no usual 15 or 16 digit
+    card ending before it (a card and its CVV in one breath can pass Luhn by chance). Only then may its last
+    four be shown: when in doubt, mask."""
     if not (13 <= len(digits) <= 19 and luhn_valid(digits)):
+        return False
+    if not any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in CARD_LENGTHS):
         return False
     return len(digits) <= 16 or not any(luhn_valid(digits[:n]) for n in (15, 16))
 

@@ -1,0 +1,173 @@
+"""Spoken card numbers, end to end: how many leak a digit through the gateway's redacted transcripts (JSON).
+
+    python -m bench.card_clips                 # every voice x phrasing x rate, through a gateway process
+    python -m bench.card_clips --fixtures DIR  # write the small set the end-to-end test streams
+
+Each clip is one customer utterance reading a card number in a different voice, rate and phrasing, made
+with espeak-ng or flite and resampled to 8 kHz by sox (all from Debian). It is streamed over the direct
+WebSocket API with default settings (redacted), with no agent question before it. A clip leaks when its
+transcripts show any written digit but the card's last four.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import aiohttp
+import soundfile
+
+from asr.frame import Pcm
+from bench.common import GatewayProcess
+from mediagw.simulators.direct_ws import stream_audio, streaming_url
+
+SAY = {
+    "4104332181960018": [
+        "My card number is 4 1 0 4, 3 3 2 1, 8 1 9 6, 0 0 1 8.",
+        "Sure. It's four one zero four, three three two one, eight one nine six, zero zero one eight.",
+    ],
+    "4111111111111111": [
+        "Yes, the number is 4111 1111 1111 1111.",
+        "Okay, it's four one one one, one one one one, one one one one, one one one one.",
+    ],
+    "5555555555554444": [
+        "Go ahead. Five five five five, five five five five, five five five five, four four four four.",
+        "It is 5555 5555 5555 4444.",
+    ],
+    "378282246310005": ["The card is three seven eight two, eight two two four six three, one zero zero zero five."],
+    "6011000990139424": ["Six oh one one, oh oh oh nine, nine oh one three, nine four two four."],
+}
+VOICES = [
+    ("espeak-ng", "en-us"),
+    ("espeak-ng", "en-gb"),
+    ("espeak-ng", "en-us+f3"),
+    ("espeak-ng", "en-gb-scotland"),
+    ("espeak-ng", "en-029"),
+    ("flite", "slt"),
+    ("flite", "rms"),
+    ("flite", "awb"),
+    ("flite", "kal"),
+]
+RATES = [0.85, 1.0, 1.2]  # of each engine's default pace
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    card: str
+    text: str
+    engine: str
+    voice: str
+    rate: float
+
+
+def all_clips() -> list[Clip]:
+    clips = []
+    for card, phrasings in SAY.items():
+        for p, text in enumerate(phrasings):
+            for engine, voice in VOICES:
+                for rate in RATES:
+                    name = f"{card[-4:]}-{p}-{voice.replace('+', '_')}-{int(rate * 100)}"
+                    clips.append(Clip(name, card, text, engine, voice, rate))
+    return clips
+
+
+def fixture_clips() -> list[Clip]:
+    """A small, varied set: every card and phrasing once, each with another voice and rate."""
+    picked = []
+    for index, (card, phrasings) in enumerate(SAY.items()):
+        for p, text in enumerate(phrasings):
+            engine, voice = VOICES[(index * 2 + p) % len(VOICES)]
+            rate = RATES[(index + p) % len(RATES)]
+            picked.append(Clip(f"{card[-4:]}-{p}-{voice.replace('+', '_')}", card, text, engine, voice, rate))
+    return picked
+
+
+def synthesize(clip: Clip, out: Path) -> None:
+    """`out`: the clip at 8 kHz mono with half a second of silence on each side, as Ogg Opus (small enough to
+    commit; a phone line is lossy anyway)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.wav"
+        if clip.engine == "espeak-ng":
+            command = ["espeak-ng", "-v", clip.voice, "-s", str(int(160 * clip.rate)), "-w", str(raw), clip.text]
+        else:
+            stretch = f"{1 / clip.rate:.2f}"
+            command = ["flite", "-voice", clip.voice, "--setf", f"duration_stretch={stretch}"]
+            command += ["-t", clip.text, str(raw)]
+        subprocess.run(command, check=True, capture_output=True)
+        narrow = Path(tmp) / "8k.wav"
+        subprocess.run(
+            ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(narrow), "pad", "0.5", "0.5"],
+            check=True,
+            capture_output=True,
+        )
+        samples, rate = soundfile.read(narrow, dtype="int16")
+        soundfile.write(out, samples, rate, format="OGG", subtype="OPUS")
+
+
+def shown_digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def leaks(card: str, texts: list[str]) -> bool:
+    shown = "".join(shown_digits(text) for text in texts)
+    return shown not in ("", card[-4:])
+
+
+async def stream_clips(base_url: str, clips: list[tuple[Clip, Pcm]]) -> list[dict[str, object]]:
+    results = []
+    async with aiohttp.ClientSession() as session:
+        for clip, samples in clips:
+            url = await streaming_url(session, base_url, "local-dev", "local-dev-secret", f"card-{clip.name}")
+            result = await stream_audio(session, url, samples, realtime=False)
+            texts = [t["utterance"][0]["text"] for t in result.transcripts]
+            results.append({**asdict(clip), "out": texts, "leaked": leaks(clip.card, texts)})
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fixtures", type=Path, help="write the end-to-end test's clips to this folder and stop")
+    args = parser.parse_args()
+    if args.fixtures:
+        args.fixtures.mkdir(parents=True, exist_ok=True)
+        index = []
+        for clip in fixture_clips():
+            synthesize(clip, args.fixtures / f"{clip.name}.ogg")
+            index.append(asdict(clip))
+        (args.fixtures / "clips.json").write_text(json.dumps(index, indent=1) + "\n")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = []
+        for clip in all_clips():
+            path = Path(tmp) / f"{clip.name}.ogg"
+            synthesize(clip, path)
+            clips.append((clip, soundfile.read(path, dtype="int16")[0]))
+        gateway = GatewayProcess({}, Path(tmp) / "data")
+        try:
+            results = asyncio.run(stream_clips(gateway.base_url, clips))
+        finally:
+            gateway.stop()
+    leaked = [r for r in results if r["leaked"]]
+    print(
+        json.dumps(
+            {
+                "benchmark": "card_clips",
+                "clips": len(results),
+                "voices": len(VOICES),
+                "leaked": len(leaked),
+                "masked": sum(any("#" in t for t in r["out"]) for r in results),  # type: ignore[attr-defined]
+                "leaks": leaked,
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
