@@ -81,17 +81,8 @@ class Redactor:
     def _find(
         self, text: str, role: str, active: frozenset[EntityId], context: ConversationContext, now: float
     ) -> list[Span]:
-        spans: list[Span] = []
         has_digits = any(c.isdigit() for c in text)
-        card_on = E.CREDIT_CARD_NUMBER in active
-        numbers = context.number_context(role, text, now, active) if has_digits or card_on else None
-        if has_digits and numbers is not None:
-            spans += detectors.number_spans(text, active, numbers)
-            if E.PHONE_NUMBER in active:
-                spans += detectors.phone_spans(text)
-        if card_on and numbers is not None:  # fail safe: a long run of digits is masked whatever else is known
-            runs = list(digit_run_spans(text, numbers.previous_digits, numbers.card_expected))
-            spans = [_inside_runs(span, runs) for span in spans] + runs  # last: a named entity names the merge
+        spans = self._numbers(text, role, active, context, now, has_digits)
         if E.EMAIL in active and "@" in text:
             spans += detectors.email_spans(text)
         if (
@@ -105,8 +96,39 @@ class Redactor:
         if E.PROFANITY in active:
             spans += detectors.profanity_spans(text)
         for rule in self._rules:
-            spans += rule.spans(text, self._options.rule_timeout_s)
+            if not rule.keep:
+                spans += rule.spans(text, self._options.rule_timeout_s)
         return _without_overlaps(spans)
+
+    def _numbers(
+        self,
+        text: str,
+        role: str,
+        active: frozenset[EntityId],
+        context: ConversationContext,
+        now: float,
+        has_digits: bool,
+    ) -> list[Span]:
+        card_on = E.CREDIT_CARD_NUMBER in active
+        if not (has_digits or card_on):
+            return []
+        numbers = context.number_context(role, text, now, active)
+        spans: list[Span] = []
+        if has_digits:
+            spans += detectors.number_spans(text, active, numbers)
+            if E.PHONE_NUMBER in active:
+                spans += detectors.phone_spans(text)
+        if card_on:  # fail safe: a long run of digits is masked whatever else is known, unless a keep rule allows it
+            kept = [
+                span for rule in self._rules if rule.keep for span in rule.spans(text, self._options.rule_timeout_s)
+            ]
+            runs = [
+                run
+                for run in digit_run_spans(text, numbers.previous_digits, numbers.card_expected)
+                if not any(k.start <= run.start and run.end <= k.end for k in kept)
+            ]
+            spans = [_inside_runs(span, runs) for span in spans] + runs  # last: a named entity names the merge
+        return spans
 
 
 def _inside_runs(span: Span, runs: list[Span]) -> Span:

@@ -26,6 +26,9 @@ class CustomRule:
     pattern: str
     examples: tuple[RuleExample, ...] = ()
     ignore_case: bool = True
+    # A keep rule masks nothing: what it matches is exempt from the fail-safe rule that masks any run of 8+
+    # digits (an order number format, say). Card numbers, CVVs and PINs found otherwise are still masked.
+    keep: bool = False
 
 
 class RuleError(ValueError):
@@ -44,6 +47,7 @@ class RuleTimeout(Exception):
 class CompiledRule:
     name: str
     pattern: regex.Pattern[str]
+    keep: bool = False
 
     def spans(self, text: str, timeout_s: float) -> Iterator[Span]:
         try:
@@ -67,12 +71,14 @@ def compile_rules(rules: Sequence[CustomRule], mask: str, timeout_s: float) -> l
             pattern = regex.compile(rule.pattern, regex.IGNORECASE if rule.ignore_case else 0)
         except regex.error as error:
             raise RuleError(f"custom redaction rule {rule.name!r}: invalid pattern: {error}") from error
-        result = CompiledRule(rule.name, pattern)
+        result = CompiledRule(rule.name, pattern, rule.keep)
         for example in rule.examples:
             try:
-                got = apply_mask(example.text, list(result.spans(example.text, timeout_s)), mask)
+                found = list(result.spans(example.text, timeout_s))
             except RuleTimeout as error:
                 raise RuleError(f"custom redaction rule {rule.name!r} timed out on its example") from error
+            kept = example.text if found else "(no match)"  # a keep rule's example must match, and stays as it is
+            got = kept if rule.keep else apply_mask(example.text, found, mask)
             if got != example.redacted:
                 raise RuleError(
                     f"custom redaction rule {rule.name!r} fails its example: expected {example.redacted!r}, got {got!r}"

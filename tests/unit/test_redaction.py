@@ -220,3 +220,23 @@ def test_custom_rule_errors_stop_start_up_naming_the_rule(tmp_path: Path) -> Non
     path.write_text("redaction:\n  custom_rules:\n    - name: badrule\n      pattern: '(unclosed'\n")
     with pytest.raises(ConfigError, match="badrule"):
         load_config(path, environ={})
+
+
+def test_a_keep_rule_exempts_its_numbers_from_the_long_run_rule_but_not_cards() -> None:
+    rule = CustomRule(
+        "order",
+        r"order number(?: is)? [\d ]{8,20}\d",
+        (RuleExample("order number 1234 5678", "order number 1234 5678"),),
+        keep=True,
+    )
+    redactor = Redactor(RedactionOptions(), compile_rules([rule], "#", 0.05))
+    assert redactor.redact("my order number is 1234 5678 9012", "customer", DEFAULT).text == (
+        "my order number is 1234 5678 9012"
+    )
+    assert redactor.redact("the reference is 1234 5678 9012", "customer", DEFAULT).text == (
+        "the reference is #### #### ####"
+    )
+    card = redactor.redact("order number is 4111 1111 1111 1111", "customer", DEFAULT).text
+    assert card == "order number is #### #### #### 1111"  # a Luhn-valid card is still one
+    with pytest.raises(RuleError, match="'order'.*no match"):
+        compile_rules([CustomRule("order", r"order \d+", (RuleExample("no digits", "no digits"),), keep=True)], "#", 1)
