@@ -15,6 +15,7 @@ from tests.conftest import clip
 from tests.e2e import api
 from tests.e2e.api import by_start, messages
 from tests.gateway import API_ID, API_SECRET, GatewayThread
+from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +26,12 @@ async def control(session: aiohttp.ClientSession, gateway: GatewayThread, kind: 
         body |= {"customerId": "cust-1", "agentId": "agent-1"}
     result: dict[str, Any] = await api.control(session, gateway, kind, body)
     return result
+
+
+def received_ms(gateway: GatewayThread, sid: str) -> int:
+    """Audio the gateway has taken in for the call, on its less advanced track."""
+    call = gateway.services.calls.get("twilio", sid)
+    return min(call.media_ms("customer"), call.media_ms("agent")) if call is not None else 0
 
 
 @pytest.mark.parametrize("separate_sockets", [False, True])
@@ -39,7 +46,8 @@ async def test_a_call_is_transcribed_from_start_streaming_on(
         url = await media_stream_url(session, gateway.base_url, API_ID, API_SECRET)
         assert url.startswith("ws://") and "token=" in url
 
-        async def start() -> None:
+        async def start() -> None:  # once the gateway has taken in the 6.2 s sent before it
+            await eventually(lambda: received_ms(gateway, sid), lambda ms: ms >= 6200, what="6.2 s received")
             started.update(await control(session, gateway, "start", sid))
 
         await play_call(
@@ -51,7 +59,6 @@ async def test_a_call_is_transcribed_from_start_streaming_on(
             realtime=False,
             on_started=start,
             started_after_ms=6200,
-            settle_s=0.3,
         )
         stopped = await control(session, gateway, "stop", sid)
         stored = await messages(session, gateway, sid)
@@ -83,18 +90,20 @@ async def test_a_dropped_socket_flushes_the_utterance_in_progress(gateway: Gatew
         stopped = await control(session, gateway, "stop", sid)
         stored = await messages(session, gateway, sid)
     assert stopped["autotranscribeResponse"]["agent"]["summary"]["transcripts"] == 1
-    assert len(stored) == 1 and "calling" in stored[0]["text"].lower()
+    assert len(stored) == 1
+    assert word_error_rate([first_agent["text"]], [stored[0]["text"]]) <= 0.4  # its last 400 ms were never sent
 
 
 async def test_start_waits_for_media_within_the_grace_period(gateway_factory: Any, call_audio: Any) -> None:
     channels, script = call_audio["billing"]
     tracks = {t: clip(s, 0, 2000) for t, s in stereo_tracks(channels, script["channels"]).items()}
-    strict, patient = gateway_factory(), gateway_factory(twilio={"start_grace_s": 5.0})
+    strict, patient = gateway_factory(), gateway_factory(twilio={"start_grace_s": 60.0})
     async with aiohttp.ClientSession() as session:
         assert (await control(session, strict, "start", call_sid()))["error"]["code"] == "400-203"
         sid = call_sid()
         early = asyncio.create_task(control(session, patient, "start", sid))
-        await asyncio.sleep(0.2)
+        waiting = patient.services._call_waiters  # start-streaming's wait for the call's media
+        await eventually(lambda: ("twilio", sid) in waiting, what="start-streaming waiting for media")
         url = await media_stream_url(session, patient.base_url, API_ID, API_SECRET)
         await play_call(session, url, tracks, sid, realtime=False)
         assert (await early)["status"] == 200
@@ -132,7 +141,7 @@ async def test_a_forged_token_is_refused_before_any_media(gateway: GatewayThread
 async def test_a_silent_stream_is_closed_with_1001_and_other_calls_are_unaffected(
     gateway_factory: Any, call_audio: Any
 ) -> None:
-    gateway = gateway_factory(twilio={"idle_timeout_s": 0.5})
+    gateway = gateway_factory(twilio={"idle_timeout_s": 2.0})  # the first call's socket is never that idle
     channels, script = call_audio["billing"]
     first_agent = next(u for u in script["utterances"] if u["role"] == "agent")
     tracks = {t: clip(s, 0, first_agent["end"] - 400) for t, s in stereo_tracks(channels, script["channels"]).items()}
@@ -171,6 +180,5 @@ async def test_a_call_whose_media_is_gone_is_forgotten_after_it_lingers(
         url = await media_stream_url(session, gateway.base_url, API_ID, API_SECRET)
         await play_call(session, url, tracks, sid, realtime=False)
         assert gateway.services.calls.get("twilio", sid) is not None  # a new stream could still resume it
-        await asyncio.sleep(0.5)
-        assert gateway.services.calls.get("twilio", sid) is None
+        await eventually(lambda: gateway.services.calls.get("twilio", sid) is None, what="the call forgotten")
         assert (await control(session, gateway, "start", sid))["error"]["code"] == "400-203"
