@@ -107,11 +107,11 @@ class Segmenter:
     def _close(self, closed_at_ms: int) -> list[Segment]:
         keep_until = self._last_voiced_end + self._options.post_roll_ms
         frames = [f for f, _ in self._frames if f.position_ms < keep_until]
-        segment = self._segment(frames, self._last_voiced_end, closed_at_ms, forced_cut=False)
         self._frames = []
-        if self._last_voiced_end - self._speech_start < self._options.min_utterance_ms:
+        # After a forced cut whose rest held no voiced frame, nothing is left to send (frames is empty).
+        if not frames or self._last_voiced_end - self._speech_start < self._options.min_utterance_ms:
             return []
-        return [segment]
+        return [self._segment(frames, self._last_voiced_end, closed_at_ms, forced_cut=False)]
 
     def _cut(self, closed_at_ms: int) -> list[Segment]:
         """Split a monologue at the quietest recent frame; the rest opens the next utterance."""

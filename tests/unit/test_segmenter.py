@@ -67,3 +67,23 @@ def test_options_are_validated() -> None:
         Segmenter(SegmenterOptions(aggressiveness=4))
     with pytest.raises(ValueError, match="start_trigger_ms"):
         Segmenter(SegmenterOptions(start_trigger_ms=200, start_window_ms=100))
+
+
+def _harmonic(ms: int) -> np.ndarray[Any, np.dtype[np.int16]]:
+    t = np.arange(ms * 8) / 8000
+    return (sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 12)) * 6000).astype(np.int16)
+
+
+@pytest.mark.parametrize("zero_at_ms", [200, 240, 280])
+def test_a_forced_cut_whose_rest_is_silent_closes_without_an_empty_segment(zero_at_ms: int) -> None:
+    """A monologue cut at the quietest frame of a pause late in the pause: the rest holds no voiced frame, so
+    closing it gives nothing (it used to raise out of push on an empty concatenation)."""
+    from asr.frame import Frame
+
+    noise = np.random.default_rng(1).normal(0, 30, (zero_at_ms + 600) * 8).astype(np.int16)
+    audio = np.concatenate([_harmonic(9100), noise[: zero_at_ms * 8], np.zeros(160, np.int16), noise[zero_at_ms * 8 :]])
+    segmenter = Segmenter(OPTIONS)
+    found = [s for i in range(0, len(audio), 160) for s in segmenter.push(Frame(i // 8, audio[i : i + 160]))]
+    found += segmenter.flush()
+    assert [s.forced_cut for s in found] == [True]
+    assert all(len(s.samples) > 0 for s in found)
