@@ -53,7 +53,7 @@ VOICES = [
     ("flite", "awb"),
     ("flite", "kal"),
 ]
-RATES = [0.85, 1.0, 1.2]  # of each engine's default pace
+RATES = [0.65, 1.0, 1.25]  # of each engine's default pace (espeak-ng: 104, 160 and 200 words a minute)
 
 
 @dataclass(frozen=True)
