@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -182,4 +181,3 @@ async def test_pending_and_bye_conflicts(gateway: GatewayThread) -> None:
         session.post(f"{gateway.base_url}/mg-autotranscribe/v1/start-streaming", json=START) as response,
     ):
         assert response.status == 401
-    await asyncio.sleep(0)

@@ -95,7 +95,7 @@ async def test_pjsua2_src_call_over_tcp_is_transcribed_for_both_participants(
     guid = "00002542391662063158"
     uri = f"sip:127.0.0.1:{srs_address(gateway)[1]}"
     async with aiohttp.ClientSession() as session:
-        call = asyncio.create_task(asyncio.to_thread(place_call, uri, wav, guid=guid, transport="tcp", timeout_s=20))
+        call = asyncio.create_task(asyncio.to_thread(place_call, uri, wav, guid=guid, transport="tcp", timeout_s=60))
         start = {"namespace": "siprec", "guid": guid, "customerId": "c", "agentId": "a"}
         assert (await _start_when_known(session, gateway, start))["status"] == 200
         result = await call
