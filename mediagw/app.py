@@ -129,8 +129,21 @@ async def _start_pulled_and_sip_ingress(app: web.Application, services: Services
         await services.siprec.start()
 
 
+async def drain(app: web.Application) -> None:
+    """Graceful shutdown's first step, to run before the runner's cleanup while sockets are still read.
+
+    aiohttp stops reading every connection, WebSockets included, as its own shutdown begins; a client's answer
+    such as AudioHook's `close` after our `disconnect` would never arrive. Until then new sockets are refused.
+    """
+    await _end_sessions(app, app[routes.SERVICES])
+
+
 async def _end_sessions(app: web.Application, services: Services) -> None:
-    """Graceful shutdown: every open stream flushes its audio and gets finalResponse 5001; SRCs get a BYE."""
+    """Graceful shutdown: every open stream flushes its audio and gets finalResponse 5001; SRCs get a BYE.
+
+    Once per app: `drain` runs it first, and `on_shutdown` finds it done."""
+    if services.shutting_down:
+        return
     services.shutting_down = True
     if services.siprec is not None:
         await services.siprec.stop()

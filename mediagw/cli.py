@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
 from mediagw.api.auth import hash_secret
-from mediagw.app import build_app, load_recognizer, ssl_context
+from mediagw.app import build_app, drain, load_recognizer, ssl_context
 from mediagw.config import Config, ConfigError, load_config
 from mediagw.logs import configure_logging
 
@@ -65,17 +66,30 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
     host = host or config.server.host
     port = port or config.server.port
     log.info("mediagw listening on %s:%d (%s loop)", host, port, config.server.event_loop)
-    web.run_app(
-        build_app(config),
-        loop=new_event_loop(config.server.event_loop),
-        host=host,
-        port=port,
-        ssl_context=ssl_context(config),
-        shutdown_timeout=config.server.shutdown_timeout_s + 5,
-        print=None,
-        access_log=None,
-    )
+    loop = new_event_loop(config.server.event_loop)
+    try:
+        loop.run_until_complete(_serve_until_signalled(config, host, port))
+    finally:
+        loop.close()
     return 0
+
+
+async def _serve_until_signalled(config: Config, host: str, port: int) -> None:
+    """Serve until SIGTERM or SIGINT, then drain the open sessions before the runner stops reading sockets."""
+    app = build_app(config)
+    runner = web.AppRunner(app, shutdown_timeout=config.server.shutdown_timeout_s + 5, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context(config)).start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("mediagw shutting down")
+        await drain(app)
+    finally:
+        await runner.cleanup()
 
 
 def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:

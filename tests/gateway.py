@@ -15,7 +15,7 @@ from aiohttp import web
 
 from asr.recognizer import Recognizer
 from mediagw.api.routes import SERVICES
-from mediagw.app import build_app, ssl_context
+from mediagw.app import build_app, drain, ssl_context
 from mediagw.config import Config, load_config
 from mediagw.services import Services
 from tests.waits import wait_until
@@ -139,4 +139,5 @@ class GatewayThread:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._ready.set()
         await self._stopped.wait()
+        await drain(self.app)  # as `mediagw serve` does on SIGTERM
         await runner.cleanup()

@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 
 from mediagw.audio.g711 import ulaw_to_pcm
 from mediagw.calls import Call
-from mediagw.ingress.audiohook.auth import AuthError, ReplayCache, verify_upgrade
+from mediagw.ingress.audiohook.auth import AuthError, Credentials, ReplayCache, verify_upgrade
 from mediagw.ingress.audiohook.protocol import (
     AudioHookSession,
     AudioReceived,
@@ -23,81 +23,81 @@ from mediagw.ingress.audiohook.protocol import (
     Send,
     SessionClosed,
     SessionOpened,
+    State,
 )
 from mediagw.ingress.idle import IdleWatch
+from mediagw.ingress.session import Ingress, Refusal, Refused, serve
+from mediagw.languages import language_tags
 from mediagw.services import Services
 
 log = logging.getLogger(__name__)
 NAMESPACE = "genesysaudiohook"
 ROLE_OF_CHANNEL = {"external": "customer", "internal": "agent"}
 REFUSAL_DELAY_S = 0.5  # every refused upgrade waits as long, so timing does not tell which check failed
-CLOSE_AFTER_FAILURE_S = 5.0  # after our disconnect, the client's close is awaited this long
+CLOSE_TIMEOUT_S = 5.0  # after our disconnect, the client's close is awaited this long before the socket is closed
 MAX_MESSAGE_BYTES = 1 << 20
 
 
 async def handle_audiohook(request: web.Request, services: Services, replay: ReplayCache) -> web.StreamResponse:
     config = services.config.audiohook
+    ingress = Ingress(NAMESPACE, "audiohook", config.idle_timeout_s, MAX_MESSAGE_BYTES, True, REFUSAL_DELAY_S)
     keys = {entry.key: entry.client_secret or None for entry in config.api_keys}
-    try:
-        credentials = verify_upgrade(
-            request.method,
-            request.path_qs,
-            request.headers,
-            api_keys=keys,
-            now=time.time(),
-            replay=replay,
-            max_skew_s=config.max_clock_skew_s,
+
+    def admit() -> Credentials:
+        try:
+            return verify_upgrade(
+                request.method,
+                request.path_qs,
+                request.headers,
+                api_keys=keys,
+                now=time.time(),
+                replay=replay,
+                max_skew_s=config.max_clock_skew_s,
+            )
+        except AuthError as error:
+            raise Refused(Refusal(error.reason, status=error.status)) from None
+
+    def open_socket(ws: web.WebSocketResponse, credentials: Credentials, idle: IdleWatch) -> AudioHookStream:
+        log.info(
+            "audiohook session %s connected (correlation %s)",
+            credentials.session_id,
+            credentials.correlation_id,
+            extra={"ingress": NAMESPACE, "organization_id": credentials.organization_id},
         )
-    except AuthError as error:
-        log.warning("audiohook upgrade refused (%d): %s", error.status, error.reason, extra={"ingress": NAMESPACE})
-        services.metrics.errors.labels(f"audiohook-{error.status}").inc()
-        await asyncio.sleep(REFUSAL_DELAY_S)
-        return web.json_response({"error": error.reason}, status=error.status)
-    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
-    await ws.prepare(request)
-    loop = asyncio.get_running_loop()
-    stream = AudioHookStream(
-        ws,
-        services,
-        AudioHookSession(loop.time(), session_id=credentials.session_id, organization_id=credentials.organization_id),
-    )
-    log.info(
-        "audiohook session %s connected (correlation %s)",
-        credentials.session_id,
-        credentials.correlation_id,
-        extra={"ingress": NAMESPACE, "organization_id": credentials.organization_id},
-    )
-    services.sessions.add(stream)
-    services.metrics.open_streams.labels(NAMESPACE).inc()
-    try:
-        await stream.run()
-    finally:
-        services.metrics.open_streams.labels(NAMESPACE).dec()
-        services.sessions.discard(stream)
-        await stream.detach()
-    return ws
+        session = AudioHookSession(
+            asyncio.get_running_loop().time(),
+            session_id=credentials.session_id,
+            organization_id=credentials.organization_id,
+            supported_languages=language_tags(services.languages),
+        )
+        return AudioHookStream(ws, services, session, idle)
+
+    return await serve(request, services, ingress, admit, open_socket)
 
 
 class AudioHookStream:
-    """One AudioHook WebSocket: protocol events onto the call registered under the conversation id."""
+    """One AudioHook socket (a `MediaSocket`): protocol events onto the call registered under the conversation id.
 
-    def __init__(self, ws: web.WebSocketResponse, services: Services, session: AudioHookSession) -> None:
+    A `disconnect` we send (protocol error, idle, shutdown) starts the close transaction: the client's `close` is
+    answered `closed` and only then is the socket closed, or after `CLOSE_TIMEOUT_S` without it.
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, services: Services, session: AudioHookSession, idle: IdleWatch):
         self._ws = ws
         self._services = services
         self._session = session
+        self._idle = idle
         self._call: Call | None = None
         self._roles: tuple[str, ...] = ()
         self._log: dict[str, object] = {"ingress": NAMESPACE}
-        self._closed = asyncio.Event()
-        self._idle = IdleWatch(services.config.audiohook.idle_timeout_s)
+        self._ended = asyncio.Event()
+        self._closer: asyncio.Task[None] | None = None
 
-    async def run(self) -> None:
-        watchdog = asyncio.create_task(self._close_when_idle())
+    async def receive(self) -> None:
         try:
             await self._receive()
         finally:
-            watchdog.cancel()
-            self._closed.set()
+            self._ended.set()
 
     async def _receive(self) -> None:
         loop = asyncio.get_running_loop()
@@ -123,10 +123,8 @@ class AudioHookStream:
             await self._ws.send_str(event.text)
         elif isinstance(event, SessionOpened):
             self._opened(event)
-        elif isinstance(event, Discarded):
-            self._silence(event.samples)
-        elif isinstance(event, Resumed):
-            self._silence(event.paused_samples)  # paused time passed on the call: utterance times stay true
+        elif isinstance(event, Discarded | Resumed):
+            self._skipped(event)
         elif isinstance(event, ClientError):
             log.warning("audiohook client error %d: %s", event.code, event.message[:200], extra=self._log)
         elif isinstance(event, SessionClosed):
@@ -136,7 +134,7 @@ class AudioHookStream:
         elif isinstance(event, ProtocolFailed):
             log.warning("audiohook protocol error %d: %s", event.code, event.reason, extra=self._log)
             self._services.metrics.errors.labels(f"audiohook-{event.code}").inc()
-            asyncio.get_running_loop().call_later(CLOSE_AFTER_FAILURE_S, self._close_soon)
+            self._closer = self._closer or asyncio.create_task(self._close_after_transaction())
         return True
 
     def _opened(self, event: SessionOpened) -> None:
@@ -153,37 +151,49 @@ class AudioHookStream:
             if ulaw and (transcription := call.count(role, len(ulaw))):
                 transcription.push(ulaw_to_pcm(ulaw))
 
-    def _silence(self, samples: int) -> None:
-        """Discarded audio: the clock moves on, as silence, so later utterance times stay true."""
+    def _skipped(self, event: Discarded | Resumed) -> None:
+        """Paused or discarded audio keeps its place on the call's clock, as silence: later times stay true."""
+        samples = event.samples if isinstance(event, Discarded) else event.paused_samples
+        if event.skew:
+            log.info("audiohook client's start is %+d samples from ours", event.skew, extra=self._log)
         if self._call is None or samples <= 0:
             return
         for role in self._roles:
             if transcription := self._call.count(role, samples):
                 transcription.push(np.zeros(samples, dtype=np.int16))
 
-    def _close_soon(self) -> None:
-        if not self._ws.closed:
-            asyncio.ensure_future(self._ws.close())  # noqa: RUF006 - closing; the handler's loop then ends
+    async def _disconnect(self, reason: str, info: str) -> None:
+        """Ask the client to close (`disconnect`), then let the close transaction end the socket."""
+        if self._session.state in (State.CONNECTED, State.OPEN):
+            with contextlib.suppress(ConnectionError, RuntimeError):  # already closing: closed below either way
+                await self._ws.send_str(self._session.disconnect(reason, info))
+        await self._close_after_transaction()
 
-    async def _close_when_idle(self) -> None:
-        await self._idle.expired()
+    async def _close_after_transaction(self) -> None:
+        """The client's `close` is answered by the receive loop, which then closes; without it, close anyway."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ended.wait(), CLOSE_TIMEOUT_S)
+        if not self._ws.closed:
+            log.warning("audiohook client sent no close within %.0f s", CLOSE_TIMEOUT_S, extra=self._log)
+            await self._ws.close()
+
+    async def close_idle(self) -> None:
         log.warning("audiohook session idle for %.0f s: disconnected", self._idle.idle_s, extra=self._log)
         await self._disconnect("error", "idle timeout")
 
-    async def _disconnect(self, reason: str, info: str) -> None:
-        with contextlib.suppress(RuntimeError, ConnectionError):  # already closing: closed below either way
-            await self._ws.send_str(self._session.disconnect(reason, info))
-        await asyncio.sleep(0)
+    async def close_for_shutdown(self) -> None:
+        """The client is told (disconnect "completed") and closes; detach then flushes."""
+        await self._disconnect("completed", "gateway shutting down")
+
+    async def close_internal_error(self) -> None:
+        if self._session.state in (State.CONNECTED, State.OPEN):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self._ws.send_str(self._session.disconnect("error", "internal error"))
         await self._ws.close()
-
-    def shutdown(self) -> None:
-        """Gateway shutdown: the client is told (disconnect "completed") and the socket closes; detach flushes."""
-        asyncio.ensure_future(self._disconnect("completed", "gateway shutting down"))  # noqa: RUF006
-
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
 
     async def detach(self) -> None:
         """Close, drop or failure alike: the utterance in progress is transcribed."""
+        if self._closer is not None:
+            self._closer.cancel()
         if self._call is not None:
             await self._services.detach_media(self._call, self._roles)

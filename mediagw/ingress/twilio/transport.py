@@ -9,6 +9,7 @@ from aiohttp import WSMsgType, web
 
 from mediagw.calls import Call
 from mediagw.ingress.idle import IdleWatch
+from mediagw.ingress.session import Ingress, Refusal, Refused, serve
 from mediagw.ingress.twilio.protocol import (
     AudioReceived,
     CloseCode,
@@ -20,55 +21,40 @@ from mediagw.ingress.twilio.protocol import (
     TwilioStream,
 )
 from mediagw.services import Services
-from mediagw.tokens import InvalidToken
+from mediagw.tokens import InvalidToken, StreamClaims
 
 log = logging.getLogger(__name__)
 NAMESPACE = "twilio"
 DEFAULT_TRACK_MAP = {"inbound": "customer", "outbound": "agent"}
+INVALID_TOKEN = Refusal("Invalid or expired access token", close_code=CloseCode.POLICY)
 
 
-async def handle_media_stream(request: web.Request, services: Services) -> web.WebSocketResponse:
+async def handle_media_stream(request: web.Request, services: Services) -> web.StreamResponse:
     config = services.config.twilio
-    ws = web.WebSocketResponse(max_msg_size=config.max_message_bytes)
-    await ws.prepare(request)
-    try:
-        services.signer.verify(request.query.get("token", ""))
-    except InvalidToken as error:
-        log.warning("twilio stream refused: %s", error, extra={"ingress": NAMESPACE, "code": 1008})
-        await ws.close(code=CloseCode.POLICY, message=b"Invalid or expired access token")
-        return ws
-    session = TwilioSession(ws, services)
-    services.metrics.open_streams.labels(NAMESPACE).inc()
-    try:
-        await session.run()
-    finally:
-        services.metrics.open_streams.labels(NAMESPACE).dec()
-        await session.detach()
-    return ws
+    ingress = Ingress(NAMESPACE, "twilio", config.idle_timeout_s, config.max_message_bytes)
+
+    def admit() -> StreamClaims:
+        try:
+            return services.signer.verify(request.query.get("token", ""))
+        except InvalidToken as error:
+            log.info("twilio token refused: %s", error, extra={"ingress": NAMESPACE})
+            raise Refused(INVALID_TOKEN) from None
+
+    return await serve(request, services, ingress, admit, lambda ws, _, idle: TwilioSession(ws, services, idle))
 
 
 class TwilioSession:
-    def __init__(self, ws: web.WebSocketResponse, services: Services) -> None:
+    """One Media Streams socket (a `MediaSocket`): protocol events onto the call registered under the Call SID."""
+
+    def __init__(self, ws: web.WebSocketResponse, services: Services, idle: IdleWatch) -> None:
         self._ws = ws
         self._services = services
         self._stream = TwilioStream()
         self._call: Call | None = None
         self._log: dict[str, object] = {"ingress": NAMESPACE}
-        self._idle = IdleWatch(services.config.twilio.idle_timeout_s)
+        self._idle = idle
 
-    async def run(self) -> None:
-        watchdog = asyncio.create_task(self._close_when_idle())
-        try:
-            await self._receive()
-        finally:
-            watchdog.cancel()
-
-    async def _close_when_idle(self) -> None:
-        await self._idle.expired()
-        log.warning("twilio stream idle for %.0f s: closed", self._idle.idle_s, extra=self._log)
-        await self._ws.close(code=1001, message=b"idle timeout")
-
-    async def _receive(self) -> None:
+    async def receive(self) -> None:
         loop = asyncio.get_running_loop()
         received = 0
         while True:
@@ -118,8 +104,20 @@ class TwilioSession:
         self._services.metrics.errors.labels(str(int(failure.code))).inc()
         await self._ws.close(code=failure.code, message=failure.reason[:120].encode())
 
+    async def close_idle(self) -> None:
+        log.warning("twilio stream idle for %.0f s: closed", self._idle.idle_s, extra=self._log)
+        await self._ws.close(code=1001, message=b"idle timeout")
+
+    async def close_for_shutdown(self) -> None:
+        """Twilio has no message for it: the socket closes (1001) and detach transcribes what was received."""
+        log.info("twilio stream closed: gateway shutting down", extra=self._log)
+        await self._ws.close(code=1001, message=b"Service shutting down")
+
+    async def close_internal_error(self) -> None:
+        await self._ws.close(code=CloseCode.INTERNAL, message=b"internal error")
+
     async def detach(self) -> None:
-        """Stop, drop or failure alike: the utterance in progress on this stream's tracks is transcribed."""
+        """Stop, drop, shutdown or failure alike: the utterance in progress on this stream's tracks is transcribed."""
         if self._call is None or self._stream.started is None:
             return
         track_map = self._call.extra.get("trackMap", DEFAULT_TRACK_MAP)
