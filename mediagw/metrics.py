@@ -40,6 +40,12 @@ class Metrics:
             registry=self.registry,
         )
         self.errors = Counter("mediagw_errors", "Errors by status code", ["code"], registry=self.registry)
+        self.utterance_failures = Counter(
+            "mediagw_utterance_failures",
+            "Utterances not transcribed (4080) by the stage that failed (asr, text)",
+            ["ingress", "stage"],
+            registry=self.registry,
+        )
         self.webhook_latency = Histogram(
             "mediagw_webhook_latency_seconds",
             "From a transcript being stored to its webhook POST answered",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from asr.frame import SAMPLE_RATE, FrameAssembler, Pcm
 from asr.pool import AsrPool
-from asr.recognizer import RecognitionRequest
+from asr.recognizer import Recognition, RecognitionRequest
 from asr.segmenter import Segment, Segmenter, SegmenterOptions
 from mediagw.metrics import Metrics
 from mediagw.postprocess import TextOutput
@@ -20,6 +21,20 @@ log = logging.getLogger(__name__)
 
 TranscriptHandler = Callable[[Transcript], Awaitable[None]]
 TextProcessor = Callable[[str], TextOutput]  # formatting and redaction, bound to the stream's settings
+
+
+@dataclass(frozen=True)
+class UtteranceFailed:
+    """An utterance that could not be transcribed (4080): ASR or the text stage failed; the stream goes on."""
+
+    stream_id: str
+    sequence: int
+    start_ms: int
+    end_ms: int
+    stage: str  # "asr" or "text"
+
+
+FailureHandler = Callable[[UtteranceFailed], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,7 @@ class StreamPipeline:
         text_stage: TextProcessor,
         on_transcript: TranscriptHandler,
         origin_ms: int = 0,
+        on_failure: FailureHandler | None = None,
     ) -> None:
         self.stream_id = stream_id
         self._ingress = ingress
@@ -54,9 +70,10 @@ class StreamPipeline:
         self._audio_seconds = metrics.audio_seconds.labels(ingress)  # labels() per push is a lock and a lookup
         self._text_stage = text_stage
         self._on_transcript = on_transcript
+        self._on_failure = on_failure
         self._assembler = FrameAssembler(origin_ms)
         self._segmenter = Segmenter(segmenter) if pool is not None else None
-        self._pending: asyncio.Queue[asyncio.Task[Transcript | None] | None] = asyncio.Queue()
+        self._pending: asyncio.Queue[asyncio.Task[Transcript | UtteranceFailed | None] | None] = asyncio.Queue()
         self._deliverer = asyncio.create_task(self._deliver(), name=f"deliver-{stream_id}")
         self._sequence = 0
         self._finished = False
@@ -110,20 +127,24 @@ class StreamPipeline:
 
     async def _transcribe(
         self, segment: Segment, request: RecognitionRequest, sequence: int, closed_at: float
-    ) -> Transcript | None:
+    ) -> Transcript | UtteranceFailed | None:
         assert self._pool is not None
         self._metrics.asr_queue_depth.set(self._pool.queue_depth + 1)
         try:
             result = await self._pool.transcribe(request)
-        except Exception:
-            self._metrics.errors.labels("4080").inc()
-            log.warning("utterance %d could not be transcribed", sequence, extra=self._log, exc_info=True)
-            return None
+        except Exception as error:
+            return self._failed(segment, sequence, "asr", error)
         finally:
             self._metrics.asr_queue_depth.set(self._pool.queue_depth)
         self._metrics.asr_latency.observe(result.decode_ms / 1000)
         if result.loop_cut:
             self._metrics.asr_loops_cut.inc()
+        try:
+            return self._transcript(segment, result, sequence, closed_at)
+        except Exception as error:
+            return self._failed(segment, sequence, "text", error)
+
+    def _transcript(self, segment: Segment, result: Recognition, sequence: int, closed_at: float) -> Transcript | None:
         text = self._vocabulary.rewrite(result.text)
         if not any(c.isalnum() for c in text):
             return None  # "." or "..." is what the model makes of a breath or a clipped tail
@@ -148,17 +169,39 @@ class StreamPipeline:
             output.unredacted,
         )
 
+    def _failed(self, segment: Segment, sequence: int, stage: str, error: Exception) -> UtteranceFailed:
+        """Count and log a failed utterance. Only the exception's type and where it was raised are logged: its
+        message (and a traceback's) may quote the unredacted text."""
+        self._metrics.errors.labels("4080").inc()
+        self._metrics.utterance_failures.labels(self._ingress, stage).inc()
+        frame = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
+        where = f" at {frame[0].filename}:{frame[0].lineno}" if frame else ""
+        log.warning(
+            "utterance %d could not be transcribed: %s failed (%s%s)",
+            sequence,
+            stage,
+            type(error).__name__,
+            where,
+            extra={**self._log, "code": 4080},
+        )
+        return UtteranceFailed(self.stream_id, sequence, segment.start_ms, segment.end_ms, stage)
+
     async def _deliver(self) -> None:
-        loop = asyncio.get_running_loop()
+        """Hands each utterance's outcome over in spoken order; nothing one utterance does stops the next."""
         while (task := await self._pending.get()) is not None:
-            transcript = await task
-            if transcript is None:
-                continue
             try:
-                await self._on_transcript(transcript)
+                outcome = await task
+                if isinstance(outcome, UtteranceFailed):
+                    if self._on_failure is not None:
+                        await self._on_failure(outcome)
+                elif outcome is not None:
+                    await self._on_transcript(outcome)
+                    self._delivered(outcome)
             except Exception:
                 log.exception("transcript output failed", extra=self._log)
-                continue
-            self.transcripts_delivered += 1
-            self._metrics.utterances.labels(self._ingress).inc()
-            self._metrics.e2e_latency.labels(self._ingress).observe(loop.time() - transcript.closed_at)
+
+    def _delivered(self, transcript: Transcript) -> None:
+        self.transcripts_delivered += 1
+        self._metrics.utterances.labels(self._ingress).inc()
+        latency = asyncio.get_running_loop().time() - transcript.closed_at
+        self._metrics.e2e_latency.labels(self._ingress).observe(latency)

@@ -7,6 +7,7 @@ from typing import Any
 
 from mediagw.ingress.websocket_api.status import Status
 from mediagw.outputs.messages import dump, transcript_message
+from mediagw.pipeline import UtteranceFailed
 from mediagw.transcripts import Transcript
 
 
@@ -46,3 +47,17 @@ def final_response(stream_id: str | None, status: Status, summary: StreamSummary
 
 def transcript(transcript: Transcript) -> str:
     return dump(transcript_message(transcript))
+
+
+def transcript_failed(failure: UtteranceFailed) -> str:
+    """An utterance that could not be transcribed: the transcript message's shape, no text, and the status object
+    of the reference's other server messages (4080 "Unable to transcribe the audio"). The stream goes on."""
+    return dump(
+        {
+            "message": "transcript",
+            "start": failure.start_ms,
+            "end": failure.end_ms,
+            "utterance": [],
+            "status": _status(Status.UNABLE_TO_TRANSCRIBE),
+        }
+    )

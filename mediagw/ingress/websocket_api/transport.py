@@ -29,7 +29,7 @@ from mediagw.ingress.websocket_api.protocol import (
 from mediagw.ingress.websocket_api.status import Status
 from mediagw.outputs.messages import dump
 from mediagw.outputs.store import StreamRecord
-from mediagw.pipeline import StreamPipeline, TranscriptionSettings
+from mediagw.pipeline import StreamPipeline, TranscriptionSettings, UtteranceFailed
 from mediagw.services import Services
 from mediagw.tokens import InvalidToken, StreamClaims
 from mediagw.transcripts import Transcript
@@ -219,6 +219,7 @@ class DirectStreamSession:
                 output=params.redaction_output,
             ),
             on_transcript=self._send_transcript,
+            on_failure=self._send_failure,
         )
         if self._services.store is not None:
             await self._services.store.open_stream(
@@ -268,14 +269,20 @@ class DirectStreamSession:
         with contextlib.suppress(ConnectionError):
             await self._ws.send_str(messages.final_response(self._stream_id, status, summary))
 
+    async def _send_failure(self, failure: UtteranceFailed) -> None:
+        await self._send(messages.transcript_failed(failure))
+
+    async def _send(self, text: str) -> None:
+        if not self._socket_outputs or self._ws.closed:
+            return
+        try:
+            await self._ws.send_str(text)
+        except ConnectionError:
+            self._socket_outputs = False
+
     async def _send_transcript(self, transcript: Transcript) -> None:
         """Store first, then the socket: a transcript that was sent is always retrievable after the call."""
         body = await self._services.store_and_publish(
             transcript, self._conversation_id, self._sender, publish=self._config.publish_webhooks
         )
-        if not self._socket_outputs or self._ws.closed:
-            return
-        try:
-            await self._ws.send_str(dump(body))
-        except ConnectionError:
-            self._socket_outputs = False
+        await self._send(dump(body))
