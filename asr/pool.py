@@ -34,6 +34,12 @@ class AsrPool:
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="asr")
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
+        self._waiting = 0  # producers waiting for room in a full queue
+
+    @property
+    def backlog(self) -> int:
+        """Utterances no worker has taken yet: those queued and those whose producers wait for room."""
+        return self._queue.qsize() + self._waiting
 
     @property
     def queue_depth(self) -> int:
@@ -47,7 +53,11 @@ class AsrPool:
         if self._closed:
             raise PoolClosed("ASR pool is shut down")
         future: asyncio.Future[Recognition] = asyncio.get_running_loop().create_future()
-        await self._queue.put((request, future))
+        self._waiting += 1
+        try:
+            await self._queue.put((request, future))
+        finally:
+            self._waiting -= 1
         return await future
 
     async def drain(self) -> None:

@@ -118,6 +118,15 @@ class Call:
         self, customer_id: str, agent_id: str, params: TranscriptionParams, factory: TranscriptionFactory, now: float
     ) -> Leg:
         """start-streaming: same leg (same stream ids) unless the agent changed."""
+        leg = self.leg_for(customer_id, agent_id)
+        self.params = params
+        self.transcribing = True
+        self._factory = factory
+        self._running = {role: Running(factory(self, p), p, now) for role, p in leg.participants.items()}
+        return leg
+
+    def leg_for(self, customer_id: str, agent_id: str) -> Leg:
+        """The leg a start with these ids continues (same agent) or begins; a refused start names its streams."""
         leg = self.leg
         if leg is None or leg.agent_id != agent_id:
             participants = {
@@ -126,10 +135,6 @@ class Call:
             }
             leg = Leg(str(uuid.uuid4()), agent_id, customer_id, participants)
             self.legs.append(leg)
-        self.params = params
-        self.transcribing = True
-        self._factory = factory
-        self._running = {role: Running(factory(self, p), p, now) for role, p in leg.participants.items()}
         return leg
 
     async def media_ended(self, roles: tuple[str, ...], now: float) -> None:

@@ -62,6 +62,7 @@ class AsrConfig:
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     queue_size: int = 256
     max_batch: int = 4
+    max_backlog: int = 64  # utterances waiting for a worker beyond which new streams are refused (5002); 0: never
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,8 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     if config.server.event_loop not in ("uvloop", "asyncio"):
         raise ConfigError("server.event_loop must be uvloop or asyncio")
     _validate_siprec(config.siprec)
+    if config.asr.max_backlog < 0:
+        raise ConfigError("asr.max_backlog must be 0 (never refuse) or more")
     if not set(config.export.formats) <= {"jsonl", "csv"} or not 0 <= config.export.hour_utc <= 23:
         raise ConfigError("export.formats must be jsonl and/or csv, export.hour_utc 0..23")
     for target in config.webhooks.targets:

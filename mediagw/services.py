@@ -122,6 +122,11 @@ class Services:
     def now(self) -> float:
         return asyncio.get_running_loop().time()
 
+    def overloaded(self) -> bool:
+        """More than asr.max_backlog utterances wait for a worker: a new stream is refused (5002)."""
+        limit = self.config.asr.max_backlog
+        return self.pool is not None and limit > 0 and self.pool.backlog > limit
+
     async def begin_transcription(
         self, call: Call, customer_id: str, agent_id: str, params: TranscriptionParams
     ) -> Leg:

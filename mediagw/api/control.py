@@ -28,6 +28,7 @@ GUID_FORMATS = {
     "amazonconnect": re.compile(rf"^{_UUID}$"),  # ContactId
 }
 OK_STATUS = {"code": 1000, "description": "OK"}
+NO_INSTANCES = {"code": 5002, "description": "No instances available"}  # ASR backlog over asr.max_backlog
 
 
 def _bad(message: str) -> ApiError:
@@ -175,6 +176,12 @@ async def start_streaming(request: web.Request) -> web.Response:
     call = await _call(services, start.namespace, start.guid, wait=True)
     if call.transcribing:
         raise ApiError(409, "409-201", "Call transcription already started")
+    if services.overloaded():  # ASR is too far behind for more streams: refused, as a capacity status per role
+        leg = call.leg_for(start.customer_id, start.agent_id)
+        log.warning("start-streaming refused: ASR backlog over asr.max_backlog", extra={"call_id": call.guid})
+        services.metrics.errors.labels("5002").inc()
+        streams = _streams(call, leg, summary=False, status=NO_INSTANCES)
+        return web.json_response({"isOk": False, "autotranscribeResponse": streams})
     call.pending = True
     try:
         call.extra.update(start.extra)
@@ -215,10 +222,11 @@ async def stop_streaming(request: web.Request) -> web.Response:
     return web.json_response({"isOk": True, "autotranscribeResponse": _streams(call, leg, summary=True)})
 
 
-def _streams(call: Call, leg: Leg, summary: bool) -> dict[str, Any]:
+def _streams(call: Call, leg: Leg, summary: bool, status: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     error = call.media_error
-    status = OK_STATUS if error is None else {"code": error.code, "description": error.description}
+    if status is None:
+        status = OK_STATUS if error is None else {"code": error.code, "description": error.description}
     for role, participant in leg.participants.items():
         entry: dict[str, Any] = {"streamId": participant.stream_id, "status": status}
         if summary:

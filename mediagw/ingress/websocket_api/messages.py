@@ -23,8 +23,13 @@ def _status(status: Status) -> dict[str, str]:
     return {"code": str(int(status)), "description": status.description}
 
 
-def start_response(stream_id: str) -> str:
-    return dump({"message": "startResponse", "streamID": stream_id, "status": _status(Status.OK)})
+def start_response(stream_id: str | None, status: Status = Status.OK) -> str:
+    """A granted start carries its streamID; a refused one (5002) only its status, and a finalResponse follows."""
+    message: dict[str, Any] = {"message": "startResponse"}
+    if stream_id is not None:
+        message["streamID"] = stream_id
+    message["status"] = _status(status)
+    return dump(message)
 
 
 def vocabulary_response(status: Status) -> str:

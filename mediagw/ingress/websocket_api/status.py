@@ -24,6 +24,7 @@ class Status(IntEnum):
     ALWAYS_REDACT = 4094
     INTERNAL_ERROR = 5000
     SHUTTING_DOWN = 5001
+    NO_INSTANCES = 5002
 
     @property
     def description(self) -> str:
@@ -50,4 +51,5 @@ _DESCRIPTIONS = {
     "being to always redact",
     Status.INTERNAL_ERROR: "Internal service error",
     Status.SHUTTING_DOWN: "Service shutting down",
+    Status.NO_INSTANCES: "No instances available",
 }

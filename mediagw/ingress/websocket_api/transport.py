@@ -180,7 +180,7 @@ class DirectStreamSession:
             if self._pipeline is not None:
                 self._pipeline.push(self._decoder.decode(event.data))
         elif isinstance(event, StreamStarted):
-            await self._start(event)
+            return await self._start(event)
         elif isinstance(event, VocabularyAccepted):
             self._vocabulary.add(list(event.phrases))
             await self._ws.send_str(messages.vocabulary_response(Status.OK))
@@ -196,7 +196,11 @@ class DirectStreamSession:
             raise AssertionError(f"unhandled event {event!r}")
         return None
 
-    async def _start(self, event: StreamStarted) -> None:
+    async def _start(self, event: StreamStarted) -> End | None:
+        if self._services.overloaded():  # ASR is too far behind for another stream: no instance can take it
+            log.warning("stream refused: ASR backlog over asr.max_backlog", extra={**self._log, "code": 5002})
+            await self._ws.send_str(messages.start_response(None, Status.NO_INSTANCES))
+            return End(Status.NO_INSTANCES, flush=False)
         self._stream_id = str(secrets.randbits(53))
         self._conversation_id = self._claims.external_id or f"stream-{self._stream_id}"
         self._log["stream_id"] = self._stream_id
@@ -227,6 +231,7 @@ class DirectStreamSession:
             )
         log.info("stream started role=%s", params.role, extra=self._log)
         await self._ws.send_str(messages.start_response(self._stream_id))
+        return None
 
     async def _preempt(self, end: End) -> End:
         """A failure while finishStream is being processed replaces the OK finalResponse."""
