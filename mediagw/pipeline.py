@@ -38,6 +38,18 @@ FailureHandler = Callable[[UtteranceFailed], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class _Recognized:
+    """ASR's result, waiting for its turn: the text stage runs in spoken order, because redaction's memory of
+    the conversation (a card read over two utterances) must see the utterances in the order they were said,
+    not in the order their decodes finished."""
+
+    segment: Segment
+    result: Recognition
+    sequence: int
+    closed_at: float
+
+
+@dataclass(frozen=True)
 class TranscriptionSettings:
     smart_formatting: bool = True
     detailed_tokens: bool = False
@@ -73,7 +85,7 @@ class StreamPipeline:
         self._on_failure = on_failure
         self._assembler = FrameAssembler(origin_ms)
         self._segmenter = Segmenter(segmenter) if pool is not None else None
-        self._pending: asyncio.Queue[asyncio.Task[Transcript | UtteranceFailed | None] | None] = asyncio.Queue()
+        self._pending: asyncio.Queue[asyncio.Task[_Recognized | UtteranceFailed] | None] = asyncio.Queue()
         self._deliverer = asyncio.create_task(self._deliver(), name=f"deliver-{stream_id}")
         self._sequence = 0
         self._finished = False
@@ -127,7 +139,7 @@ class StreamPipeline:
 
     async def _transcribe(
         self, segment: Segment, request: RecognitionRequest, sequence: int, closed_at: float
-    ) -> Transcript | UtteranceFailed | None:
+    ) -> _Recognized | UtteranceFailed:
         assert self._pool is not None
         self._metrics.asr_queue_depth.set(self._pool.queue_depth + 1)
         try:
@@ -139,10 +151,13 @@ class StreamPipeline:
         self._metrics.asr_latency.observe(result.decode_ms / 1000)
         if result.loop_cut:
             self._metrics.asr_loops_cut.inc()
+        return _Recognized(segment, result, sequence, closed_at)
+
+    def _text(self, recognized: _Recognized) -> Transcript | UtteranceFailed | None:
         try:
-            return self._transcript(segment, result, sequence, closed_at)
+            return self._transcript(recognized.segment, recognized.result, recognized.sequence, recognized.closed_at)
         except Exception as error:
-            return self._failed(segment, sequence, "text", error)
+            return self._failed(recognized.segment, recognized.sequence, "text", error)
 
     def _transcript(self, segment: Segment, result: Recognition, sequence: int, closed_at: float) -> Transcript | None:
         text = self._vocabulary.rewrite(result.text)
@@ -190,7 +205,8 @@ class StreamPipeline:
         """Hands each utterance's outcome over in spoken order; nothing one utterance does stops the next."""
         while (task := await self._pending.get()) is not None:
             try:
-                outcome = await task
+                recognized = await task
+                outcome = self._text(recognized) if isinstance(recognized, _Recognized) else recognized
                 if isinstance(outcome, UtteranceFailed):
                     if self._on_failure is not None:
                         await self._on_failure(outcome)
