@@ -130,7 +130,11 @@ class TargetPublisher:
                 if item.done:
                     continue
                 async with self._slots:
-                    await self._deliver(item)
+                    try:
+                        await self._deliver(item)
+                    except Exception as error:  # a fault here must not end the sender and strand the stream
+                        log.exception("webhook %s: delivery failed unexpectedly", self.target.name)
+                        self._finish(item, "error", 1, f"internal error ({type(error).__name__})")
         finally:  # no await between the empty queue and here, so nothing published can be stranded
             self._senders.pop(stream_id, None)
             if not queue:
@@ -144,6 +148,9 @@ class TargetPublisher:
             if outcome == "sent" or not (self.target.retry and retriable and attempts < self.target.max_attempts):
                 break
             await asyncio.sleep(self.target.backoff_s * 2 ** (attempts - 1))
+        self._finish(item, outcome, attempts, detail)
+
+    def _finish(self, item: _Pending, outcome: str, attempts: int, detail: str) -> None:
         if item.done:
             return  # dropped while waiting to retry
         item.done = True
@@ -159,8 +166,8 @@ class TargetPublisher:
     async def _post(self, item: _Pending) -> tuple[str, str, bool]:
         """One POST: (outcome, detail, worth retrying)."""
         session = self._session or self._open_session()
-        url, headers = await self._request_parts()
         try:
+            url, headers = await self._request_parts()
             async with session.post(url, data=item.body, headers=headers) as response:
                 if response.status == 401 and self._oauth is not None:
                     self._oauth.invalidate()
@@ -168,6 +175,8 @@ class TargetPublisher:
                     async with session.post(url, data=item.body, headers=headers) as again:
                         return _outcome(again.status)
                 return _outcome(response.status)
+        except TokenError as error:
+            return "token", str(error), error.retriable
         except TimeoutError:
             return "timeout", f"no answer within {self.target.timeout_s} s", True
         except (aiohttp.ClientError, OSError) as error:
@@ -215,6 +224,14 @@ def tls_context(target: WebhookTarget) -> ssl.SSLContext | None:
     return context
 
 
+class TokenError(Exception):
+    """The OAuth2 token endpoint failed: the message is not delivered (outcome "token"), retried like a POST."""
+
+    def __init__(self, detail: str, retriable: bool) -> None:
+        super().__init__(detail)
+        self.retriable = retriable
+
+
 class _OAuthToken:
     """client_credentials token, cached and refreshed a minute before it expires, or after a 401."""
 
@@ -228,22 +245,42 @@ class _OAuthToken:
         self._expires = 0.0
 
     async def token(self, session: aiohttp.ClientSession) -> str:
+        """The cached token, or a new one; TokenError when the endpoint fails or answers something unusable."""
         async with self._lock:
             if time.monotonic() < self._expires - 60:
                 return self._token
-            form = {
-                "grant_type": "client_credentials",
-                "client_id": self._auth.client_id,
-                "client_secret": self._auth.client_secret,
-            }
-            if self._auth.scope:
-                form["scope"] = self._auth.scope
-            async with session.post(self._auth.token_url, data=form) as response:
-                response.raise_for_status()
-                body: dict[str, Any] = await response.json()
-            self._token = str(body["access_token"])
-            self._expires = time.monotonic() + float(body.get("expires_in", 3600))
-            return self._token
+            try:
+                token, lifetime = await self._fetch(session)
+            except TokenError:
+                raise
+            except TimeoutError as error:
+                raise TokenError("token endpoint: no answer in time", True) from error
+            except (aiohttp.ClientError, OSError) as error:
+                raise TokenError(f"token endpoint: {type(error).__name__}: {error}", True) from error
+            except (ValueError, KeyError, TypeError) as error:  # bad JSON, no access_token: the body is not logged
+                raise TokenError(f"token endpoint: unusable answer ({type(error).__name__})", True) from error
+            self._token, self._expires = token, time.monotonic() + lifetime
+            return token
+
+    async def _fetch(self, session: aiohttp.ClientSession) -> tuple[str, float]:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self._auth.client_id,
+            "client_secret": self._auth.client_secret,
+        }
+        if self._auth.scope:
+            form["scope"] = self._auth.scope
+        async with session.post(self._auth.token_url, data=form) as response:
+            if response.status >= 400:
+                status = response.status
+                raise TokenError(f"token endpoint: HTTP {status}", status >= 500 or status == 429)
+            body = await response.json(content_type=None)
+        if not isinstance(body, dict):
+            raise ValueError("token answer is not a JSON object")
+        token = body["access_token"]
+        if not isinstance(token, str) or not token:
+            raise ValueError("access_token is not a non-empty string")
+        return token, float(body.get("expires_in", 3600))
 
 
 class WebhookPublisher:
