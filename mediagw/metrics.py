@@ -35,7 +35,8 @@ class Metrics:
         )
         self.rtp_packets = Counter(
             "mediagw_rtp_packets",
-            "RTP packets of ended SIPREC streams by outcome (received, lost, late, duplicate, bad, rtcp, foreign...)",
+            "RTP packets of ended SIPREC streams by outcome (received, lost, late, duplicate, rtcp, foreign, bad: "
+            "not RTP or not decodable...)",
             ["outcome"],
             registry=self.registry,
         )

@@ -91,11 +91,21 @@ class StreamReceiver(asyncio.DatagramProtocol):
         self.last_packet_at = 0.0
         self.on_dtmf: Callable[[StreamPlan, DtmfStarted | DtmfEnded], None] | None = None
         self.transport: asyncio.DatagramTransport | None = None
+        self._fault_logged = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            self._receive(data, addr)
+        except Exception:  # a bug must not reach the event loop with every packet: counted, logged once
+            self.stats.bad += 1
+            if not self._fault_logged:
+                self._fault_logged = True
+                log.exception("siprec stream %d: packet not handled; later failures are only counted", self.plan.index)
+
+    def _receive(self, data: bytes, addr: tuple[str, int]) -> None:
         self.stats.packets += 1
         if is_rtcp(data):
             self.stats.rtcp += 1
@@ -111,7 +121,12 @@ class StreamReceiver(asyncio.DatagramProtocol):
         self.last_packet_at = asyncio.get_running_loop().time()
         if packet.payload_type == self.plan.dtmf_payload_type:
             self._buffer.skip(packet)  # its sequence number is not audio lost
-            for event in self._dtmf.feed(packet):
+            try:
+                events = self._dtmf.feed(packet)
+            except ValueError:  # a telephone-event payload shorter than 4 bytes
+                self.stats.bad += 1
+                return
+            for event in events:
                 if self.on_dtmf is not None:
                     self.on_dtmf(self.plan, event)
             return
@@ -163,11 +178,13 @@ class RtcpSink(asyncio.DatagramProtocol):
 
 
 class Decoder:
-    """Payload to PCM for one stream's codec; G.729 keeps state, so one per stream."""
+    """Payload to PCM for one stream's codec; G.729 keeps state, so one per stream. A payload it cannot decode
+    is silence of the length the call's clock counted for it, and is counted in `bad`: it never raises."""
 
     def __init__(self, codec_name: str) -> None:
         self.name = codec_name.upper()
         self._g729 = G729Decoder() if self.name == "G729" and g729_available() else None
+        self.bad = 0  # payloads that could not be decoded
 
     def sample_count(self, payload: bytes) -> int:
         if self.name == "G729":  # 10-byte frames of 80 samples; a 2-byte SID frame stands for one frame
@@ -176,6 +193,17 @@ class Decoder:
         return len(payload)
 
     def decode(self, payload: bytes) -> Pcm:
+        count = self.sample_count(payload)
+        try:
+            samples = self._decode(payload)
+        except Exception:  # ValueError for a malformed G.729 payload; anything else is as bad for the call
+            samples = None
+        if samples is None or len(samples) != count:
+            self.bad += 1
+            return np.zeros(count, dtype=np.int16)
+        return samples
+
+    def _decode(self, payload: bytes) -> Pcm:
         if self.name == "PCMU":
             return ulaw_to_pcm(payload)
         if self.name == "PCMA":

@@ -74,7 +74,16 @@ class RecordingMedia:
                 transport, _ = await loop.create_datagram_endpoint(RtcpSink, sock=rtcp)
                 self.receivers[plan.index] = receiver
                 self._rtcp[plan.index] = transport
+            self._retire_decoder(plan.index)
             self._decoders[plan.index] = Decoder(next(iter(plan.codecs.values())).name if plan.codecs else "")
+
+    def _retire_decoder(self, index: int) -> None:
+        """Count the payloads a stream's decoder could not decode (outcome "bad") and free it."""
+        decoder = self._decoders.pop(index, None)
+        if decoder is not None:
+            if decoder.bad:
+                self._metrics.rtp_packets.labels("bad").inc(decoder.bad)
+            decoder.close()
 
     async def update(self, recording: Recording, ports: PortPool, released: tuple[int, ...]) -> None:
         """re-INVITE: streams whose port went away stop; the others take the new plan (codec, direction)."""
@@ -117,8 +126,8 @@ class RecordingMedia:
             receiver.close()
         for transport in self._rtcp.values():
             transport.close()
-        for decoder in self._decoders.values():
-            decoder.close()
+        for index in list(self._decoders):
+            self._retire_decoder(index)
         roles = tuple(sorted(set(self._resolve_roles().values())))
         self.receivers.clear()
         return roles
