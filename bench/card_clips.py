@@ -5,8 +5,10 @@
 
 Each clip is one customer utterance reading a card number in a different voice, rate and phrasing, made
 with espeak-ng or flite and resampled to 8 kHz by sox (all from Debian). It is streamed over the direct
-WebSocket API with default settings (redacted), with no agent question before it. A clip leaks when its
-transcripts show any written digit but the card's last four.
+WebSocket API with default settings (redacted, here as redacted_and_unredacted to report what the model
+heard), with no agent question before it. A clip leaks when its redacted transcripts show any written digit
+but the card's last four; `leaked_as_a_misheard_cards_last_four` counts those whose shown digits are the
+last four the rule keeps of a misheard number that passed as a whole card.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import soundfile
 from asr.frame import Pcm
 from bench.common import GatewayProcess
 from mediagw.simulators.direct_ws import stream_audio, streaming_url
+from redaction.detectors import is_card_ending_here
+from redaction.digit_runs import number_digits
 
 SAY = {
     "4104332181960018": [
@@ -115,8 +119,17 @@ def shown_digits(text: str) -> str:
 
 
 def leaks(card: str, texts: list[str]) -> bool:
+    """Whether `texts` show a digit of `card` other than (some of) its last four."""
     shown = "".join(shown_digits(text) for text in texts)
-    return shown not in ("", card[-4:])
+    return len(shown) > 4 or not card[-4:].endswith(shown)
+
+
+def kept_as_a_card(redacted: list[str], unredacted: list[str]) -> bool:
+    """The digits shown are the last four the rule keeps of what the model heard as a whole card (a misheard
+    card that passed Luhn by chance): allowed by the rule, but not the real card's last four."""
+    shown = "".join(shown_digits(text) for text in redacted)
+    heard = [number_digits(text) for text in unredacted]
+    return len(shown) == 4 and any(is_card_ending_here(digits) and digits.endswith(shown) for digits in heard)
 
 
 async def stream_clips(base_url: str, clips: list[tuple[Clip, Pcm]]) -> list[dict[str, object]]:
@@ -124,9 +137,13 @@ async def stream_clips(base_url: str, clips: list[tuple[Clip, Pcm]]) -> list[dic
     async with aiohttp.ClientSession() as session:
         for clip, samples in clips:
             url = await streaming_url(session, base_url, "local-dev", "local-dev-secret", f"card-{clip.name}")
-            result = await stream_audio(session, url, samples, realtime=False)
+            fields = {"redactionOutput": "redacted_and_unredacted"}  # the same masks; the heard text for the report
+            result = await stream_audio(session, url, samples, realtime=False, start_fields=fields)
             texts = [t["utterance"][0]["text"] for t in result.transcripts]
-            results.append({**asdict(clip), "out": texts, "leaked": leaks(clip.card, texts)})
+            heard = [t["utterance"][0]["unredactedText"] for t in result.transcripts]
+            leaked = leaks(clip.card, texts)
+            kept = leaked and kept_as_a_card(texts, heard)
+            results.append({**asdict(clip), "out": texts, "heard": heard, "leaked": leaked, "kept_as_card": kept})
     return results
 
 
@@ -161,6 +178,7 @@ def main() -> None:
                 "clips": len(results),
                 "voices": len(VOICES),
                 "leaked": len(leaked),
+                "leaked_as_a_misheard_cards_last_four": sum(bool(r["kept_as_card"]) for r in leaked),
                 "masked": sum(any("#" in t for t in r["out"]) for r in results),  # type: ignore[attr-defined]
                 "leaks": leaked,
             },

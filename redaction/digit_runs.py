@@ -26,11 +26,11 @@ CARD_LAST = 4
 # words into digits before this runs; the ones here are those it leaves, and homophones).
 DIGIT_WORDS: dict[str, str] = {
     "zero": "0", "oh": "0", "o": "0", "owe": "0",
-    "one": "1", "won": "1",
+    "one": "1", "won": "1", "on": "1",
     "two": "2", "to": "2", "too": "2", "tu": "2",
     "three": "3", "tree": "3", "free": "3",
     "four": "4", "for": "4", "fore": "4", "fo": "4",
-    "five": "5", "fine": "5", "fife": "5", "hive": "5",
+    "five": "5", "fine": "5", "fife": "5", "hive": "5", "time": "5",
     "six": "6", "sicks": "6", "sex": "6", "sick": "6",
     "seven": "7",
     "eight": "8", "ate": "8",
@@ -40,10 +40,11 @@ REPEATERS = {"double": 2, "triple": 3}
 # Words a reader puts between groups of digits without ending the number.
 JOINER_WORDS = frozenset({"and", "uh", "um", "umm", "er", "ah", "hmm", "dash", "then"})
 MAX_JOINER_WORDS = 2  # in a row, between two digits
-# Amounts ($59, €1,250.99, 10%) and counts ("the 16 digit number") are no digits read out; they end a run.
+# Prices are digit items of their own (several in a row are what the ASR made of a card); percentages and
+# counts ("the 16 digit number") are no digits read out and end a run.
 _TOKEN = re.compile(
-    r"(?P<amount>[$£€]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?%|\d+(?=[ -]?digits?\b))"
-    r"|(?P<num>\d+)|(?P<word>[A-Za-z]+)|(?P<sep>[,.\-\u2013\u2014;]+)|(?P<space>\s+)|(?P<other>.)"
+    r"(?P<amount>[$£€]\s?\d+(?:,\d{3})*(?:\.\d+)?)|(?P<other>\d+(?:,\d{3})*(?:\.\d+)?\s?%|\d+(?=[ -]?digits?\b))"
+    r"|(?P<num>\d+)|(?P<word>[A-Za-z]+)|(?P<sep>[,.\-\u2013\u2014;]+)|(?P<space>\s+)|(?P<x>.)"
 )
 
 
@@ -52,7 +53,7 @@ class _Digits:
     start: int
     end: int
     digits: str
-    spoken: bool  # a word standing for digits, not digits themselves
+    kind: str  # WRITTEN digits, a SPOKEN word standing for digits, or an AMOUNT ($5,000) the ASR made of them
 
 
 @dataclass
@@ -63,25 +64,39 @@ class _Run:
     def digits(self) -> str:
         return "".join(item.digits for item in self.items)
 
+    def kinds(self) -> set[str]:
+        return {item.kind for item in self.items}
+
+    def is_number(self, card_expected: bool) -> bool:
+        """Whether this run is read out digits: amounts alone are prices unless several come in a row (the
+        ASR made "five five five five" into "$5,000, $5,000, $5,000") or a card is expected."""
+        return card_expected or self.kinds() != {AMOUNT} or len(self.items) >= AMOUNTS_IN_A_ROW
+
+
+WRITTEN, SPOKEN, AMOUNT = "written", "spoken", "amount"
+AMOUNTS_IN_A_ROW = 3
+
 
 def digit_run_spans(text: str, previous_digits: str = "", card_expected: bool = False) -> Iterator[Span]:
     """Spans of the runs of `text` with LONG_RUN_DIGITS digits or more, or any digit when a card number is
     expected; `previous_digits` are the speaker's unfinished number from the utterance before."""
     for run in _runs(text):
+        if not run.is_number(card_expected):
+            continue
         digits = run.digits
-        written = any(not item.spoken for item in run.items)
-        if len(digits) >= LONG_RUN_DIGITS or (card_expected and (written or len(digits) >= CARD_CONTEXT_DIGITS)):
+        long = len(digits) >= LONG_RUN_DIGITS
+        if long or (card_expected and (run.kinds() != {SPOKEN} or len(digits) >= CARD_CONTEXT_DIGITS)):
             keep = CARD_LAST if _ends_a_card(run, previous_digits) else 0
             yield Span(run.items[0].start, run.items[-1].end, EntityId.CREDIT_CARD_NUMBER, keep)
 
 
 def number_digits(text: str) -> str:
     """The digits of the numbers read in `text`: runs that hold a written digit or 3 digits or more (homophones
-    count inside them, so "to" in "I want to pay" is no number)."""
+    count inside them, so "to" in "I want to pay" is no number; a price alone is none either)."""
     return "".join(
         run.digits
         for run in _runs(text)
-        if len(run.digits) >= CARD_CONTEXT_DIGITS or any(not item.spoken for item in run.items)
+        if run.is_number(card_expected=False) and (WRITTEN in run.kinds() or len(run.digits) >= CARD_CONTEXT_DIGITS)
     )
 
 
@@ -94,7 +109,7 @@ def _written_tail(items: list[_Digits]) -> bool:
     """Whether the run's last four digits were written as digits (a homophone would stay visible as a word)."""
     seen = 0
     for item in reversed(items):
-        if item.spoken:
+        if item.kind != WRITTEN:
             return False
         seen += len(item.digits)
         if seen >= CARD_LAST:
@@ -103,36 +118,58 @@ def _written_tail(items: list[_Digits]) -> bool:
 
 
 def _runs(text: str) -> Iterator[_Run]:
-    run: list[_Digits] = []
-    joiners = 0
-    repeat = 1
+    builder = _RunBuilder()
     for token in _TOKEN.finditer(text):
-        kind, value = token.lastgroup, token.group(0)
-        item = _as_digits(kind, value, token.start(), token.end(), repeat)
+        yield from builder.feed(token.lastgroup or "", token.group(0), token.start(), token.end())
+    yield from builder.close()
+
+
+class _RunBuilder:
+    """Joins digits into runs across separators, joiner words and at most one unknown word between written
+    digits ("4001 hungry then 11001": the ASR's word for "hundred")."""
+
+    def __init__(self) -> None:
+        self._items: list[_Digits] = []
+        self._joiners = 0
+        self._repeat = 1
+        self._bridged = False  # an unknown word since the last digit
+
+    def feed(self, kind: str, value: str, start: int, end: int) -> Iterator[_Run]:
+        item = _as_digits(kind, value, start, end, self._repeat)
         if item is not None:
-            run.append(item)
-            joiners, repeat = 0, 1
-        elif kind == "word" and value.lower() in REPEATERS:
-            repeat = REPEATERS[value.lower()]
-        elif kind in ("space", "sep") or (kind == "word" and value.lower() in JOINER_WORDS):
-            joiners += kind == "word"
-            if joiners > MAX_JOINER_WORDS:
-                yield from _close(run)
-                run, joiners = [], 0
+            if self._bridged and item.kind != WRITTEN:
+                yield from self.close()
+            self._items.append(item)
+            self._joiners, self._repeat, self._bridged = 0, 1, False
+            return
+        word = value.lower() if kind == "word" else ""
+        if word in REPEATERS:
+            self._repeat = REPEATERS[word]
+        elif kind in ("space", "sep") or word in JOINER_WORDS or _stray_letter(word):
+            self._joiners += bool(word)
+            if self._joiners > MAX_JOINER_WORDS:
+                yield from self.close()
+        elif word and self._items and self._items[-1].kind == WRITTEN and not self._bridged:
+            self._bridged = True
         else:
-            yield from _close(run)
-            run, joiners, repeat = [], 0, 1
-    yield from _close(run)
+            yield from self.close()
+
+    def close(self) -> Iterator[_Run]:
+        if self._items:
+            yield _Run(self._items)
+        self._items, self._joiners, self._repeat, self._bridged = [], 0, 1, False
 
 
-def _as_digits(kind: str | None, value: str, start: int, end: int, repeat: int) -> _Digits | None:
+def _stray_letter(word: str) -> bool:
+    """A lone letter between digits is the ASR spelling out what it heard ("6-o-on-w-on"), not a word."""
+    return len(word) == 1 and word not in ("a", "i")
+
+
+def _as_digits(kind: str, value: str, start: int, end: int, repeat: int) -> _Digits | None:
     if kind == "num":
-        return _Digits(start, end, value * repeat if len(value) == 1 else value, spoken=False)
+        return _Digits(start, end, value * repeat if len(value) == 1 else value, WRITTEN)
+    if kind == "amount":
+        return _Digits(start, end, "".join(c for c in value if c.isdigit()), AMOUNT)
     if kind == "word" and (digit := DIGIT_WORDS.get(value.lower())):
-        return _Digits(start, end, digit * repeat, spoken=True)
+        return _Digits(start, end, digit * repeat, SPOKEN)
     return None
-
-
-def _close(run: list[_Digits]) -> Iterator[_Run]:
-    if run:
-        yield _Run(run)

@@ -53,6 +53,12 @@ def test_no_digit_of_a_garbled_card_is_left(line: dict[str, Any]) -> None:
         ("four one one one one one one one one one one one one one one one five six one", ""),  # card + CVV
         ("4111 1111 1111 1111 561", ""),
         ("4111 1111 1111 1111, 561", ""),
+        # What tiny.en made of spoken card numbers in bench.card_clips:
+        ("time time time time time time time time time time time time time time time time 4 4 4", ""),
+        ("the number 4001 hungry then 11001 hungry then 11001", ""),
+        ("It is $5,000, $55,000, $55,000, $55,000, $55,000, $55,000, $55,000, $55", ""),
+        ("$5,955,000 $955,000 $955,44.", ""),
+        ("6-o-on-w-on-one-o-on-000-000-001", ""),
     ],
 )
 def test_the_reported_leaks_are_masked(heard: str, shown: str) -> None:

