@@ -19,6 +19,7 @@ import yaml
 from asr.model import ModelOptions
 from asr.recognizer import DecodeOptions
 from asr.segmenter import SegmenterOptions
+from mediagw.ingress.siprec.callid import guid_config_problem
 from mediagw.outputs.webhooks import WebhookTarget
 from redaction.rules import CustomRule, RuleError, compile_rules
 
@@ -219,8 +220,8 @@ def _validate_siprec(siprec: SiprecConfig) -> None:
         raise ConfigError("siprec.transports must be udp and/or tcp")
     if not 1024 <= siprec.rtp_port_min < siprec.rtp_port_max <= 65535:
         raise ConfigError("siprec.rtp_port_min..rtp_port_max must be a range within 1024..65535")
-    if siprec.guid_source not in ("auto", "header", "avaya-ucid", "cisco-guid", "metadata", "call-id"):
-        raise ConfigError("siprec.guid_source must be auto, header, avaya-ucid, cisco-guid, metadata or call-id")
+    if problem := guid_config_problem(siprec.guid_source, siprec.guid_header):
+        raise ConfigError(problem)
     if not set(siprec.codecs) <= {"PCMU", "PCMA", "G729"}:
         raise ConfigError("siprec.codecs may hold PCMU, PCMA and G729")
 

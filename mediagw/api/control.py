@@ -14,6 +14,7 @@ from mediagw.api.errors import ApiError
 from mediagw.api.routes import AUTH, SERVICES
 from mediagw.calls import ROLES, Call, Leg, TranscriptionParams
 from mediagw.ingress.kvs.reader import ARN as STREAM_ARN
+from mediagw.ingress.siprec.callid import valid_guid
 from mediagw.ingress.websocket_api.protocol import REDACTION_OUTPUTS, model_language
 from mediagw.services import Services
 
@@ -21,8 +22,7 @@ log = logging.getLogger(__name__)
 
 NAMESPACES = ("siprec", "twilio", "genesysaudiohook", "amazonconnect")
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-GUID_FORMATS = {
-    "siprec": re.compile(r"^(?:\d{1,40}|\d{10}(?:-\d{10}){3})$"),  # Avaya 00002542391662063156, Cisco 4 x 10 digits
+GUID_FORMATS = {  # siprec: callid.valid_guid, which follows siprec.guid_source
     "twilio": re.compile(r"^CA[0-9a-fA-F]{32}$"),  # Call SID
     "genesysaudiohook": re.compile(rf"^{_UUID}$"),  # conversationId
     "amazonconnect": re.compile(rf"^{_UUID}$"),  # ContactId
@@ -45,19 +45,25 @@ class StartRequest:
     extra: dict[str, Any]
 
 
-def parse_call(body: Any) -> tuple[str, str]:
+def parse_call(body: Any, siprec_guid_source: str) -> tuple[str, str]:
     if not isinstance(body, dict):
         raise _bad("request body must be a JSON object")
     namespace, guid = body.get("namespace"), body.get("guid")
     if namespace not in NAMESPACES:
         raise _bad(f"namespace must be one of {', '.join(NAMESPACES)}")
-    if not isinstance(guid, str) or not GUID_FORMATS[namespace].match(guid):
+    if not isinstance(guid, str) or not _valid_guid(namespace, guid, siprec_guid_source):
         raise _bad(f"guid is not a valid {namespace} call identifier")
     return namespace, guid
 
 
-def parse_start(body: Any, languages: list[str], always_redact: bool) -> StartRequest:
-    namespace, guid = parse_call(body)
+def _valid_guid(namespace: str, guid: str, siprec_guid_source: str) -> bool:
+    if namespace == "siprec":  # the SIPREC adapter's own check: what it names calls by is what is accepted here
+        return valid_guid(guid, siprec_guid_source)
+    return GUID_FORMATS[namespace].match(guid) is not None
+
+
+def parse_start(body: Any, languages: list[str], always_redact: bool, siprec_guid_source: str) -> StartRequest:
+    namespace, guid = parse_call(body, siprec_guid_source)
     ids = {}
     for name in ("customerId", "agentId"):
         value = body.get(name)
@@ -170,7 +176,10 @@ async def _call(services: Services, namespace: str, guid: str, wait: bool = Fals
 async def start_streaming(request: web.Request) -> web.Response:
     request.app[AUTH].authenticate(request)
     services = request.app[SERVICES]
-    start = parse_start(await _body(request), services.languages, services.config.redaction.always_redact)
+    config = services.config
+    start = parse_start(
+        await _body(request), services.languages, config.redaction.always_redact, config.siprec.guid_source
+    )
     if start.namespace == "amazonconnect" and services.connect is not None:
         services.connect.call_for(start.guid)  # Connect media is pulled from KVS once started: the call is made here
     call = await _call(services, start.namespace, start.guid, wait=True)
@@ -204,7 +213,7 @@ async def start_streaming(request: web.Request) -> web.Response:
 async def stop_streaming(request: web.Request) -> web.Response:
     request.app[AUTH].authenticate(request)
     services = request.app[SERVICES]
-    namespace, guid = parse_call(await _body(request))
+    namespace, guid = parse_call(await _body(request), services.config.siprec.guid_source)
     call = await _call(services, namespace, guid)
     if not call.transcribing:
         raise ApiError(409, "409-201", "Call transcription already stopped")

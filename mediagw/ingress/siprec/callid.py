@@ -1,10 +1,13 @@
 """The call's guid in the decimal form start/stop-streaming expects: Avaya UCID, Cisco GUID, or a raw value.
 
 Cisco example: `0867617078-0032318833-2221801472-0002236962`; Avaya example: `00002542391662063156`.
+`valid_guid` is the one check of a siprec guid: start/stop-streaming accept exactly what the adapter names
+calls by under the configured `siprec.guid_source`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 from collections.abc import Callable
@@ -12,6 +15,12 @@ from collections.abc import Callable
 from mediagw.ingress.siprec.metadata import RecordingMetadata
 
 SOURCES = ("header", "avaya-ucid", "cisco-guid", "metadata", "call-id")
+CONFIG_SOURCES = ("auto", *SOURCES)
+DECIMAL_SOURCES = ("auto", "avaya-ucid", "cisco-guid")  # these name calls by the reference's decimal forms only
+HEADER_SOURCES = ("header", "avaya-ucid", "cisco-guid", "metadata")  # those that read siprec.guid_header
+_DECIMAL_GUID = re.compile(r"[0-9]{1,40}|[0-9]{10}(?:-[0-9]{10}){3}")  # Avaya UCID and the like, Cisco GUID
+_RAW_GUID = re.compile(r"[!-~]{1,256}")  # a Call-ID or header value as sent: printable ASCII, no spaces
+_HEADER_NAME = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")  # RFC 3261 token
 UCID_IE = 0xFA  # Avaya's UCID information element in User-to-User data
 UCID_BYTES = 8  # network node id (2), sequence number (2), timestamp (4)
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
@@ -150,3 +159,32 @@ def _extension(metadata: RecordingMetadata | None, key: str) -> str | None:
         return value
     folded = key.lower()
     return next((v for k, v in metadata.extension_data.items() if k.lower() == folded), None)
+
+
+def valid_guid(guid: str, guid_source: str) -> bool:
+    """A siprec guid start/stop-streaming accepts: the decimal forms, and raw values (Call-IDs, header values)
+    when `guid_source` names calls by them. `guid_of` names every call by a guid that passes."""
+    if _DECIMAL_GUID.fullmatch(guid):
+        return True
+    return guid_source not in DECIMAL_SOURCES and _RAW_GUID.fullmatch(guid) is not None
+
+
+def fallback_guid(call_id: str, guid_source: str) -> str:
+    """The guid of a call whose configured source gave none: its Call-ID where raw guids are taken; else the
+    decimal of the first 16 bytes of SHA-256 of the Call-ID, so the call can still be started."""
+    if guid_source not in DECIMAL_SOURCES and _RAW_GUID.fullmatch(call_id):
+        return call_id
+    return str(int.from_bytes(hashlib.sha256(call_id.encode()).digest()[:16], "big"))
+
+
+def guid_config_problem(guid_source: str, guid_header: str) -> str | None:
+    """Why siprec.guid_source and siprec.guid_header cannot work together, or None."""
+    if guid_source not in CONFIG_SOURCES:
+        return f"siprec.guid_source must be one of {', '.join(CONFIG_SOURCES)}"
+    if guid_source == "header" and not guid_header:
+        return "siprec.guid_source header needs siprec.guid_header (the INVITE header that carries the guid)"
+    if guid_header and guid_source not in HEADER_SOURCES:
+        return f"siprec.guid_header is not read with siprec.guid_source {guid_source}: leave it empty"
+    if guid_header and guid_source != "metadata" and not _HEADER_NAME.fullmatch(guid_header):
+        return f"siprec.guid_header {guid_header[:40]!r} is not a SIP header name"
+    return None

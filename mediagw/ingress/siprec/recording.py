@@ -11,7 +11,7 @@ import numpy as np
 
 from mediagw.calls import Call
 from mediagw.config import SiprecConfig
-from mediagw.ingress.siprec.callid import extract_guid
+from mediagw.ingress.siprec.callid import extract_guid, fallback_guid, valid_guid
 from mediagw.ingress.siprec.dialog import Recording
 from mediagw.ingress.siprec.jitterbuffer import MediaChunk
 from mediagw.ingress.siprec.media import Decoder, PortPool, RtcpSink, StreamReceiver
@@ -28,7 +28,8 @@ def _same(receiver: StreamReceiver) -> StreamReceiver:
 
 
 def guid_of(recording: Recording, config: SiprecConfig) -> str:
-    """The guid start/stop-streaming will name this call by; the Call-ID when the configured source is absent."""
+    """The guid start/stop-streaming will name this call by (always one they accept: `valid_guid`); from the
+    Call-ID when the configured source is absent or unusable."""
     headers = recording.headers.get
     sources = AUTO_SOURCES if config.guid_source == "auto" else ((config.guid_source, config.guid_header),)
     for source, header in sources:
@@ -37,10 +38,13 @@ def guid_of(recording: Recording, config: SiprecConfig) -> str:
         except ValueError as error:
             log.warning("siprec call id from %s unusable: %s", source, error)
             continue
-        if guid:
+        if guid and valid_guid(guid, config.guid_source):
             return guid
-    log.warning("siprec call without a %s id: using its Call-ID", config.guid_source)
-    return recording.call_id
+        if guid:
+            log.warning("siprec call id from %s unusable: not a guid start-streaming accepts", source)
+    guid = fallback_guid(recording.call_id, config.guid_source)
+    log.warning("siprec call without a %s id: named %s after its Call-ID", config.guid_source, guid)
+    return guid
 
 
 class RecordingMedia:
