@@ -51,7 +51,7 @@ _WORD = re.compile(r"[A-Za-z0-9'@._+-]+")
 KEYWORDS: dict[EntityId, re.Pattern[str]] = {
     E.CREDIT_CARD_NUMBER: re.compile(
         r"\b(?:credit|debit|visa|mastercard|master card|amex|american express|discover)\b"
-        r"|\bcard(?:'s)? number\b|\bnumber on (?:the|your) card\b|\blong number\b"
+        r"|\bcards?\b|\bnumber on (?:the|your) card\b|\blong number\b"
         r"|\b(?:pay|paying|payment) (?:by|with) (?:a |your |the )?card\b",
         re.IGNORECASE,
     ),
@@ -121,6 +121,17 @@ def is_card_ending_here(digits: str) -> bool:
     return len(digits) <= 16 or not any(luhn_valid(digits[:n]) for n in (15, 16))
 
 
+LAST_FOUR = re.compile(
+    r"(?:\b(?:ending|ends|end)\s+(?:in|with)|\blast\s+(?:four|4)(?:\s+digits)?(?:\s+(?:are|is|of))?)\s*[:,]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def names_the_last_four(text: str, start: int, digits: str) -> bool:
+    """ "the card ending in 1234": four digits at `start` said as a card's last four, which may be shown."""
+    return len(digits) == 4 and bool(LAST_FOUR.search(text, 0, start))
+
+
 def digits_of(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
@@ -149,6 +160,8 @@ class NumberContext:
 def number_spans(text: str, active: frozenset[EntityId], context: NumberContext) -> Iterator[Span]:
     """Card, CVV, PIN, SSN and phone numbers among the digit groups of `text`."""
     for match in NUMBER.finditer(text):
+        if names_the_last_four(text, match.start(), digits_of(match.group(0))):
+            continue
         span = classify_number(match.group(0), context, active)
         if span is not None:
             entity, keep_last = span

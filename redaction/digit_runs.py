@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from redaction.detectors import Span, is_card_ending_here
+from redaction.detectors import Span, is_card_ending_here, names_the_last_four
 from redaction.entities import EntityId
 
 LONG_RUN_DIGITS = 8
@@ -44,7 +44,7 @@ MAX_JOINER_WORDS = 2  # in a row, between two digits
 # counts ("the 16 digit number") are no digits read out and end a run.
 _TOKEN = re.compile(
     r"(?P<amount>[$£€]\s?\d+(?:,\d{3})*(?:\.\d+)?)|(?P<other>\d+(?:,\d{3})*(?:\.\d+)?\s?%|\d+(?=[ -]?digits?\b))"
-    r"|(?P<num>\d+)|(?P<word>[A-Za-z]+)|(?P<sep>[,.\-\u2013\u2014;]+)|(?P<space>\s+)|(?P<x>.)"
+    r"|(?P<num>\d+)|(?P<word>[A-Za-z]+(?:'[A-Za-z]+)?)|(?P<sep>[,.\-\u2013\u2014;]+)|(?P<space>\s+)|(?P<x>.)"
 )
 
 
@@ -67,10 +67,10 @@ class _Run:
     def kinds(self) -> set[str]:
         return {item.kind for item in self.items}
 
-    def is_number(self, card_expected: bool) -> bool:
-        """Whether this run is read out digits: amounts alone are prices unless several come in a row (the
-        ASR made "five five five five" into "$5,000, $5,000, $5,000") or a card is expected."""
-        return card_expected or self.kinds() != {AMOUNT} or len(self.items) >= AMOUNTS_IN_A_ROW
+    def is_number(self) -> bool:
+        """Whether this run is read out digits: prices alone are prices unless several come in a row (the ASR
+        made "five five five five" into "$5,000, $55,000, $55,000")."""
+        return self.kinds() != {AMOUNT} or len(self.items) >= AMOUNTS_IN_A_ROW
 
 
 WRITTEN, SPOKEN, AMOUNT = "written", "spoken", "amount"
@@ -81,13 +81,19 @@ def digit_run_spans(text: str, previous_digits: str = "", card_expected: bool = 
     """Spans of the runs of `text` with LONG_RUN_DIGITS digits or more, or any digit when a card number is
     expected; `previous_digits` are the speaker's unfinished number from the utterance before."""
     for run in _runs(text):
-        if not run.is_number(card_expected):
+        if not run.is_number():
             continue
         digits = run.digits
         long = len(digits) >= LONG_RUN_DIGITS
+        if not long and _names_the_last_four(text, run):
+            continue
         if long or (card_expected and (run.kinds() != {SPOKEN} or len(digits) >= CARD_CONTEXT_DIGITS)):
             keep = CARD_LAST if _ends_a_card(run, previous_digits) else 0
             yield Span(run.items[0].start, run.items[-1].end, EntityId.CREDIT_CARD_NUMBER, keep)
+
+
+def _names_the_last_four(text: str, run: _Run) -> bool:
+    return run.kinds() == {WRITTEN} and names_the_last_four(text, run.items[0].start, run.digits)
 
 
 def number_digits(text: str) -> str:
@@ -96,7 +102,7 @@ def number_digits(text: str) -> str:
     return "".join(
         run.digits
         for run in _runs(text)
-        if run.is_number(card_expected=False) and (WRITTEN in run.kinds() or len(run.digits) >= CARD_CONTEXT_DIGITS)
+        if run.is_number() and (WRITTEN in run.kinds() or len(run.digits) >= CARD_CONTEXT_DIGITS)
     )
 
 

@@ -59,6 +59,8 @@ def test_no_digit_of_a_garbled_card_is_left(line: dict[str, Any]) -> None:
         ("It is $5,000, $55,000, $55,000, $55,000, $55,000, $55,000, $55,000, $55", ""),
         ("$5,955,000 $955,000 $955,44.", ""),
         ("6-o-on-w-on-one-o-on-000-000-001", ""),
+        ("2 k it's 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", ""),
+        ("The card in 3 emanate to 8222463, 1 near or near or near or time.", ""),  # "card" expects digits
     ],
 )
 def test_the_reported_leaks_are_masked(heard: str, shown: str) -> None:
@@ -75,3 +77,8 @@ def test_a_card_split_over_two_utterances_is_masked_in_both() -> None:
 def test_the_rule_is_pci_and_goes_with_the_card_entity() -> None:
     line = {"question": None, "utterances": ["4, 1, 0, 4, 3, 3, 2, 1, 8, 1, 9, 6, 0, 0, 1, 8"]}
     assert visible_digits(redact_reading(line, default_active() - {EntityId.CREDIT_CARD_NUMBER})[0]) != "0018"
+
+
+def test_the_last_four_named_as_such_and_a_price_stay_after_a_card_was_mentioned() -> None:
+    line = {"question": "Which card would you like to use?", "utterances": ["The card ending in 2926.", "It's $295."]}
+    assert redact_reading(line) == ["The card ending in 2926.", "It's $295."]
