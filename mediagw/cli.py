@@ -22,7 +22,7 @@ log = logging.getLogger("mediagw")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mediagw", description="Real-time media gateway and speech pipeline")
-    parser.add_argument("--config", help="YAML file merged over configs/default.yaml")
+    parser.add_argument("--config", help="YAML file merged over the defaults (mediagw/default.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the gateway (HTTP and WebSocket on one port)")
     serve.add_argument("--host")

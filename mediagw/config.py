@@ -23,7 +23,10 @@ from mediagw.ingress.siprec.callid import guid_config_problem
 from mediagw.outputs.webhooks import WebhookTarget
 from redaction.rules import CustomRule, RuleError, compile_rules
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+# Package data beside this module, so an installed wheel has its defaults (configs/default.yaml links here).
+# Not importlib.resources.files("mediagw"): mediagw has no __init__.py, and 3.11 cannot read such a namespace
+# package under an editable install.
+DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 ENV_PREFIX = "MEDIAGW_"
 
 
