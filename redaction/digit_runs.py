@@ -35,6 +35,12 @@ DIGIT_WORDS: dict[str, str] = {
     "seven": "7",
     "eight": "8", "ate": "8",
     "nine": "9", "nein": "9",
+    # Number words that ITN left (it gave up on "fifty five thousand five hundred and fifty five ..."): each
+    # stands for digits read out, and counts as the digits it writes.
+    "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14", "fifteen": "15",
+    "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19", "twenty": "20", "thirty": "30",
+    "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
+    "hundred": "00", "thousand": "000",
 }  # fmt: skip
 REPEATERS = {"double": 2, "triple": 3}
 # Words a reader puts between groups of digits without ending the number.
@@ -132,7 +138,7 @@ def _runs(text: str) -> Iterator[_Run]:
 
 class _RunBuilder:
     """Joins digits into runs across separators, joiner words and at most one unknown word between written
-    digits ("4001 hungry then 11001": the ASR's word for "hundred")."""
+    digits or prices ("4001 hungry then 11001": the ASR's word for "hundred"; "$5,500, if $5,500")."""
 
     def __init__(self) -> None:
         self._items: list[_Digits] = []
@@ -143,7 +149,7 @@ class _RunBuilder:
     def feed(self, kind: str, value: str, start: int, end: int) -> Iterator[_Run]:
         item = _as_digits(kind, value, start, end, self._repeat)
         if item is not None:
-            if self._bridged and item.kind != WRITTEN:
+            if self._bridged and item.kind == SPOKEN and len(item.digits) < 2:  # "hundred" goes on, "to" does not
                 yield from self.close()
             self._items.append(item)
             self._joiners, self._repeat, self._bridged = 0, 1, False
@@ -155,7 +161,7 @@ class _RunBuilder:
             self._joiners += bool(word)
             if self._joiners > MAX_JOINER_WORDS:
                 yield from self.close()
-        elif word and self._items and self._items[-1].kind == WRITTEN and not self._bridged:
+        elif word and self._items and self._items[-1].kind != SPOKEN and not self._bridged:
             self._bridged = True
         else:
             yield from self.close()

@@ -61,6 +61,9 @@ def test_no_digit_of_a_garbled_card_is_left(line: dict[str, Any]) -> None:
         ("6-o-on-w-on-one-o-on-000-000-001", ""),
         ("2 k it's 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", ""),
         ("The card in 3 emanate to 8222463, 1 near or near or near or time.", ""),  # "card" expects digits
+        ("If $5,500, if $5,500, if $5,500, if $5,500, if $5,500, if $5,500, if", ""),
+        ("thousand five hundred and fifty five four thousand four hundred and forty four", ""),
+        ("It is 5,000 times hundred and fifty five thousand five hundred and fifty five thousand five", ""),
     ],
 )
 def test_the_reported_leaks_are_masked(heard: str, shown: str) -> None:
