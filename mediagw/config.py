@@ -11,6 +11,8 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,8 @@ from mediagw.ingress.siprec.callid import guid_config_problem
 from mediagw.outputs.webhooks import WebhookTarget
 from redaction.rules import CustomRule, RuleError, compile_rules
 
-# Package data beside this module, so an installed wheel has its defaults (configs/default.yaml links here).
-# Not importlib.resources.files("mediagw"): mediagw has no __init__.py, and 3.11 cannot read such a namespace
-# package under an editable install.
-DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
+# Package data, so an installed wheel has its defaults (configs/default.yaml links here).
+DEFAULT_CONFIG = resources.files("mediagw").joinpath("default.yaml")
 ENV_PREFIX = "MEDIAGW_"
 
 
@@ -238,7 +238,7 @@ def _validate_redaction(redaction: RedactionConfig) -> None:
         raise ConfigError(f"redaction.custom_rules: {error}") from error
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path | Traversable) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_configs_default_yaml_is_the_packaged_defaults() -> None:
-    assert DEFAULT_CONFIG == ROOT / "mediagw" / "default.yaml"
+    assert Path(str(DEFAULT_CONFIG)) == ROOT / "mediagw" / "default.yaml"
     assert (ROOT / "configs" / "default.yaml").read_bytes() == DEFAULT_CONFIG.read_bytes()
 
 
