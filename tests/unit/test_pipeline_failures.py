@@ -56,8 +56,11 @@ def failing_once(text: str) -> TextOutput:
     return TextOutput(text.upper())
 
 
-async def run_stream(call_audio: Any, recognize: Any, outputs: Outputs, metrics: Metrics) -> StreamPipeline:
-    pool = AsrPool(recognize, workers=1, queue_size=16, max_batch=1)
+async def stream_billing_customer(
+    call_audio: Any, recognize: Any, text_stage: Any, outputs: Outputs, metrics: Metrics, workers: int = 1
+) -> StreamPipeline:
+    """The billing call's customer channel through a pipeline on a pool of `recognize`, finished."""
+    pool = AsrPool(recognize, workers=workers, queue_size=16, max_batch=1)
     pool.start()
     pipeline = StreamPipeline(
         stream_id="s-1",
@@ -67,7 +70,7 @@ async def run_stream(call_audio: Any, recognize: Any, outputs: Outputs, metrics:
         settings=TranscriptionSettings(),
         vocabulary=Vocabulary(),
         metrics=metrics,
-        text_stage=failing_once,
+        text_stage=text_stage,
         on_transcript=outputs.transcript,
         on_failure=outputs.failure,
     )
@@ -77,6 +80,10 @@ async def run_stream(call_audio: Any, recognize: Any, outputs: Outputs, metrics:
     await pipeline.finish()  # raised the text stage's error before
     await pool.close()
     return pipeline
+
+
+async def run_stream(call_audio: Any, recognize: Any, outputs: Outputs, metrics: Metrics) -> StreamPipeline:
+    return await stream_billing_customer(call_audio, recognize, failing_once, outputs, metrics)
 
 
 def failures(metrics: Metrics, stage: str) -> float | None:

@@ -6,15 +6,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from asr.pool import AsrPool
 from asr.recognizer import Recognition, RecognitionRequest
-from asr.segmenter import SegmenterOptions
 from mediagw.metrics import Metrics
-from mediagw.pipeline import StreamPipeline, TranscriptionSettings
 from mediagw.postprocess import TextOutput
-from mediagw.transcripts import Transcript
-from mediagw.vocabulary import Vocabulary
-from tests.conftest import channel_of
+from tests.unit.test_pipeline_failures import Outputs, stream_billing_customer
 
 
 def first_decode_finishes_last() -> Any:
@@ -37,33 +32,13 @@ def first_decode_finishes_last() -> Any:
 
 async def test_the_text_stage_runs_in_spoken_order_when_decodes_finish_out_of_order(call_audio: Any) -> None:
     seen: list[str] = []
-    delivered: list[Transcript] = []
 
     def text_stage(text: str) -> TextOutput:
         seen.append(text)
         return TextOutput(text)
 
-    async def on_transcript(transcript: Transcript) -> None:
-        delivered.append(transcript)
-
-    pool = AsrPool(first_decode_finishes_last(), workers=2, queue_size=16, max_batch=1)
-    pool.start()
-    pipeline = StreamPipeline(
-        stream_id="s-1",
-        ingress="websocket",
-        segmenter=SegmenterOptions(),
-        pool=pool,
-        settings=TranscriptionSettings(),
-        vocabulary=Vocabulary(),
-        metrics=Metrics(),
-        text_stage=text_stage,
-        on_transcript=on_transcript,
-    )
-    samples, _ = channel_of(call_audio["billing"], "customer")
-    for start in range(0, len(samples), 160):
-        pipeline.push(samples[start : start + 160])
-    await pipeline.finish()
-    await pool.close()
+    outputs = Outputs()
+    await stream_billing_customer(call_audio, first_decode_finishes_last(), text_stage, outputs, Metrics(), workers=2)
     assert len(seen) >= 3
     assert seen == [f"utterance {i}" for i in range(len(seen))]
-    assert [t.sequence for t in delivered] == list(range(len(seen)))
+    assert [t.sequence for t in outputs.transcripts] == list(range(len(seen)))

@@ -1,4 +1,4 @@
-"""The ASR pool: off the loop, bounded, batching under backlog, failures contained."""
+"""The ASR pool: off the loop, bounded, batching under backlog, its backlog counted, failures contained."""
 
 from __future__ import annotations
 
@@ -55,8 +55,10 @@ async def test_a_full_queue_makes_producers_wait_instead_of_dropping() -> None:
     pool.start()
     calls = [asyncio.create_task(pool.transcribe(request(i))) for i in range(5)]
     assert await asyncio.to_thread(decoding.wait, 60), "the first request never reached the decoder"
-    await eventually(lambda: pool.queue_depth, lambda depth: depth == 2, what="the queue refilled behind the decode")
-    assert not any(c.done() for c in calls)  # one decoding, two queued, two producers waiting for room
+    # One decoding, two queued, two producers waiting for room: the backlog (what overload refuses new streams
+    # on) counts the waiting producers too.
+    await eventually(lambda: (pool.queue_depth, pool.backlog), lambda seen: seen == (2, 4), what="queued and waiting")
+    assert not any(c.done() for c in calls)
     release.set()
     assert len(await asyncio.gather(*calls)) == 5
     await pool.close()
