@@ -5,7 +5,7 @@ Held in memory only, for a window of time and utterances, and never written anyw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redaction.detectors import CARD_COMPLETE_DIGITS, NOT_A_CARD, NumberContext, Span, mentioned
 from redaction.digit_runs import number_digits
@@ -14,12 +14,29 @@ from redaction.entities import EntityId
 MAX_CARD_DIGITS = 19
 
 
+# How many digits make an answer whole: until then the question stays open for the next utterance too (a
+# CVV read as "5 6" and "1"). Entities not listed are answered by their first span.
+ANSWER_DIGITS = {EntityId.CVV: 3, EntityId.PIN: 4, EntityId.SSN: 9}
+SPLIT_QUESTION_S = 10.0  # an agent's utterance is read together with the one before it within this time
+
+
 @dataclass
 class _Request:
     entities: set[EntityId]
     at: float
     answers_left: int
     not_a_card: bool = False  # the question named its number: "what's the tracking number?"
+    digits: dict[EntityId, int] = field(default_factory=dict)  # heard so far, by entity
+
+    def answered(self, spans: list[Span], text: str) -> None:
+        """Close what `spans` answered; a secret number stays open until it has its usual digits."""
+        for span in spans:
+            if span.entity not in EntityId.__members__:
+                continue
+            entity = EntityId(span.entity)
+            self.digits[entity] = self.digits.get(entity, 0) + sum(c.isdigit() for c in text[span.start : span.end])
+            if self.digits[entity] >= ANSWER_DIGITS.get(entity, 0):
+                self.entities.discard(entity)
 
 
 @dataclass
@@ -36,9 +53,12 @@ class ConversationContext:
         self._window_utterances = window_utterances
         self._requests: dict[str, _Request] = {}  # by the role that is expected to answer
         self._fragments: dict[str, _Fragment] = {}
+        self._unfinished: dict[str, tuple[str, float]] = {}  # an utterance that named nothing: half a question?
 
-    def number_context(self, role: str, text: str, now: float, active: frozenset[EntityId]) -> NumberContext:
-        expected = set(mentioned(text, active))
+    def number_context(
+        self, role: str, text: str, now: float, active: frozenset[EntityId], assume: frozenset[EntityId] = frozenset()
+    ) -> NumberContext:
+        expected = set(mentioned(text, active)) | assume
         named_otherwise = bool(NOT_A_CARD.search(text))
         request = self._requests.get(role)
         if request and now - request.at <= self._window_s and request.answers_left > 0:
@@ -65,18 +85,28 @@ class ConversationContext:
         request = self._requests.get(role)
         if request:
             request.answers_left -= 1
-            found = {EntityId(s.entity) for s in spans if s.entity in EntityId.__members__}
-            request.entities -= found  # that question is answered; a card read in pieces goes on as a fragment
-        # The agent naming a card, CVV, PIN... opens it whatever the ASR made of the punctuation; the
-        # customer must ask.
+            request.answered(spans, text)  # a card read in pieces goes on as a fragment
+        # The agent naming a card, CVV, PIN... opens it whatever the ASR made of the punctuation, also when
+        # the question was split over two utterances; the customer must ask.
         question = role == "agent" or "?" in text or _asks(text)
-        asked = mentioned(text, active) - {EntityId.EMAIL} if question else set()
+        asked = self._asked(role, text, now, active) if question else set()
         not_a_card = question and bool(NOT_A_CARD.search(text))
         if asked or not_a_card:
             for other in ("customer", "agent"):
                 if other != role:
                     self._requests[other] = _Request(set(asked), now, self._window_utterances, not_a_card)
         self._note_numbers(role, text, now, spans)
+
+    def _asked(self, role: str, text: str, now: float, active: frozenset[EntityId]) -> set[EntityId]:
+        """What `text` names, read after the speaker's previous utterance when that one named nothing: "And the
+        security" + "code on the back"."""
+        asked = mentioned(text, active) - {EntityId.EMAIL}
+        previous = self._unfinished.pop(role, None)
+        if not asked and previous and now - previous[1] <= SPLIT_QUESTION_S:
+            asked = mentioned(f"{previous[0]} {text}", active) - {EntityId.EMAIL}
+        if not asked:
+            self._unfinished[role] = (text, now)
+        return asked
 
     def _note_numbers(self, role: str, text: str, now: float, spans: list[Span]) -> None:
         digits = number_digits(text)  # homophones inside a run count: "for 1 1 1" is 4111

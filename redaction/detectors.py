@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 
 from redaction.entities import EntityId
+from redaction.mentions import mentions
 
 E = EntityId
 
@@ -137,8 +138,9 @@ def digits_of(text: str) -> str:
 
 
 def mentioned(text: str, entities: Collection[EntityId]) -> set[EntityId]:
-    """Entities whose keywords appear in `text` (the agent's prompt, or the utterance itself)."""
-    return {entity for entity in entities if entity in KEYWORDS and KEYWORDS[entity].search(text)}
+    """Entities that `text` names (the agent's prompt, or the utterance itself), however the ASR spelled them."""
+    found = {entity for entity in entities if entity in KEYWORDS and KEYWORDS[entity].search(text)}
+    return found | mentions(text, entities)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,13 @@ class NumberContext:
     previous_digits: str = ""  # digits of this speaker's recent unfinished number (a card read in pieces)
     card_in_progress: bool = False  # those digits were taken as the start of a card, or a card was just read
     named_otherwise: bool = False  # the utterance calls its number a reference, order, tracking... number
+
+    def expected_number(self, active: frozenset[EntityId]) -> EntityId | None:
+        """The secret number this utterance is expected to hold, if any: then every digit in it is masked."""
+        for entity in (E.CVV, E.PIN, E.SSN):
+            if entity in self.expected and entity in active:
+                return entity
+        return E.CREDIT_CARD_NUMBER if self.card_expected and E.CREDIT_CARD_NUMBER in active else None
 
     @property
     def card_expected(self) -> bool:

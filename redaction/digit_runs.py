@@ -19,7 +19,7 @@ from redaction.detectors import Span, is_card_ending_here, names_the_last_four
 from redaction.entities import EntityId
 
 LONG_RUN_DIGITS = 8
-CARD_CONTEXT_DIGITS = 3  # while a card is asked for or being read, any digit, or this many homophones, is of it
+CARD_CONTEXT_DIGITS = 3  # while a secret number is expected, any digit, or this many homophones, is of it
 CARD_LAST = 4
 
 # What Whisper writes for a spoken digit when it does not write the digit (ITN turns the plain number
@@ -83,19 +83,25 @@ WRITTEN, SPOKEN, AMOUNT = "written", "spoken", "amount"
 AMOUNTS_IN_A_ROW = 3
 
 
-def digit_run_spans(text: str, previous_digits: str = "", card_expected: bool = False) -> Iterator[Span]:
-    """Spans of the runs of `text` with LONG_RUN_DIGITS digits or more, or any digit when a card number is
-    expected; `previous_digits` are the speaker's unfinished number from the utterance before."""
+def digit_run_spans(
+    text: str, previous_digits: str = "", expected: EntityId | None = None, long_runs: bool = True
+) -> Iterator[Span]:
+    """Spans of the runs of `text` with LONG_RUN_DIGITS digits or more (`long_runs`: the PCI rule is on), and
+    of any digit when a secret number (`expected`: a card, CVV, PIN, SSN) was asked for; `previous_digits` are
+    the speaker's unfinished number from the utterance before."""
     for run in _runs(text):
         if not run.is_number():
             continue
         digits = run.digits
-        long = len(digits) >= LONG_RUN_DIGITS
+        long = long_runs and len(digits) >= LONG_RUN_DIGITS
         if not long and _names_the_last_four(text, run):
             continue
-        if long or (card_expected and (run.kinds() != {SPOKEN} or len(digits) >= CARD_CONTEXT_DIGITS)):
+        if long:
             keep = CARD_LAST if _ends_a_card(run, previous_digits) else 0
             yield Span(run.items[0].start, run.items[-1].end, EntityId.CREDIT_CARD_NUMBER, keep)
+        elif expected is not None and (run.kinds() != {SPOKEN} or len(digits) >= CARD_CONTEXT_DIGITS):
+            keep = CARD_LAST if expected == EntityId.CREDIT_CARD_NUMBER and _ends_a_card(run, previous_digits) else 0
+            yield Span(run.items[0].start, run.items[-1].end, expected, keep)
 
 
 def _names_the_last_four(text: str, run: _Run) -> bool:

@@ -52,6 +52,17 @@ def apply_mask(text: str, spans: Sequence[Span], mask: str) -> str:
     return "".join(chars)
 
 
+@dataclass(frozen=True)
+class _Utterance:
+    text: str
+    role: str
+    active: frozenset[EntityId]
+    context: ConversationContext
+    now: float
+    assume: frozenset[EntityId]  # secrets to take as asked for, whatever the context says (fail safe)
+    has_digits: bool
+
+
 class Redactor:
     """Stateless apart from its rules; the conversation's memory is the ConversationContext passed in."""
 
@@ -66,10 +77,13 @@ class Redactor:
         active: frozenset[EntityId],
         context: ConversationContext | None = None,
         now: float = 0.0,
+        assume: frozenset[EntityId] = frozenset(),
     ) -> Redaction:
+        """Mask `text`. `assume`: secrets to treat as asked for, when the question may not be known yet."""
         context = context or ConversationContext()
+        utterance = _Utterance(text, role, active, context, now, assume, any(c.isdigit() for c in text))
         try:
-            spans = self._find(text, role, active, context, now)
+            spans = self._find(utterance)
         except RuleTimeout as error:
             log.warning("%s; the utterance is masked whole", error)  # the rule name, never the text
             spans = [Span(0, len(text), error.rule)]
@@ -78,21 +92,19 @@ class Redactor:
             return Redaction(text)
         return Redaction(apply_mask(text, spans, self._options.mask), tuple(sorted(spans, key=lambda s: s.start)))
 
-    def _find(
-        self, text: str, role: str, active: frozenset[EntityId], context: ConversationContext, now: float
-    ) -> list[Span]:
-        has_digits = any(c.isdigit() for c in text)
-        spans = self._numbers(text, role, active, context, now, has_digits)
+    def _find(self, u: _Utterance) -> list[Span]:
+        text, active = u.text, u.active
+        spans = self._numbers(u)
         if E.EMAIL in active and "@" in text:
             spans += detectors.email_spans(text)
         if (
             E.DOB in active
-            and has_digits
-            and (detectors.KEYWORDS[E.DOB].search(text) or context.expects(role, E.DOB, now))
+            and u.has_digits
+            and (detectors.KEYWORDS[E.DOB].search(text) or u.context.expects(u.role, E.DOB, u.now))
         ):
             spans += detectors.dob_spans(text)
         if E.PASSWORD in active:
-            spans += detectors.password_spans(text, context.expects(role, E.PASSWORD, now))
+            spans += detectors.password_spans(text, u.context.expects(u.role, E.PASSWORD, u.now))
         if E.PROFANITY in active:
             spans += detectors.profanity_spans(text)
         for rule in self._rules:
@@ -100,31 +112,25 @@ class Redactor:
                 spans += rule.spans(text, self._options.rule_timeout_s)
         return _without_overlaps(spans)
 
-    def _numbers(
-        self,
-        text: str,
-        role: str,
-        active: frozenset[EntityId],
-        context: ConversationContext,
-        now: float,
-        has_digits: bool,
-    ) -> list[Span]:
+    def _numbers(self, u: _Utterance) -> list[Span]:
+        text, active = u.text, u.active
         card_on = E.CREDIT_CARD_NUMBER in active
-        if not (has_digits or card_on):
+        if not (u.has_digits or card_on or u.assume):
             return []
-        numbers = context.number_context(role, text, now, active)
+        numbers = u.context.number_context(u.role, text, u.now, active, u.assume)
+        expected = numbers.expected_number(active)
         spans: list[Span] = []
-        if has_digits:
+        if u.has_digits:
             spans += detectors.number_spans(text, active, numbers)
             if E.PHONE_NUMBER in active:
                 spans += detectors.phone_spans(text)
-        if card_on:  # fail safe: a long run of digits is masked whatever else is known, unless a keep rule allows it
+        if card_on or expected:  # fail safe: long runs, and any digit of an expected secret, unless a keep rule allows
             kept = [
                 span for rule in self._rules if rule.keep for span in rule.spans(text, self._options.rule_timeout_s)
             ]
             runs = [
                 run
-                for run in digit_run_spans(text, numbers.previous_digits, numbers.card_expected)
+                for run in digit_run_spans(text, numbers.previous_digits, expected, long_runs=card_on)
                 if not any(k.start <= run.start and run.end <= k.end for k in kept)
             ]
             spans = [_inside_runs(span, runs) for span in spans] + runs  # last: a named entity names the merge
