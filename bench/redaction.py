@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench import pci_garbling
+from bench import pci_garbling, pci_questions
 from mediagw.evaluation import normalize
 from redaction.context import ConversationContext
 from redaction.entities import ENTITIES, EntityId, default_active
@@ -124,6 +124,14 @@ def garbling_recall(redactor: Redactor) -> dict[str, Any]:
     }
 
 
+def question_recall(redactor: Redactor) -> dict[str, Any]:
+    """An agent's question for a card, CVV, PIN or SSN as an ASR writes it, then the answer in some spacing
+    (bench/corpus/pci_questions.jsonl): an answer is caught when none of its digits is left."""
+    lines = [json.loads(line) for line in pci_questions.OUT.read_text().splitlines()]
+    leaked = [{"q": line["questions"], "out": out} for line in lines if (out := pci_questions.leaks(redactor, line))]
+    return {"pairs": len(lines), "recall": round(1 - len(leaked) / len(lines), 4), "leaks": leaked}
+
+
 def main() -> None:
     lines = load()
     redactor = Redactor(RedactionOptions())
@@ -138,6 +146,7 @@ def main() -> None:
         # The documented cost of the fail-safe PCI rule: long reference, order and phone numbers read as one run.
         "long_runs_masked_that_were_no_card": len(fail_safe),
         "pci_garbling": garbling_recall(redactor),
+        "pci_questions": question_recall(redactor),
         "utterances_per_s_one_core": round(throughput(lines, redactor)),
     }
     print(json.dumps(report, indent=1))

@@ -8,15 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from redaction.detectors import CARD_COMPLETE_DIGITS, NOT_A_CARD, NumberContext, Span, mentioned
-from redaction.digit_runs import number_digits
+from redaction.digit_runs import DIGIT_WORDS, number_digits
 from redaction.entities import EntityId
+from redaction.mentions import words_of
 
 MAX_CARD_DIGITS = 19
 
 
-# How many digits make an answer whole: until then the question stays open for the next utterance too (a
-# CVV read as "5 6" and "1"). Entities not listed are answered by their first span.
-ANSWER_DIGITS = {EntityId.CVV: 3, EntityId.PIN: 4, EntityId.SSN: 9}
+NUMBERS = frozenset({EntityId.CREDIT_CARD_NUMBER, EntityId.CVV, EntityId.PIN, EntityId.SSN})
 SPLIT_QUESTION_S = 10.0  # an agent's utterance is read together with the one before it within this time
 
 
@@ -26,17 +25,16 @@ class _Request:
     at: float
     answers_left: int
     not_a_card: bool = False  # the question named its number: "what's the tracking number?"
-    digits: dict[EntityId, int] = field(default_factory=dict)  # heard so far, by entity
+    answering: set[EntityId] = field(default_factory=set)  # numbers the last answer began to give
 
-    def answered(self, spans: list[Span], text: str) -> None:
-        """Close what `spans` answered; a secret number stays open until it has its usual digits."""
-        for span in spans:
-            if span.entity not in EntityId.__members__:
-                continue
-            entity = EntityId(span.entity)
-            self.digits[entity] = self.digits.get(entity, 0) + sum(c.isdigit() for c in text[span.start : span.end])
-            if self.digits[entity] >= ANSWER_DIGITS.get(entity, 0):
-                self.entities.discard(entity)
+    def answered(self, spans: list[Span]) -> None:
+        """Close what the utterance before answered, and note what this one answers. A secret number stays
+        open for one more utterance after its first digits, if that one reads on (a PIN read as "1234" and
+        "56", a CVV as "5 6" and "1"); anything else is answered at once."""
+        self.entities -= self.answering
+        found = {EntityId(span.entity) for span in spans if span.entity in EntityId.__members__}
+        self.answering = found & NUMBERS
+        self.entities -= found - NUMBERS
 
 
 @dataclass
@@ -62,7 +60,9 @@ class ConversationContext:
         named_otherwise = bool(NOT_A_CARD.search(text))
         request = self._requests.get(role)
         if request and now - request.at <= self._window_s and request.answers_left > 0:
-            expected |= request.entities
+            expected |= request.entities - request.answering
+            if request.answering and reads_on(text):  # "1" after "5 6": the rest of the CVV
+                expected |= request.answering
             named_otherwise = named_otherwise or request.not_a_card
         fragment = self._fragments.get(role)
         if fragment and (now - fragment.at > self._window_s or fragment.utterances >= self._window_utterances):
@@ -85,17 +85,25 @@ class ConversationContext:
         request = self._requests.get(role)
         if request:
             request.answers_left -= 1
-            request.answered(spans, text)  # a card read in pieces goes on as a fragment
+            request.answered(spans)  # a card read in pieces goes on as a fragment too
         # The agent naming a card, CVV, PIN... opens it whatever the ASR made of the punctuation, also when
         # the question was split over two utterances; the customer must ask.
         question = role == "agent" or "?" in text or _asks(text)
         asked = self._asked(role, text, now, active) if question else set()
-        not_a_card = question and bool(NOT_A_CARD.search(text))
-        if asked or not_a_card:
-            for other in ("customer", "agent"):
-                if other != role:
-                    self._requests[other] = _Request(set(asked), now, self._window_utterances, not_a_card)
+        if asked or (question and NOT_A_CARD.search(text)):
+            self._ask(role, asked, now, not_a_card=not asked)
         self._note_numbers(role, text, now, spans)
+
+    def _ask(self, role: str, asked: set[EntityId], now: float, not_a_card: bool) -> None:
+        """A new question replaces the other party's open one; naming only another kind of number ("on the
+        account", "the tracking number?") leaves a secret still asked for open."""
+        for other in ("customer", "agent"):
+            if other == role:
+                continue
+            open_request = self._requests.get(other)
+            if not asked and open_request and open_request.entities and now - open_request.at <= self._window_s:
+                continue
+            self._requests[other] = _Request(set(asked), now, self._window_utterances, not_a_card)
 
     def _asked(self, role: str, text: str, now: float, active: frozenset[EntityId]) -> set[EntityId]:
         """What `text` names, read after the speaker's previous utterance when that one named nothing: "And the
@@ -146,6 +154,15 @@ _ASKING = (
     "i will need",
     "go ahead",
 )
+
+
+def reads_on(text: str) -> bool:
+    """An utterance that is little but digits: the rest of a number read in the utterance before."""
+    words = [w for w in words_of(text) if not w.isdigit() and w not in DIGIT_WORDS and w not in READING_WORDS]
+    return len(words) <= 2
+
+
+READING_WORDS = frozenset("and uh um er ah it s its is that that's the rest last then yes yeah sure okay".split())
 
 
 def _asks(text: str) -> bool:

@@ -100,14 +100,15 @@ def luhn_valid(digits: str) -> bool:
 
 
 # Card lengths by the first digits of the number (the issuer's range): Amex, Diners, JCB, Visa,
-# Mastercard (51-55 and 2221-2720), Discover, UnionPay and Maestro.
+# Mastercard (51-55 and 2221-2720), Discover and UnionPay, Maestro.
 CARD_LENGTHS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = (
     (re.compile(r"3[47]"), frozenset({15})),
     (re.compile(r"3(?:0[0-5]|[689])"), frozenset(range(14, 20))),
     (re.compile(r"35(?:2[89]|[3-8])"), frozenset(range(16, 20))),
     (re.compile(r"4"), frozenset({13, 16, 19})),
     (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]|7[01]|720)"), frozenset({16})),
-    (re.compile(r"5[06-9]|6"), frozenset(range(12, 20))),
+    (re.compile(r"6(?:011|4[4-9]|5|2)"), frozenset(range(16, 20))),
+    (re.compile(r"50(?:18|20|38)|5893|6304|6759|676[1-3]"), frozenset(range(12, 20))),
 )
 
 

@@ -47,10 +47,13 @@ REPEATERS = {"double": 2, "triple": 3}
 JOINER_WORDS = frozenset({"and", "uh", "um", "umm", "er", "ah", "hmm", "dash", "then"})
 MAX_JOINER_WORDS = 2  # in a row, between two digits
 # Prices are digit items of their own (several in a row are what the ASR made of a card); percentages and
-# counts ("the 16 digit number") are no digits read out and end a run.
+# counts ("the 16 digit number", "three digits", "the last four") are no digits read out and end a run.
+_COUNT = r"(?:\d+|three|four|five|six|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|nineteen)"
 _TOKEN = re.compile(
-    r"(?P<amount>[$£€]\s?\d+(?:,\d{3})*(?:\.\d+)?)|(?P<other>\d+(?:,\d{3})*(?:\.\d+)?\s?%|\d+(?=[ -]?digits?\b))"
-    r"|(?P<num>\d+)|(?P<word>[A-Za-z]+(?:'[A-Za-z]+)?)|(?P<sep>[,.\-\u2013\u2014;]+)|(?P<space>\s+)|(?P<x>.)"
+    r"(?P<amount>[$£€]\s?\d+(?:,\d{3})*(?:\.\d+)?)"
+    rf"|(?P<other>\d+(?:,\d{{3}})*(?:\.\d+)?\s?%|{_COUNT}(?=[ -]?digits?\b)|(?<=last )(?:four|4|six|6)\b)"
+    r"|(?P<num>\d+)|(?P<word>[A-Za-z]+(?:'[A-Za-z]+)?)|(?P<sep>[,.\-\u2013\u2014;]+)|(?P<space>\s+)|(?P<x>.)",
+    re.IGNORECASE,
 )
 
 
@@ -59,7 +62,7 @@ class _Digits:
     start: int
     end: int
     digits: str
-    kind: str  # WRITTEN digits, a SPOKEN word standing for digits, or an AMOUNT ($5,000) the ASR made of them
+    kind: str  # WRITTEN digits, a number WORD, a SPOKEN homophone standing for a digit, or an AMOUNT ($5,000)
 
 
 @dataclass
@@ -79,16 +82,24 @@ class _Run:
         return self.kinds() != {AMOUNT} or len(self.items) >= AMOUNTS_IN_A_ROW
 
 
-WRITTEN, SPOKEN, AMOUNT = "written", "spoken", "amount"
+WRITTEN, WORD, SPOKEN, AMOUNT = "written", "word", "spoken", "amount"
+NUMBER_WORDS = frozenset(  # "one" is left out: "the one on file" is no number
+    "zero two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand".split()
+)
 AMOUNTS_IN_A_ROW = 3
 
 
 def digit_run_spans(
-    text: str, previous_digits: str = "", expected: EntityId | None = None, long_runs: bool = True
+    text: str,
+    previous_digits: str = "",
+    expected: EntityId | None = None,
+    long_runs: bool = True,
+    reading: bool = False,
 ) -> Iterator[Span]:
     """Spans of the runs of `text` with LONG_RUN_DIGITS digits or more (`long_runs`: the PCI rule is on), and
     of any digit when a secret number (`expected`: a card, CVV, PIN, SSN) was asked for; `previous_digits` are
-    the speaker's unfinished number from the utterance before."""
+    the speaker's unfinished number from the utterance before, `reading` that a card is being read out."""
     for run in _runs(text):
         if not run.is_number():
             continue
@@ -99,9 +110,20 @@ def digit_run_spans(
         if long:
             keep = CARD_LAST if _ends_a_card(run, previous_digits) else 0
             yield Span(run.items[0].start, run.items[-1].end, EntityId.CREDIT_CARD_NUMBER, keep)
-        elif expected is not None and (run.kinds() != {SPOKEN} or len(digits) >= CARD_CONTEXT_DIGITS):
+        elif expected is not None and (
+            run.kinds() != {SPOKEN}
+            or len(digits) >= CARD_CONTEXT_DIGITS
+            or _says_one(text, run, expected, reading)
+        ):
             keep = CARD_LAST if expected == EntityId.CREDIT_CARD_NUMBER and _ends_a_card(run, previous_digits) else 0
             yield Span(run.items[0].start, run.items[-1].end, expected, keep)
+
+
+def _says_one(text: str, run: _Run, expected: EntityId, reading: bool) -> bool:
+    """ "one" is a digit when a CVV, PIN or SSN was asked for, or while a card is being read, not when a card
+    was just named ("the one on file")."""
+    reading = reading or expected in (EntityId.CVV, EntityId.PIN, EntityId.SSN)
+    return reading and any(text[item.start : item.end].lower() == "one" for item in run.items)
 
 
 def _names_the_last_four(text: str, run: _Run) -> bool:
@@ -155,7 +177,7 @@ class _RunBuilder:
     def feed(self, kind: str, value: str, start: int, end: int) -> Iterator[_Run]:
         item = _as_digits(kind, value, start, end, self._repeat)
         if item is not None:
-            if self._bridged and item.kind == SPOKEN and len(item.digits) < 2:  # "hundred" goes on, "to" does not
+            if self._bridged and item.kind in (SPOKEN, WORD) and len(item.digits) < 2:  # "hundred" goes on, "to" not
                 yield from self.close()
             self._items.append(item)
             self._joiners, self._repeat, self._bridged = 0, 1, False
@@ -189,5 +211,5 @@ def _as_digits(kind: str, value: str, start: int, end: int, repeat: int) -> _Dig
     if kind == "amount":
         return _Digits(start, end, "".join(c for c in value if c.isdigit()), AMOUNT)
     if kind == "word" and (digit := DIGIT_WORDS.get(value.lower())):
-        return _Digits(start, end, digit * repeat, SPOKEN)
+        return _Digits(start, end, digit * repeat, WORD if value.lower() in NUMBER_WORDS else SPOKEN)
     return None

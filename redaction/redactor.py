@@ -130,7 +130,9 @@ class Redactor:
             ]
             runs = [
                 run
-                for run in digit_run_spans(text, numbers.previous_digits, expected, long_runs=card_on)
+                for run in digit_run_spans(
+                    text, numbers.previous_digits, expected, long_runs=card_on, reading=numbers.card_in_progress
+                )
                 if not any(k.start <= run.start and run.end <= k.end for k in kept)
             ]
             spans = [_inside_runs(span, runs) for span in spans] + runs  # last: a named entity names the merge
