@@ -53,10 +53,10 @@ async def _play(base_url: str, calls: int, seconds: float, started: bool, result
             async with session.ws_connect(url) as ws:
                 start = {
                     "event": "start",
-                    "streamSid": f"MZ{index}",
+                    "streamSid": f"MZ{index:032x}",
                     "start": {
                         "callSid": sid,
-                        "streamSid": f"MZ{index}",
+                        "streamSid": f"MZ{index:032x}",
                         "tracks": ["inbound", "outbound"],
                         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
                     },
@@ -71,7 +71,7 @@ async def _play(base_url: str, calls: int, seconds: float, started: bool, result
                 # Twilio's own layout, built by formatting rather than json.dumps: cheaper for the client.
                 media = (
                     '{"event":"media","sequenceNumber":"%d","media":{"track":"%s","chunk":"%d",'
-                    '"timestamp":"%d","payload":"' + payload + '"},"streamSid":"MZ' + str(index) + '"}'
+                    '"timestamp":"%d","payload":"' + payload + '"},"streamSid":"MZ' + f"{index:032x}" + '"}'
                 )
                 loop = asyncio.get_running_loop()
                 origin = loop.time() + index % 50 * 0.0004  # spread the calls over the 20 ms tick
@@ -83,7 +83,9 @@ async def _play(base_url: str, calls: int, seconds: float, started: bool, result
                         lags.append(-delay)
                     await ws.send_str(media % (2 * chunk + 2, "inbound", chunk + 1, chunk * 20))
                     await ws.send_str(media % (2 * chunk + 3, "outbound", chunk + 1, chunk * 20))
-                await ws.send_str(json.dumps({"event": "stop", "streamSid": f"MZ{index}", "stop": {"callSid": sid}}))
+                await ws.send_str(
+                    json.dumps({"event": "stop", "streamSid": f"MZ{index:032x}", "stop": {"callSid": sid}})
+                )
 
         await asyncio.gather(*(call(i) for i in range(calls)))
     result["send_lag_ms"] = percentiles(lags) if lags else {"n": 0}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import ssl
+import time
 from functools import partial
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from aiohttp import web
 from asr.pool import AsrPool
 from asr.recognizer import Recognizer
 from mediagw.api import configuration, control, messages, openapi, routes, vocabularies
-from mediagw.api.auth import Authenticator
+from mediagw.api.auth import Authenticator, FailedLogins
 from mediagw.api.errors import error_middleware
 from mediagw.config import Config
 from mediagw.ingress.audiohook.auth import ReplayCache
@@ -26,6 +26,7 @@ from mediagw.ingress.twilio.transport import handle_media_stream
 from mediagw.ingress.websocket_api.transport import handle_stream
 from mediagw.metrics import Metrics
 from mediagw.outputs.export import export_daily
+from mediagw.outputs.files import private_directory
 from mediagw.outputs.store import SqliteStore
 from mediagw.outputs.webhooks import WebhookPublisher
 from mediagw.postprocess import Conversations, TextStage
@@ -58,7 +59,9 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     services = Services(config, Metrics(), signer, entities, text_stage)
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[routes.SERVICES] = services
-    app[routes.AUTH] = Authenticator(config.auth.apps, config.auth.requests_per_second)
+    auth = config.auth
+    failed_logins = FailedLogins(auth.max_failed_logins, auth.failed_login_window_s, auth.failed_login_block_s)
+    app[routes.AUTH] = Authenticator(auth.apps, auth.requests_per_second, failed_logins)
     app.router.add_post("/autotranscribe/v1/streaming-url", routes.streaming_url)
     app.router.add_post("/autotranscribe/v1/streaming-url/", routes.streaming_url)
     app.router.add_get("/v1/health", routes.health)
@@ -70,7 +73,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     app.router.add_get("/openapi.json", openapi.openapi)
     app.router.add_get(config.websocket_api.path, partial(_stream, services=services))
     app.router.add_get(config.twilio.path, partial(_twilio, services=services))
-    audiohook = partial(handle_audiohook, services=services, replay=ReplayCache())
+    audiohook = partial(handle_audiohook, services=services, replay=ReplayCache(since=time.time()))
     for path in {config.audiohook.path, config.audiohook.path.rstrip("/") or "/"}:  # with or without the slash
         app.router.add_get(path, audiohook)
     app.router.add_get("/mg-autotranscribe/v1/twilio-media-stream-url", routes.twilio_media_stream_url)
@@ -90,7 +93,12 @@ async def _twilio(request: web.Request, services: Services) -> web.StreamRespons
 
 
 async def _start_services(app: web.Application, services: Services, recognizer: Recognizer | None) -> None:
-    os.makedirs(services.config.data_dir, exist_ok=True)
+    private_directory(Path(services.config.data_dir))
+    if not services.config.server.public_url and not services.config.server.allowed_hosts:
+        log.warning(
+            "server.public_url and server.allowed_hosts are empty: streamingUrl is built from whatever Host header "
+            "a client sends, so a forged Host can point a client's audio elsewhere; set one of them"
+        )
     settings = services.config.store
     services.store = SqliteStore(
         Path(settings.path or Path(services.config.data_dir) / "mediagw.sqlite3"), settings.synchronous

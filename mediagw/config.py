@@ -39,16 +39,21 @@ class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 8080
     public_url: str = ""  # base of URLs handed to clients, e.g. wss://mg.example.com; empty: from the request
+    allowed_hosts: tuple[str, ...] = ()  # Host headers a streamingUrl may be built from (no public_url); empty: any
     tls_cert: str = ""
     tls_key: str = ""
     shutdown_timeout_s: float = 30.0
     event_loop: str = "uvloop"  # uvloop (libuv: a third of the per-message cost of media ingest) or asyncio
 
 
+SCOPES = ("streaming", "control", "messages", "configuration")  # what an API app may call (auth.apps[].scopes)
+
+
 @dataclass(frozen=True)
 class ApiApp:
     id: str
     secret_sha256: str  # hex SHA-256 of the app's secret (`mediagw hash-secret`)
+    scopes: tuple[str, ...] = SCOPES  # streaming URLs, start/stop, GET messages, configuration APIs; default: all
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ class AuthConfig:
     token_secret: str = ""  # HMAC key for streaming URL tokens; empty: random per process
     token_ttl_s: int = 300
     requests_per_second: float = 100.0  # spike arrest per app; more is answered 429 (0: no limit)
+    max_failed_logins: int = 20  # failed credential checks from one address within the window...(0: no limit)
+    failed_login_window_s: float = 60.0
+    failed_login_block_s: float = 300.0  # ...answer every API request from that address 429 this long
 
 
 @dataclass(frozen=True)
@@ -206,6 +214,9 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     if config.server.event_loop not in ("uvloop", "asyncio"):
         raise ConfigError("server.event_loop must be uvloop or asyncio")
     _validate_siprec(config.siprec)
+    for app in config.auth.apps:
+        if not set(app.scopes) <= set(SCOPES):
+            raise ConfigError(f"auth.apps[{app.id}].scopes may hold {', '.join(SCOPES)}")
     if config.asr.max_backlog < 0:
         raise ConfigError("asr.max_backlog must be 0 (never refuse) or more")
     if not set(config.export.formats) <= {"jsonl", "csv"} or not 0 <= config.export.hour_utc <= 23:

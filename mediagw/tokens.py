@@ -1,4 +1,8 @@
-"""Short-lived signed tokens for streaming URLs: HMAC-SHA256 over a small JSON claim set."""
+"""Short-lived signed tokens for streaming URLs: HMAC-SHA256 over a small JSON claim set.
+
+A token names the endpoint it was issued for (`aud`): a direct API token opens only the direct API's socket, a
+Twilio media-stream token only the Twilio endpoint.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+
+DIRECT_API = "stream"  # the direct WebSocket API (POST .../streaming-url)
+TWILIO = "twilio"  # Twilio Media Streams (GET .../twilio-media-stream-url)
 
 
 class InvalidToken(ValueError):
@@ -35,20 +42,27 @@ class TokenSigner:
         self._key = secret.encode() if secret else secrets.token_bytes(32)
         self._ttl_s = ttl_s
 
-    def issue(self, app_id: str, external_id: str, now: float | None = None) -> str:
+    def issue(self, app_id: str, external_id: str, now: float | None = None, audience: str = DIRECT_API) -> str:
         expires = (time.time() if now is None else now) + self._ttl_s
-        body = _b64(json.dumps({"app": app_id, "ext": external_id, "exp": expires}, separators=(",", ":")).encode())
+        claims = {"app": app_id, "ext": external_id, "exp": expires, "aud": audience}
+        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{body}.{self._sign(body)}"
 
-    def verify(self, token: str, now: float | None = None) -> StreamClaims:
+    def verify(self, token: str, now: float | None = None, audience: str = DIRECT_API) -> StreamClaims:
+        """The claims of a token issued by this key for `audience`; InvalidToken for anything else."""
         body, _, signature = token.partition(".")
-        if not body or not signature or not hmac.compare_digest(signature, self._sign(body)):
+        if not token.isascii() or not body or not signature:  # a token is base64url: anything else is forged
+            raise InvalidToken("token is malformed")
+        if not hmac.compare_digest(signature, self._sign(body)):
             raise InvalidToken("token signature is not valid")
         try:
             claims = json.loads(_unb64(body))
             result = StreamClaims(str(claims["app"]), str(claims["ext"]), float(claims["exp"]))
-        except (ValueError, KeyError, TypeError) as error:
+            issued_for = claims.get("aud")
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise InvalidToken("token claims are malformed") from error
+        if issued_for != audience:
+            raise InvalidToken(f"token was not issued for this endpoint ({audience})")
         if result.expires_at < (time.time() if now is None else now):
             raise InvalidToken("token has expired")
         return result

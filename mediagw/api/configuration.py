@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
 from mediagw.api.routes import AUTH, SERVICES
 from redaction.entities import ENTITIES, Entity, EntityId
@@ -34,7 +34,7 @@ def _resource(entity: Entity, active: frozenset[EntityId]) -> dict[str, Any]:
 
 
 def _entity(request: web.Request) -> Entity:
-    request.app[AUTH].authenticate(request)
+    request.app[AUTH].authenticate(request, "configuration")
     entity_id = request.match_info["entityId"]
     if entity_id not in EntityId.__members__:
         raise ApiError(404, "404-01", f"No redaction entity {entity_id[:64]!r}")
@@ -42,7 +42,7 @@ def _entity(request: web.Request) -> Entity:
 
 
 async def list_entities(request: web.Request) -> web.Response:
-    request.app[AUTH].authenticate(request)
+    request.app[AUTH].authenticate(request, "configuration")
     active = request.app[SERVICES].entity_settings.active
     only = request.query.get("active")
     if only not in (None, "true", "false"):
@@ -58,10 +58,7 @@ async def get_entity(request: web.Request) -> web.Response:
 
 async def patch_entity(request: web.Request) -> web.Response:
     entity = _entity(request)
-    try:
-        body = json.loads(await request.text())
-    except ValueError as error:
-        raise ApiError(400, "400-01", "request body is not valid JSON") from error
+    body = await json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("active"), bool):
         raise ApiError(400, "400-02", 'request body must be {"active": true|false}')
     settings = request.app[SERVICES].entity_settings

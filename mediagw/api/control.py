@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -10,11 +9,13 @@ from typing import Any
 
 from aiohttp import web
 
+from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
 from mediagw.api.routes import AUTH, SERVICES
 from mediagw.calls import ROLES, Call, Leg, TranscriptionParams
 from mediagw.ingress.kvs.reader import ARN as STREAM_ARN
 from mediagw.ingress.siprec.callid import valid_guid
+from mediagw.ingress.twilio.protocol import CALL_SID
 from mediagw.ingress.websocket_api.protocol import REDACTION_OUTPUTS, model_language
 from mediagw.services import Services
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 NAMESPACES = ("siprec", "twilio", "genesysaudiohook", "amazonconnect")
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 GUID_FORMATS = {  # siprec: callid.valid_guid, which follows siprec.guid_source
-    "twilio": re.compile(r"^CA[0-9a-fA-F]{32}$"),  # Call SID
+    "twilio": re.compile(rf"^{CALL_SID.pattern}$"),  # Call SID: the Twilio adapter's own check
     "genesysaudiohook": re.compile(rf"^{_UUID}$"),  # conversationId
     "amazonconnect": re.compile(rf"^{_UUID}$"),  # ContactId
 }
@@ -154,10 +155,7 @@ def _connect_params(raw: Any) -> dict[str, str]:
 
 
 async def _body(request: web.Request) -> Any:
-    try:
-        return json.loads(await request.text())
-    except ValueError as error:
-        raise _bad("request body is not valid JSON") from error
+    return await json_body(request, "400-201")
 
 
 async def _call(services: Services, namespace: str, guid: str, wait: bool = False) -> Call:
@@ -174,7 +172,7 @@ async def _call(services: Services, namespace: str, guid: str, wait: bool = Fals
 
 
 async def start_streaming(request: web.Request) -> web.Response:
-    request.app[AUTH].authenticate(request)
+    request.app[AUTH].authenticate(request, "control")
     services = request.app[SERVICES]
     config = services.config
     start = parse_start(
@@ -211,7 +209,7 @@ async def start_streaming(request: web.Request) -> web.Response:
 
 
 async def stop_streaming(request: web.Request) -> web.Response:
-    request.app[AUTH].authenticate(request)
+    request.app[AUTH].authenticate(request, "control")
     services = request.app[SERVICES]
     namespace, guid = parse_call(await _body(request), services.config.siprec.guid_source)
     call = await _call(services, namespace, guid)

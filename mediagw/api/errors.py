@@ -44,6 +44,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             extra={"request_id": request_id, "code": error.code},
         )
         return error_response(request_id, error)
+    except ConnectionResetError:  # the client went away mid-request (its body unread): nothing to answer
+        log.info("%s %s: client disconnected", request.method, request.path, extra={"request_id": request_id})
+        return error_response(request_id, ApiError(400, "400-01", "request body incomplete"))
     except web.HTTPException as http:
         if http.status < 400:
             raise

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
 from mediagw.api.routes import AUTH, SERVICES
 from mediagw.outputs.store import StoredUtterance
@@ -15,7 +15,7 @@ MAX_MESSAGES = 1000
 
 
 async def list_messages(request: web.Request) -> web.Response:
-    request.app[AUTH].authenticate(request)
+    request.app[AUTH].authenticate(request, "messages")
     external_id, namespace = await _query(request)
     store = request.app[SERVICES].store
     if store is None:
@@ -29,10 +29,7 @@ async def _query(request: web.Request) -> tuple[str, str | None]:
     external_id = request.query.get("externalId")
     namespace = request.query.get("namespace")
     if external_id is None and request.can_read_body:
-        try:
-            body = json.loads(await request.text() or "{}")
-        except ValueError as error:
-            raise ApiError(400, "400-01", "request body is not valid JSON") from error
+        body = await json_body(request, empty="{}")
         if isinstance(body, dict):
             external_id, namespace = body.get("externalId"), body.get("namespace", namespace)
     if not isinstance(external_id, str) or not external_id or len(external_id) > 256:

@@ -28,7 +28,7 @@ def _op(
     operation: dict[str, Any] = {"summary": summary, "responses": {ok_status: {"description": "OK"}}}
     if ok is not None:
         operation["responses"][ok_status].update(_json(ok))
-    for status in errors:
+    for status in sorted({*errors, 403} if secured else set(errors)):  # 403: outside the app's scopes
         operation["responses"][str(status)] = ERROR
     if body is not None:
         operation["requestBody"] = {"required": True, **_json(body)}
@@ -185,7 +185,7 @@ def build() -> dict[str, Any]:
             "get": _op(
                 "Get the URL Twilio Media Streams should be sent to",
                 {"type": "object", "properties": {"streamingUrl": STRING}},
-                errors=(401, 429),
+                errors=(400, 401, 429),  # 400: a Host header not in server.allowed_hosts
             )
         },
         "/mg-autotranscribe/v1/start-streaming": {

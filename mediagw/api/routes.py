@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from urllib.parse import urlencode
 
@@ -10,8 +9,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mediagw.api.auth import Authenticator
+from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
+from mediagw.config import ServerConfig
 from mediagw.services import Services
+from mediagw.tokens import TWILIO
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 AUTH: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
@@ -19,10 +21,10 @@ AUTH: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
 
 async def streaming_url(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    app_id = request.app[AUTH].authenticate(request)
+    app_id = request.app[AUTH].authenticate(request, "streaming")
     external_id = await _external_id(request)
     token = services.signer.issue(app_id, external_id)
-    base = _public_base(request, services.config.server.public_url)
+    base = _public_base(request, services.config.server)
     url = f"{base}{services.config.websocket_api.path}?{urlencode({'token': token})}"
     return web.json_response({"streamingUrl": url})
 
@@ -30,19 +32,16 @@ async def streaming_url(request: web.Request) -> web.Response:
 async def twilio_media_stream_url(request: web.Request) -> web.Response:
     """A URL for <Stream url=...>: its token lasts 5 minutes and any number of calls may start with it."""
     services = request.app[SERVICES]
-    app_id = request.app[AUTH].authenticate(request)
-    token = services.signer.issue(app_id, "")
-    base = _public_base(request, services.config.server.public_url)
+    app_id = request.app[AUTH].authenticate(request, "streaming")
+    token = services.signer.issue(app_id, "", audience=TWILIO)
+    base = _public_base(request, services.config.server)
     return web.json_response({"streamingUrl": f"{base}{services.config.twilio.path}?{urlencode({'token': token})}"})
 
 
 async def _external_id(request: web.Request) -> str:
     if not request.can_read_body:
         return ""
-    try:
-        body = json.loads(await request.text() or "{}")
-    except ValueError as error:
-        raise ApiError(400, "400-01", "request body is not valid JSON") from error
+    body = await json_body(request, empty="{}")
     if not isinstance(body, dict):
         raise ApiError(400, "400-01", "request body must be a JSON object")
     external_id = body.get("externalId", "")
@@ -51,11 +50,21 @@ async def _external_id(request: web.Request) -> str:
     return external_id
 
 
-def _public_base(request: web.Request, configured: str) -> str:
-    if configured:
-        return configured.rstrip("/")
+def _public_base(request: web.Request, server: ServerConfig) -> str:
+    """server.public_url, or else the request's Host when server.allowed_hosts allows it (empty: any)."""
+    if server.public_url:
+        return server.public_url.rstrip("/")
+    if server.allowed_hosts and not host_allowed(request.host, server.allowed_hosts):
+        raise ApiError(400, "400-01", "Host is not one this gateway serves (server.allowed_hosts)")
     scheme = "wss" if request.secure else "ws"
     return f"{scheme}://{request.host}"
+
+
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """Whether a Host header names an allowed host: "name" allows it on any port, "name:port" on that port only."""
+    host = host.lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return any(entry.lower() in (host, name) for entry in allowed)
 
 
 async def health(request: web.Request) -> web.Response:

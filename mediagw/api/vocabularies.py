@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from aiohttp import web
 
+from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
 from mediagw.api.routes import AUTH, SERVICES
 from mediagw.services import Services
@@ -40,7 +40,7 @@ def _resource(entry: tuple[str, str, list[str]]) -> dict[str, Any]:
 
 
 def _services(request: web.Request) -> Services:
-    request.app[AUTH].authenticate(request)
+    request.app[AUTH].authenticate(request, "configuration")
     services = request.app[SERVICES]
     if services.store is None:
         raise ApiError(500, "500-01", "The store is not available")
@@ -85,10 +85,7 @@ async def get_vocabulary(request: web.Request) -> web.Response:
 async def create_vocabulary(request: web.Request) -> web.Response:
     services = _services(request)
     assert services.store is not None
-    try:
-        body = json.loads(await request.text())
-    except ValueError as error:
-        raise ApiError(400, "400-01", "request body is not valid JSON") from error
+    body = await json_body(request)
     phrase, sounds_like = _validate(body)
     if len(await services.store.vocabularies()) >= MAX_ENTRIES:
         raise ApiError(400, "400-03", f"at most {MAX_ENTRIES} custom vocabulary entries")

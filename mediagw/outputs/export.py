@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mediagw.outputs.files import private_fd
+
 log = logging.getLogger(__name__)
 
 COLUMNS = (
@@ -71,9 +73,9 @@ def rows(database: Path, start: datetime, end: datetime) -> Iterator[dict[str, A
 def export(database: Path, start: datetime, end: datetime, out: Path, fmt: str) -> int:
     """Write the feed to `out` (written to a temporary name, then renamed); returns the number of rows."""
     partial = out.with_name(out.name + ".part")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     count = 0
-    with partial.open("w", newline="") as handle:
+    with open(private_fd(partial), "w", newline="") as handle:
         writer = csv.DictWriter(handle, COLUMNS) if fmt == "csv" else None
         if writer is not None:
             writer.writeheader()

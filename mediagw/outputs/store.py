@@ -19,6 +19,8 @@ from typing import Any, Protocol, TypeVar
 
 from ulid import ULID
 
+from mediagw.outputs.files import private_file
+
 T = TypeVar("T")
 
 MIGRATIONS = [
@@ -231,6 +233,9 @@ class SqliteStore:
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        for path in (self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))):
+            if path == self.path or path.exists():
+                private_file(path)  # SQLite gives its WAL and SHM files the database's mode
         db = sqlite3.connect(self.path, isolation_level="DEFERRED", check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self._synchronous}")

@@ -50,11 +50,16 @@ async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> tuple[int | None, 
 
 
 def twilio_message(event: str, **body: Any) -> str:
-    return json.dumps({"event": event, "streamSid": "MZ1", **body})
+    return json.dumps({"event": event, "streamSid": "MZ" + "1" * 32, **body})
 
 
 def twilio_start(sid: str, **start: Any) -> str:
-    fields = {"callSid": sid, "streamSid": "MZ1", "accountSid": "AC1", "tracks": ["inbound"]} | start
+    fields = {
+        "callSid": sid,
+        "streamSid": "MZ" + "1" * 32,
+        "accountSid": "AC" + "1" * 32,
+        "tracks": ["inbound"],
+    } | start
     return twilio_message("start", start=fields)
 
 
@@ -147,8 +152,8 @@ async def test_a_malformed_twilio_start_closes_that_socket_and_other_calls_go_on
     async with aiohttp.ClientSession() as session:
         url = await media_stream_url(session, gateway.base_url, API_ID, API_SECRET)
         async with session.ws_connect(url) as healthy, session.ws_connect(url) as bad:
-            await healthy.send_str(twilio_start("CA-healthy"))
-            await bad.send_str(twilio_start("CA-bad", tracks=[{}]))
+            await healthy.send_str(twilio_start(call_sid()))
+            await bad.send_str(twilio_start(call_sid(), tracks=[{}]))
             async for _ in bad:
                 pass
             assert bad.close_code == 1003

@@ -62,7 +62,7 @@ def verify(
 ) -> Credentials:
     keys = {API_KEY: SECRET} if api_keys is None else api_keys
     return verify_upgrade(
-        "GET", target, headers, api_keys=keys, now=now, replay=ReplayCache() if replay is None else replay
+        "GET", target, headers, api_keys=keys, now=now, replay=ReplayCache(since=0) if replay is None else replay
     )
 
 
@@ -124,7 +124,7 @@ def test_a_wrong_secret_or_a_tampered_header_fails_the_signature() -> None:
 
 
 def test_a_replayed_nonce_is_refused() -> None:
-    replay = ReplayCache()
+    replay = ReplayCache(since=0)
     assert verify(signed(), replay=replay).signed
     assert refused(signed(), replay=replay).reason == "signature nonce was used before"
     assert verify(signed(nonce=NONCE[::-1]), replay=replay).signed
@@ -187,7 +187,7 @@ def test_a_malformed_or_insufficient_signature_is_refused(header: str, value: st
 
 
 def test_the_replay_cache_forgets_expired_nonces_and_stays_bounded() -> None:
-    replay = ReplayCache(max_entries=3)
+    replay = ReplayCache(max_entries=3, since=0)
     assert not replay.seen("key", "a", until=10.0, now=0.0)
     assert replay.seen("key", "a", until=10.0, now=5.0)
     assert replay.seen("key", "a", until=10.0, now=10.0)  # still counts at its last moment

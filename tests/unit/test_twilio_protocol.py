@@ -21,14 +21,15 @@ from mediagw.ingress.twilio.protocol import (
     TwilioStream,
 )
 
+CA, MZ, AC = "CA" + "1" * 32, "MZ" + "1" * 32, "AC" + "1" * 32  # Twilio SIDs: a prefix, 32 hex digits
 START = {
     "event": "start",
     "sequenceNumber": "1",
-    "streamSid": "MZ1",
+    "streamSid": MZ,
     "start": {
-        "accountSid": "AC1",
-        "streamSid": "MZ1",
-        "callSid": "CA1",
+        "accountSid": AC,
+        "streamSid": MZ,
+        "callSid": CA,
         "tracks": ["inbound", "outbound"],
         "customParameters": {"queue": "billing"},
         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
@@ -41,7 +42,7 @@ def media(track: str, chunk: int, timestamp: int, samples: int = 160, value: int
     return json.dumps(
         {
             "event": "media",
-            "streamSid": "MZ1",
+            "streamSid": MZ,
             "media": {"track": track, "chunk": str(chunk), "timestamp": str(timestamp), "payload": payload},
         }
     )
@@ -51,7 +52,7 @@ def started() -> TwilioStream:
     stream = TwilioStream()
     assert stream.receive(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})) == []
     (event,) = stream.receive(json.dumps(START))
-    assert event == StreamStarted("CA1", "MZ1", "AC1", ("inbound", "outbound"), {"queue": "billing"})
+    assert event == StreamStarted(CA, MZ, AC, ("inbound", "outbound"), {"queue": "billing"})
     return stream
 
 
@@ -88,11 +89,9 @@ def test_odd_payload_sizes_keep_the_clock_in_samples() -> None:
 
 def test_dtmf_mark_and_stop() -> None:
     stream = started()
-    dtmf = json.dumps({"event": "dtmf", "streamSid": "MZ1", "dtmf": {"track": "inbound_track", "digit": "5"}})
+    dtmf = json.dumps({"event": "dtmf", "streamSid": MZ, "dtmf": {"track": "inbound_track", "digit": "5"}})
     assert stream.receive(dtmf) == [DtmfReceived("inbound_track", "5")]
-    assert stream.receive(json.dumps({"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CA1"}})) == [
-        StreamStopped()
-    ]
+    assert stream.receive(json.dumps({"event": "stop", "streamSid": MZ, "stop": {"callSid": CA}})) == [StreamStopped()]
     assert stream.stopped
 
 

@@ -16,6 +16,7 @@ import heapq
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeGuard
@@ -30,6 +31,7 @@ SIGNED_COMPONENTS = (
 )
 ALGORITHM = "hmac-sha256"
 MIN_NONCE_CHARS = 22  # 128 bits and more of base64
+MAX_CORRELATION_ID_CHARS = 256  # Genesys sends a UUID; it is logged, so it is bounded
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
@@ -61,10 +63,15 @@ class Credentials:
 
 
 class ReplayCache:
-    """Remembers each (keyid, nonce) until its signature could no longer be accepted; at most `max_entries`."""
+    """Remembers each (keyid, nonce) until its signature could no longer be accepted; at most `max_entries`.
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    It lives in memory, so it knows nothing of nonces seen before `since` (the process's start): a signature
+    created before then is refused, or a signed upgrade captured before a restart could be replayed after it.
+    """
+
+    def __init__(self, max_entries: int = 100_000, since: float | None = None) -> None:
         self.max_entries = max_entries
+        self.since = time.time() if since is None else since
         self._until: dict[tuple[str, str], float] = {}
         self._expiries: list[tuple[float, tuple[str, str]]] = []
 
@@ -108,8 +115,8 @@ def verify_upgrade(
     ids = [fields.get(name, "") for name in ("audiohook-organization-id", "audiohook-session-id")]
     if not all(_UUID.fullmatch(value) for value in ids):
         raise AuthError(400, "Audiohook-Organization-Id or Audiohook-Session-Id is missing or not a UUID")
-    if not fields.get("audiohook-correlation-id"):
-        raise AuthError(400, "Audiohook-Correlation-Id header is missing")
+    if not 0 < len(fields.get("audiohook-correlation-id", "")) <= MAX_CORRELATION_ID_CHARS:
+        raise AuthError(400, f"Audiohook-Correlation-Id header is missing or over {MAX_CORRELATION_ID_CHARS} chars")
     credentials = Credentials(api_key, ids[0], ids[1], fields["audiohook-correlation-id"])
     if api_key not in api_keys:  # the same answer as a bad signature: a client learns nothing about keys
         raise AuthError(401, "unknown API key")
@@ -146,8 +153,11 @@ def _verify_signature(
         raise AuthError(401, f"signature created {created} is more than {max_skew_s:g} s from now")
     if expires is not None and expires <= now:
         raise AuthError(401, "signature expired")
+    if created < int(replay.since):  # its nonce may have been used with the previous process: cannot tell
+        raise AuthError(401, "signature was created before the gateway started")
     base = _signature_base(components, params, lambda name: (derived if name[0] == "@" else fields).get(name) or None)
-    expected = hmac.new(key, base.encode(), hashlib.sha256).digest()
+    # headers undecodable as UTF-8 arrive surrogate-escaped: sign the bytes as received, never raise on them
+    expected = hmac.new(key, base.encode("utf-8", "surrogateescape"), hashlib.sha256).digest()
     if not hmac.compare_digest(signature, expected):
         raise AuthError(401, "signature does not match")
     until = created + max_skew_s if expires is None else min(expires, created + max_skew_s)

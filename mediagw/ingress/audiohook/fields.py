@@ -16,6 +16,8 @@ RATE = 8000
 PREFERRED_CHANNELS = (("external", "internal"), ("internal", "external"), ("external",), ("internal",))
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _DURATION = re.compile(r"PT(\d{1,10}(?:\.\d{0,9})?|\.\d{1,9})S")
+MAX_FIELD_CHARS = 256  # a participant's id, ani, aniName or dnis, a language tag: kept per session, so bounded
+MAX_CUSTOM_CONFIG_CHARS = 4096  # open's customConfig, as JSON
 
 
 class ErrorCode(IntEnum):
@@ -80,7 +82,24 @@ def parse_participant(value: object) -> Participant:
     fields = [value.get(key) for key in ("id", "ani", "aniName", "dnis")]
     if not all(isinstance(item, str) for item in fields):
         raise Invalid("participant needs id, ani, aniName and dnis")
+    if any(len(str(item)) > MAX_FIELD_CHARS for item in fields):
+        raise Invalid(f"participant fields are at most {MAX_FIELD_CHARS} characters")
     return Participant(*(str(item) for item in fields))
+
+
+def bounded_language(value: object, required: bool) -> str | None:
+    """A language tag as sent (None when absent and not required); not a short string: Invalid."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_FIELD_CHARS:
+        raise Invalid("language is missing or malformed")
+    return value
+
+
+def bounded_config(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict) or len(json.dumps(value, default=str)) > MAX_CUSTOM_CONFIG_CHARS:
+        raise Invalid(f"customConfig is not an object of at most {MAX_CUSTOM_CONFIG_CHARS} characters")
+    return value
 
 
 def choose_channels(offers: object) -> tuple[str, ...]:

@@ -23,6 +23,8 @@ from mediagw.ingress.audiohook.fields import (
     ErrorCode,
     Invalid,
     Participant,
+    bounded_config,
+    bounded_language,
     choose_channels,
     duration_samples,
     is_int,
@@ -263,9 +265,8 @@ class AudioHookSession:
         organization_id = parse_uuid(params.get("organizationId"), "organizationId")
         conversation_id = parse_uuid(params.get("conversationId"), "conversationId")
         participant = parse_participant(params.get("participant"))
-        language, custom_config = params.get("language"), params.get("customConfig", {})
-        if (language is not None and not isinstance(language, str)) or not isinstance(custom_config, dict):
-            raise Invalid("language or customConfig is malformed")
+        language = bounded_language(params.get("language"), required=False)
+        custom_config = bounded_config(params.get("customConfig", {}))
         if self._organization_id and organization_id.lower() != self._organization_id.lower():
             return self._fail("organizationId does not match the connection's", ErrorCode.UNAUTHORIZED, "unauthorized")
         self.channels = choose_channels(params.get("media"))
@@ -319,9 +320,8 @@ class AudioHookSession:
         return [Discarded(position, samples, start - position)]
 
     def _on_update(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
-        language = params.get("language")
-        if not isinstance(language, str) or not language:
-            raise Invalid("update has no language")
+        language = bounded_language(params.get("language"), required=True)
+        assert language is not None
         return [LanguageUpdated(language)]
 
     def _on_error(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import logging
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -24,6 +25,12 @@ MAX_PAYLOAD_BYTES = 16_000  # 2 s of mu-law; Twilio sends 20 ms (160 bytes)
 RATE_PER_MS = SAMPLE_RATE // 1000
 log = logging.getLogger(__name__)
 SUPPORTED_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+# Twilio's identifiers: a prefix and 32 hex digits. start-streaming checks its guid with CALL_SID too.
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+STREAM_SID = re.compile(r"MZ[0-9a-fA-F]{32}")
+ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+MAX_CUSTOM_PARAMETERS = 64  # <Parameter> names in one start; more closes the socket (1003)
+MAX_CUSTOM_PARAMETER_CHARS = 4096  # their names and values together
 
 
 class CloseCode(int, Enum):
@@ -151,8 +158,13 @@ class TwilioStream:
             return [ProtocolFailed(CloseCode.PROTOCOL_ERROR, "start sent twice")]
         start = _object(message, "start")
         call_sid, stream_sid = start.get("callSid"), start.get("streamSid") or message.get("streamSid")
-        if not isinstance(call_sid, str) or not call_sid or not isinstance(stream_sid, str):
+        if not isinstance(call_sid, str) or not isinstance(stream_sid, str):
             raise ValueError("start needs callSid and streamSid")
+        if not valid_call_sid(call_sid) or not STREAM_SID.fullmatch(stream_sid):
+            raise ValueError("start.callSid must be CA and start.streamSid MZ, each with 32 hex digits")
+        account_sid = start.get("accountSid", "")
+        if account_sid and (not isinstance(account_sid, str) or not ACCOUNT_SID.fullmatch(account_sid)):
+            raise ValueError("start.accountSid must be AC with 32 hex digits")
         media_format = start.get("mediaFormat", SUPPORTED_FORMAT)
         if not isinstance(media_format, dict) or any(
             str(media_format.get(k)) != str(v) for k, v in SUPPORTED_FORMAT.items()
@@ -161,15 +173,8 @@ class TwilioStream:
         tracks = start.get("tracks", ["inbound"])
         if not isinstance(tracks, list) or not tracks or not all(track in TRACKS for track in tracks):
             raise ValueError("start.tracks must be inbound and/or outbound")
-        parameters = start.get("customParameters") or {}
-        if not isinstance(parameters, dict):
-            raise ValueError("start.customParameters must be an object")
         self.started = StreamStarted(
-            call_sid,
-            stream_sid,
-            str(start.get("accountSid", "")),
-            tuple(tracks),
-            {str(k): str(v) for k, v in parameters.items()},
+            call_sid, stream_sid, account_sid or "", tuple(tracks), _custom_parameters(start.get("customParameters"))
         )
         self._clocks = {track: _TrackClock() for track in tracks}
         return [self.started]
@@ -204,6 +209,26 @@ class TwilioStream:
         filled = gap if gap <= MAX_GAP_MS * RATE_PER_MS else 0
         clock.next_sample = at + len(ulaw)
         return AudioReceived(track, ulaw, (at - filled) // RATE_PER_MS, filled)
+
+
+def valid_call_sid(text: str) -> bool:
+    return CALL_SID.fullmatch(text) is not None
+
+
+def _custom_parameters(raw: Any) -> dict[str, str]:
+    """<Parameter>s as strings, bounded: what a client sends us to keep is never unbounded."""
+    if not raw:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError("start.customParameters must be an object")
+    parameters = {str(k): str(v) for k, v in list(raw.items())[: MAX_CUSTOM_PARAMETERS + 1]}
+    if len(parameters) > MAX_CUSTOM_PARAMETERS or sum(len(k) + len(v) for k, v in parameters.items()) > (
+        MAX_CUSTOM_PARAMETER_CHARS
+    ):
+        raise ValueError(
+            f"start.customParameters: at most {MAX_CUSTOM_PARAMETERS} of {MAX_CUSTOM_PARAMETER_CHARS} characters"
+        )
+    return parameters
 
 
 def _object(message: dict[str, Any], name: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from mediagw.ingress.twilio.protocol import (
     TwilioStream,
 )
 from mediagw.services import Services
-from mediagw.tokens import InvalidToken, StreamClaims
+from mediagw.tokens import TWILIO, InvalidToken, StreamClaims
 
 log = logging.getLogger(__name__)
 NAMESPACE = "twilio"
@@ -35,7 +35,7 @@ async def handle_media_stream(request: web.Request, services: Services) -> web.S
 
     def admit() -> StreamClaims:
         try:
-            return services.signer.verify(request.query.get("token", ""))
+            return services.signer.verify(request.query.get("token", ""), audience=TWILIO)
         except InvalidToken as error:
             log.info("twilio token refused: %s", error, extra={"ingress": NAMESPACE})
             raise Refused(INVALID_TOKEN) from None

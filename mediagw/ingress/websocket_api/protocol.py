@@ -15,6 +15,7 @@ from mediagw.vocabulary import VocabularyPhrase
 
 ROLES = ("customer", "agent")
 REDACTION_OUTPUTS = ("redacted", "unredacted", "redacted_and_unredacted")
+MAX_EXTERNAL_ID_CHARS = 256  # sender.externalId, as streaming-url's externalId and start-streaming's ids
 VOCABULARY_CATEGORIES = ("address", "name", "number", "company", "currency")
 _LANGUAGE_TAG = re.compile(r"^([a-zA-Z]{2,3})(?:-[a-zA-Z0-9]{2,8})*$")
 _SOUNDS_LIKE = re.compile(r"^[a-z0-9áéíóúüñ' .-]+$")  # lower case English/Spanish letters, digits spelled or not
@@ -203,8 +204,8 @@ def parse_start_stream(
     role, external_id = sender.get("role"), sender.get("externalId")
     if role not in ROLES:
         raise ProtocolError(Status.MESSAGE_FORMAT, "sender.role must be 'customer' or 'agent'")
-    if not isinstance(external_id, str) or not external_id.strip():
-        raise ProtocolError(Status.MESSAGE_FORMAT, "sender.externalId is required")
+    if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > MAX_EXTERNAL_ID_CHARS:
+        raise ProtocolError(Status.MESSAGE_FORMAT, f"sender.externalId is required (at most {MAX_EXTERNAL_ID_CHARS})")
     params = StartStreamParams(
         role=role,
         external_id=external_id,
