@@ -96,6 +96,7 @@ class RedactionConfig:
     allow_pci_disable: bool = False  # administrator setting: CREDIT_CARD_NUMBER and CVV may be turned off
     context_seconds: float = 30.0  # how long a question ("your PIN?") shapes the redaction of the answer
     context_utterances: int = 3  # and for how many of the other party's utterances
+    context_wait_s: float = 2.0  # how long an answer waits for the other party's earlier words to be transcribed
     rule_timeout_ms: float = 50.0
     custom_rules: tuple[CustomRule, ...] = ()
 

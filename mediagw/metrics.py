@@ -41,6 +41,11 @@ class Metrics:
             registry=self.registry,
         )
         self.errors = Counter("mediagw_errors", "Errors by status code", ["code"], registry=self.registry)
+        self.redaction_context_late = Counter(
+            "mediagw_redaction_context_late",
+            "Utterances redacted fail-safe: the other party's earlier words were not transcribed in time",
+            registry=self.registry,
+        )
         self.utterance_failures = Counter(
             "mediagw_utterance_failures",
             "Utterances not transcribed (4080) by the stage that failed (asr, text)",

@@ -7,6 +7,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from asr.frame import SAMPLE_RATE, FrameAssembler, Pcm
 from asr.pool import AsrPool
@@ -15,12 +16,18 @@ from asr.segmenter import Segment, Segmenter, SegmenterOptions
 from mediagw.metrics import Metrics
 from mediagw.postprocess import TextOutput
 from mediagw.transcripts import Transcript, tokens_from_words
+from mediagw.turns import StreamTurns, Turn
 from mediagw.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
 TranscriptHandler = Callable[[Transcript], Awaitable[None]]
-TextProcessor = Callable[[str], TextOutput]  # formatting and redaction, bound to the stream's settings
+
+
+class TextProcessor(Protocol):
+    """Formatting and redaction, bound to the stream's settings; `fail_safe` when the context may be missing."""
+
+    def __call__(self, text: str, *, fail_safe: bool = False) -> TextOutput: ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ class StreamPipeline:
         on_transcript: TranscriptHandler,
         origin_ms: int = 0,
         on_failure: FailureHandler | None = None,
+        turns: StreamTurns | None = None,
     ) -> None:
         self.stream_id = stream_id
         self._ingress = ingress
@@ -83,9 +91,12 @@ class StreamPipeline:
         self._text_stage = text_stage
         self._on_transcript = on_transcript
         self._on_failure = on_failure
+        self._turns = turns  # the conversation's order across its parties, for redaction's context
         self._assembler = FrameAssembler(origin_ms)
         self._segmenter = Segmenter(segmenter) if pool is not None else None
-        self._pending: asyncio.Queue[asyncio.Task[_Recognized | UtteranceFailed] | None] = asyncio.Queue()
+        self._pending: asyncio.Queue[tuple[asyncio.Task[_Recognized | UtteranceFailed], Turn | None] | None] = (
+            asyncio.Queue()
+        )
         self._deliverer = asyncio.create_task(self._deliver(), name=f"deliver-{stream_id}")
         self._sequence = 0
         self._finished = False
@@ -135,7 +146,7 @@ class StreamPipeline:
             segment.samples, hotwords=self._vocabulary.hotwords(), word_timestamps=self._settings.detailed_tokens
         )
         task = asyncio.create_task(self._transcribe(segment, request, sequence, closed_at))
-        self._pending.put_nowait(task)
+        self._pending.put_nowait((task, self._turns.open(closed_at) if self._turns else None))
 
     async def _transcribe(
         self, segment: Segment, request: RecognitionRequest, sequence: int, closed_at: float
@@ -153,13 +164,14 @@ class StreamPipeline:
             self._metrics.asr_loops_cut.inc()
         return _Recognized(segment, result, sequence, closed_at)
 
-    def _text(self, recognized: _Recognized) -> Transcript | UtteranceFailed | None:
+    def _text(self, recognized: _Recognized, fail_safe: bool) -> Transcript | UtteranceFailed | None:
         try:
-            return self._transcript(recognized.segment, recognized.result, recognized.sequence, recognized.closed_at)
+            return self._transcript(recognized, fail_safe)
         except Exception as error:
             return self._failed(recognized.segment, recognized.sequence, "text", error)
 
-    def _transcript(self, segment: Segment, result: Recognition, sequence: int, closed_at: float) -> Transcript | None:
+    def _transcript(self, recognized: _Recognized, fail_safe: bool) -> Transcript | None:
+        segment, result = recognized.segment, recognized.result
         text = self._vocabulary.rewrite(result.text)
         if not any(c.isalnum() for c in text):
             return None  # "." or "..." is what the model makes of a breath or a clipped tail
@@ -171,15 +183,15 @@ class StreamPipeline:
                 (segment.start_ms, segment.end_ms),
                 self._settings.smart_formatting,
             )
-        output = self._text_stage(text)
+        output = self._text_stage(text, fail_safe=True) if fail_safe else self._text_stage(text)
         return Transcript(
             self.stream_id,
-            sequence,
+            recognized.sequence,
             segment.start_ms,
             segment.end_ms,
             output.text,
             tokens,
-            closed_at,
+            recognized.closed_at,
             result.decode_ms,
             output.unredacted,
         )
@@ -203,10 +215,10 @@ class StreamPipeline:
 
     async def _deliver(self) -> None:
         """Hands each utterance's outcome over in spoken order; nothing one utterance does stops the next."""
-        while (task := await self._pending.get()) is not None:
+        while (item := await self._pending.get()) is not None:
+            task, turn = item
             try:
-                recognized = await task
-                outcome = self._text(recognized) if isinstance(recognized, _Recognized) else recognized
+                outcome = await self._in_turn(task, turn)
                 if isinstance(outcome, UtteranceFailed):
                     if self._on_failure is not None:
                         await self._on_failure(outcome)
@@ -215,6 +227,21 @@ class StreamPipeline:
                     self._delivered(outcome)
             except Exception:
                 log.exception("transcript output failed", extra=self._log)
+
+    async def _in_turn(
+        self, task: asyncio.Task[_Recognized | UtteranceFailed], turn: Turn | None
+    ) -> Transcript | UtteranceFailed | None:
+        """The utterance through the text stage once the other party's earlier utterances went through theirs
+        (fail-safe redaction if they take too long); then the turn is over for whoever waits on it."""
+        try:
+            recognized = await task
+            if not isinstance(recognized, _Recognized):
+                return recognized
+            on_time = await self._turns.wait(turn) if self._turns is not None and turn is not None else True
+            return self._text(recognized, fail_safe=not on_time)
+        finally:
+            if self._turns is not None and turn is not None:
+                self._turns.close(turn)
 
     def _delivered(self, transcript: Transcript) -> None:
         self.transcripts_delivered += 1

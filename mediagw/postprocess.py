@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from mediagw.turns import StreamTurns, TurnOrder
 from redaction.context import ConversationContext
+from redaction.entities import EntityId
 from redaction.formatting import spoken_form
 from redaction.itn import to_written
 from redaction.redactor import Redactor
@@ -15,6 +19,7 @@ from redaction.settings import EntitySettings
 log = logging.getLogger(__name__)
 
 REDACTED, UNREDACTED, BOTH = "redacted", "unredacted", "redacted_and_unredacted"
+NUMBER_SECRETS = frozenset({EntityId.CVV, EntityId.PIN, EntityId.SSN, EntityId.CREDIT_CARD_NUMBER})
 
 
 @dataclass(frozen=True)
@@ -24,13 +29,21 @@ class TextOutput:
 
 
 class Conversations:
-    """Redaction memory of live conversations, by conversation id, forgotten after `idle_s` without an utterance."""
+    """Redaction memory of live conversations, by conversation id, forgotten after `idle_s` without an utterance;
+    and the order of their parties' utterances, kept while a stream of the conversation holds it."""
 
     def __init__(self, window_s: float, window_utterances: int, idle_s: float = 3600.0) -> None:
         self._window_s = window_s
         self._window_utterances = window_utterances
         self._idle_s = idle_s
         self._contexts: dict[str, tuple[ConversationContext, float]] = {}
+        self._orders: weakref.WeakValueDictionary[str, TurnOrder] = weakref.WeakValueDictionary()
+
+    def order(self, conversation_id: str) -> TurnOrder:
+        order = self._orders.get(conversation_id)
+        if order is None:
+            order = self._orders[conversation_id] = TurnOrder()
+        return order
 
     def __len__(self) -> int:
         return len(self._contexts)
@@ -55,14 +68,29 @@ class TextStage:
         self._conversations = conversations
         self._mask = mask
 
-    def process(self, text: str, *, conversation_id: str, role: str, smart_formatting: bool, output: str) -> TextOutput:
+    def turns(self, conversation_id: str, role: str, limit_s: float, on_late: Callable[[], None]) -> StreamTurns:
+        """A stream's place in its conversation's order, so it is redacted after the questions put to it."""
+        return StreamTurns(self._conversations.order(conversation_id), role, limit_s, on_late)
+
+    def process(
+        self,
+        text: str,
+        *,
+        conversation_id: str,
+        role: str,
+        smart_formatting: bool,
+        output: str,
+        fail_safe: bool = False,
+    ) -> TextOutput:
+        """`fail_safe`: the other party's last words are not known yet; any secret number is taken as asked for."""
         if not smart_formatting:
             return TextOutput(spoken_form(text))  # redaction needs written text: refused at start (4092)
         written = to_written(text)
         now = time.monotonic()
         context = self._conversations.get(conversation_id, now)
         try:
-            redacted = self._redactor.redact(written, role, self._settings.active, context, now).text
+            assume = NUMBER_SECRETS & self._settings.active if fail_safe else frozenset()
+            redacted = self._redactor.redact(written, role, self._settings.active, context, now, assume).text
         except Exception as error:  # fail closed, and say nothing of the text
             log.error("redaction failed (%s); the utterance is masked whole", type(error).__name__)
             redacted = "".join(self._mask if c.isalnum() else c for c in written)

@@ -22,6 +22,7 @@ from mediagw.pipeline import StreamPipeline, TranscriptionSettings
 from mediagw.postprocess import TextStage
 from mediagw.tokens import TokenSigner
 from mediagw.transcripts import Transcript
+from mediagw.turns import StreamTurns
 from mediagw.vocabulary import Vocabulary
 from redaction.settings import EntitySettings
 
@@ -162,8 +163,14 @@ class Services:
             ),
             on_transcript=partial(self._deliver, call, participant),
             origin_ms=call.media_ms(participant.role),
+            turns=self.stream_turns(f"{call.namespace}:{call.guid}", participant.role),
         )
         return PipelineTranscription(pipeline)
+
+    def stream_turns(self, conversation_id: str, role: str) -> StreamTurns:
+        """The stream's place among its conversation's parties, so its answers are redacted after the questions."""
+        limit_s = self.config.redaction.context_wait_s
+        return self.text_stage.turns(conversation_id, role, limit_s, self.metrics.redaction_context_late.inc)
 
     async def _deliver(self, call: Call, participant: Participant, transcript: Transcript) -> None:
         sender = {"externalId": participant.external_id, "role": participant.role}

@@ -111,9 +111,7 @@ def digit_run_spans(
             keep = CARD_LAST if _ends_a_card(run, previous_digits) else 0
             yield Span(run.items[0].start, run.items[-1].end, EntityId.CREDIT_CARD_NUMBER, keep)
         elif expected is not None and (
-            run.kinds() != {SPOKEN}
-            or len(digits) >= CARD_CONTEXT_DIGITS
-            or _says_one(text, run, expected, reading)
+            run.kinds() != {SPOKEN} or len(digits) >= CARD_CONTEXT_DIGITS or _says_one(text, run, expected, reading)
         ):
             keep = CARD_LAST if expected == EntityId.CREDIT_CARD_NUMBER and _ends_a_card(run, previous_digits) else 0
             yield Span(run.items[0].start, run.items[-1].end, expected, keep)

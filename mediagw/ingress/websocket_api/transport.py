@@ -224,6 +224,7 @@ class DirectStreamSession:
             ),
             on_transcript=self._send_transcript,
             on_failure=self._send_failure,
+            turns=self._services.stream_turns(self._conversation_id, params.role),
         )
         if self._services.store is not None:
             await self._services.store.open_stream(
