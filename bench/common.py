@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import aiohttp
 import numpy as np
@@ -67,17 +67,20 @@ def rotate(channel: Channel, rng: np.random.Generator) -> Channel:
 class GatewayProcess:
     """`mediagw serve` with environment overrides, as an operator would run it."""
 
-    def __init__(self, overrides: dict[str, str], data_dir: Path) -> None:
+    def __init__(
+        self, overrides: dict[str, str], data_dir: Path, log: IO[bytes] | None = None, log_level: str = "WARNING"
+    ) -> None:
+        """`log`: where its stderr (the log) goes; the bench's own stderr if None."""
         self.port = free_port()
         env = {
             **os.environ,
             "MEDIAGW_SIPREC__PORT": "0",
             **overrides,
             "MEDIAGW_DATA_DIR": str(data_dir),
-            "MEDIAGW_LOGGING__LEVEL": "WARNING",
+            "MEDIAGW_LOGGING__LEVEL": log_level,
         }
         command = [sys.executable, "-m", "mediagw.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=env)
+        self.process = subprocess.Popen(command, env=env, stderr=log)
         self.base_url = f"http://127.0.0.1:{self.port}"
         wait_healthy(self.base_url)
 
