@@ -1,12 +1,15 @@
-"""The ASR worker pool: a bounded queue in front of threads that share one model, off the event loop."""
+"""The ASR worker pool: threads that share one model, off the event loop, fed fairly from per-stream queues."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from asr.recognizer import Recognition, RecognitionRequest
 
@@ -19,50 +22,94 @@ class PoolClosed(RuntimeError):
     """The pool is shutting down and takes no new work."""
 
 
-class AsrPool:
-    """`workers` decodes run at once; `queue_size` utterances wait, and a full queue makes producers wait.
+@dataclass
+class _Job:
+    request: RecognitionRequest
+    future: asyncio.Future[Recognition]
 
-    A worker that finds a backlog takes up to `max_batch` utterances into one decode: under load this raises
-    throughput, and when the queue is short it costs nothing, since no worker waits to fill a batch.
+
+@dataclass
+class _Lane:
+    """One stream's utterances: `queued` may be taken by a worker, `waiting` wait for room (the stream's cap or
+    the pool's queue_size). `served` orders the lanes: the one served longest ago goes first."""
+
+    served: int
+    arrival: int
+    queued: deque[_Job] = field(default_factory=deque)
+    waiting: deque[_Job] = field(default_factory=deque)
+
+
+class AsrPool:
+    """`workers` decodes run at once, fed from per-stream lanes, least recently served stream first.
+
+    A stream's backlog never delays another stream's next utterance by more than one decode: each pick takes one
+    utterance of the stream served longest ago, so a stream that floods waits its turn behind every other one.
+    `stream_queue_size` utterances of one stream may be queued and `queue_size` in all; beyond either the producer
+    waits (its utterance is queued when room comes, still in its stream's order).
+
+    A worker that finds a backlog takes up to `max_batch` utterances (of any streams, in the same fair order) into
+    one decode: under load this raises throughput, and when the queue is short it costs nothing, since no worker
+    waits to fill a batch. Callers without a stream key share one lane.
     """
 
-    def __init__(self, recognize: RecognizeBatch, workers: int, queue_size: int, max_batch: int = 1) -> None:
+    def __init__(
+        self,
+        recognize: RecognizeBatch,
+        workers: int,
+        queue_size: int,
+        max_batch: int = 1,
+        stream_queue_size: int | None = None,
+    ) -> None:
         self._recognize = recognize
         self._worker_count = workers
         self._max_batch = max(1, max_batch)
-        self._queue: asyncio.Queue[tuple[RecognitionRequest, asyncio.Future[Recognition]]] = asyncio.Queue(queue_size)
+        self._queue_size = max(1, queue_size)
+        self._stream_queue_size = max(1, stream_queue_size) if stream_queue_size else None  # None: no cap
+        self._lanes: dict[Hashable, _Lane] = {}
+        self._served: dict[Hashable, int] = {}  # when each recently active stream was last served
+        self._clock = itertools.count()
+        self._queued = 0  # jobs in `queued` of every lane
+        self._waiting = 0  # jobs in `waiting` of every lane
+        self._unfinished = 0  # jobs not yet decoded
+        self._work_ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="asr")
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
-        self._waiting = 0  # producers waiting for room in a full queue
 
     @property
     def backlog(self) -> int:
-        """Utterances no worker has taken yet: those queued and those whose producers wait for room."""
-        return self._queue.qsize() + self._waiting
+        """Utterances no worker has taken yet, each stream counting at most `stream_queue_size` of them: one
+        stream's flood (which only that stream waits for) does not make the node look overloaded."""
+        return self._queued + sum(min(len(lane.waiting), self._stream_room(lane)) for lane in self._lanes.values())
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        return self._queued
 
     def start(self) -> None:
         self._workers = [asyncio.create_task(self._work(), name=f"asr-{i}") for i in range(self._worker_count)]
 
-    async def transcribe(self, request: RecognitionRequest) -> Recognition:
-        """Queue one utterance and wait for its text; waits for room when the queue is full."""
+    async def transcribe(self, request: RecognitionRequest, stream: Hashable = None) -> Recognition:
+        """Queue one utterance of `stream` and wait for its text; waits for room when the stream's share or the
+        pool's queue is full."""
         if self._closed:
             raise PoolClosed("ASR pool is shut down")
-        future: asyncio.Future[Recognition] = asyncio.get_running_loop().create_future()
+        job = _Job(request, asyncio.get_running_loop().create_future())
+        lane = self._lanes.get(stream)
+        if lane is None:
+            lane = self._lanes[stream] = _Lane(self._served.get(stream, -1), next(self._clock))
+        lane.waiting.append(job)
         self._waiting += 1
-        try:
-            await self._queue.put((request, future))
-        finally:
-            self._waiting -= 1
-        return await future
+        self._unfinished += 1
+        self._idle.clear()
+        self._admit()
+        return await job.future
 
     async def drain(self) -> None:
         """Wait until every queued utterance has been decoded."""
-        await self._queue.join()
+        await self._idle.wait()
 
     async def close(self) -> None:
         self._closed = True
@@ -74,23 +121,69 @@ class AsrPool:
                 await worker
         self._executor.shutdown(wait=True)
 
+    def _stream_room(self, lane: _Lane) -> int:
+        if self._stream_queue_size is None:
+            return len(lane.waiting)
+        return max(0, self._stream_queue_size - len(lane.queued))
+
+    def _admit(self) -> None:
+        """Move waiting utterances into their lanes while there is room, least recently served stream first."""
+        while self._waiting and self._queued < self._queue_size:
+            candidates = [lane for lane in self._lanes.values() if lane.waiting and self._stream_room(lane)]
+            if not candidates:
+                break
+            lane = min(candidates, key=lambda c: (c.served, c.arrival))
+            lane.queued.append(lane.waiting.popleft())
+            self._waiting -= 1
+            self._queued += 1
+        if self._queued:
+            self._work_ready.set()
+
+    def _take(self) -> list[_Job]:
+        """Up to max_batch queued utterances, one at a time from the least recently served stream."""
+        jobs: list[_Job] = []
+        while len(jobs) < self._max_batch and self._queued:
+            key, lane = min(
+                ((k, v) for k, v in self._lanes.items() if v.queued), key=lambda kv: (kv[1].served, kv[1].arrival)
+            )
+            jobs.append(lane.queued.popleft())
+            self._queued -= 1
+            lane.served = self._served[key] = next(self._clock)
+            if not lane.queued and not lane.waiting:
+                del self._lanes[key]
+        self._forget_old_streams()
+        self._admit()
+        if not self._queued:
+            self._work_ready.clear()
+        return jobs
+
+    def _forget_old_streams(self) -> None:
+        """A stream served before every active one would go first anyway: its entry can go (bounded memory)."""
+        if len(self._served) <= 2 * len(self._lanes) + 64:
+            return
+        oldest_active = min((lane.served for lane in self._lanes.values()), default=next(self._clock))
+        for key in [k for k, served in self._served.items() if served < oldest_active and k not in self._lanes]:
+            del self._served[key]
+
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            jobs = [await self._queue.get()]
-            while len(jobs) < self._max_batch and not self._queue.empty():
-                jobs.append(self._queue.get_nowait())
+            await self._work_ready.wait()
+            jobs = self._take()
+            if not jobs:
+                continue
             try:
-                results = await loop.run_in_executor(self._executor, self._recognize, [r for r, _ in jobs])
+                results = await loop.run_in_executor(self._executor, self._recognize, [j.request for j in jobs])
             except Exception as error:  # a failed decode fails its utterances, never the worker
                 log.exception("asr decode failed")
-                for _, future in jobs:
-                    if not future.done():
-                        future.set_exception(error)
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(error)
             else:
-                for (_, future), result in zip(jobs, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
+                for job, result in zip(jobs, results, strict=True):
+                    if not job.future.done():
+                        job.future.set_result(result)
             finally:
-                for _ in jobs:
-                    self._queue.task_done()
+                self._unfinished -= len(jobs)
+                if not self._unfinished:
+                    self._idle.set()

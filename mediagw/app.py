@@ -124,7 +124,9 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
         log.info("ASR model %s loaded on %s", recognizer.model_path, recognizer.device)
     services.recognizer = recognizer
     asr = services.config.asr
-    services.pool = AsrPool(recognizer.recognize_batch, asr.model.workers, asr.queue_size, asr.max_batch)
+    services.pool = AsrPool(
+        recognizer.recognize_batch, asr.model.workers, asr.queue_size, asr.max_batch, asr.stream_queue_size
+    )
     services.pool.start()
     gc.freeze()  # what start-up loaded (libraries, model, tokenizer) stays out of every later full collection
 

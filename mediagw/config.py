@@ -75,6 +75,12 @@ class AsrConfig:
     queue_size: int = 256
     max_batch: int = 4
     max_backlog: int = 64  # utterances waiting for a worker beyond which new streams are refused (5002); 0: never
+    stream_queue_size: int = 8  # one stream's utterances queued for a worker; beyond it that stream waits
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    realtime_burst_s: float = 30.0  # how far ahead of real time a stream's media may get before reading pauses
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,7 @@ class Config:
     data_dir: str = "./data"
     asr: AsrConfig = field(default_factory=AsrConfig)
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     websocket_api: WebsocketApiConfig = field(default_factory=WebsocketApiConfig)
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
@@ -220,6 +227,8 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
             raise ConfigError(f"auth.apps[{app.id}].scopes may hold {', '.join(SCOPES)}")
     if config.asr.max_backlog < 0:
         raise ConfigError("asr.max_backlog must be 0 (never refuse) or more")
+    if config.asr.stream_queue_size < 1 or config.limits.realtime_burst_s <= 0:
+        raise ConfigError("asr.stream_queue_size must be 1 or more, limits.realtime_burst_s above 0")
     if not set(config.export.formats) <= {"jsonl", "csv"} or not 0 <= config.export.hour_utc <= 23:
         raise ConfigError("export.formats must be jsonl and/or csv, export.hour_utc 0..23")
     for target in config.webhooks.targets:

@@ -154,7 +154,7 @@ class StreamPipeline:
         assert self._pool is not None
         self._metrics.asr_queue_depth.set(self._pool.queue_depth + 1)
         try:
-            result = await self._pool.transcribe(request)
+            result = await self._pool.transcribe(request, self.stream_id)  # the pool serves streams in turn
         except Exception as error:
             return self._failed(segment, sequence, "asr", error)
         finally:

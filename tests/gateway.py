@@ -22,6 +22,7 @@ from tests.waits import wait_until
 
 API_ID = "local-dev"
 API_SECRET = "local-dev-secret"
+TEST_BURST_S = 600.0
 
 
 def free_port() -> int:
@@ -44,8 +45,11 @@ def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
     """The default configuration with some settings of some sections replaced."""
     config = load_config(environ={})
     changes: dict[str, Any] = {"data_dir": str(data_dir)}
-    sections = {"siprec": {}, **sections}
+    sections = {"siprec": {}, "limits": {}, **sections}
     sections["siprec"] = {"port": 0, **sections["siprec"]}  # any free SIP port: gateways run side by side
+    # tests stream whole calls faster than real time: a burst allowance longer than any of them (pacing tests
+    # set their own)
+    sections["limits"] = {"realtime_burst_s": TEST_BURST_S, **sections["limits"]}
     for name, values in sections.items():
         changes[name] = dataclasses.replace(getattr(config, name), **values)
     return dataclasses.replace(config, **changes)

@@ -26,6 +26,7 @@ from mediagw.ingress.audiohook.protocol import (
     State,
 )
 from mediagw.ingress.idle import IdleWatch
+from mediagw.ingress.pacer import MediaPacer
 from mediagw.ingress.session import Ingress, Refusal, Refused, serve
 from mediagw.languages import language_tags
 from mediagw.services import Services
@@ -92,6 +93,7 @@ class AudioHookStream:
         self._log: dict[str, object] = {"ingress": NAMESPACE}
         self._ended = asyncio.Event()
         self._closer: asyncio.Task[None] | None = None
+        self._pacer = MediaPacer(services.config.limits.realtime_burst_s, asyncio.get_running_loop().time())
 
     async def receive(self) -> None:
         try:
@@ -119,6 +121,7 @@ class AudioHookStream:
         """False ends the socket."""
         if isinstance(event, AudioReceived):
             self._audio(event)
+            await self._pacer.pace(len(event.external or event.internal or b""))  # real time + burst at most
         elif isinstance(event, Send):
             await self._ws.send_str(event.text)
         elif isinstance(event, SessionOpened):

@@ -9,6 +9,7 @@ from aiohttp import WSMsgType, web
 
 from mediagw.calls import Call
 from mediagw.ingress.idle import IdleWatch
+from mediagw.ingress.pacer import MediaPacer
 from mediagw.ingress.session import Ingress, Refusal, Refused, serve
 from mediagw.ingress.twilio.protocol import (
     AudioReceived,
@@ -53,6 +54,7 @@ class TwilioSession:
         self._call: Call | None = None
         self._log: dict[str, object] = {"ingress": NAMESPACE}
         self._idle = idle
+        self._pacers: dict[str, MediaPacer] = {}  # per track: each is held to real time plus the burst
 
     async def receive(self) -> None:
         loop = asyncio.get_running_loop()
@@ -82,6 +84,7 @@ class TwilioSession:
                 role = call.extra.get("trackMap", DEFAULT_TRACK_MAP).get(event.track)
                 if role is not None and (transcription := call.count(role, event.sample_count)):
                     transcription.push(event.pcm())
+            await self._pace(event)
         elif isinstance(event, StreamStarted):
             self._call = self._services.attach_media(NAMESPACE, event.call_sid)
             self._log.update(call_id=event.call_sid, stream_id=event.stream_sid)
@@ -98,6 +101,14 @@ class TwilioSession:
             await self._fail(event)
             return False
         return True
+
+    async def _pace(self, event: AudioReceived) -> None:
+        """Gap fills count too: a timestamp jump is audio the pipeline takes, and a real one took wall time."""
+        pacer = self._pacers.get(event.track)
+        if pacer is None:
+            burst_s = self._services.config.limits.realtime_burst_s
+            pacer = self._pacers[event.track] = MediaPacer(burst_s, asyncio.get_running_loop().time())
+        await pacer.pace(event.sample_count)
 
     async def _fail(self, failure: ProtocolFailed) -> None:
         log.warning("twilio stream closed: %s", failure.reason, extra={**self._log, "code": int(failure.code)})

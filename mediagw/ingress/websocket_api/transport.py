@@ -12,6 +12,7 @@ from functools import partial
 from aiohttp import WSMsgType, web
 
 from mediagw.audio.l16 import L16Decoder
+from mediagw.ingress.pacer import MediaPacer
 from mediagw.ingress.websocket_api import messages
 from mediagw.ingress.websocket_api.protocol import (
     AudioDropped,
@@ -95,6 +96,7 @@ class DirectStreamSession:
         self._audio_bytes = 0
         self._started_at = 0.0
         self._opened_at = asyncio.get_running_loop().time()
+        self._pacer = MediaPacer(services.config.limits.realtime_burst_s, self._opened_at)
         self._finisher: asyncio.Task[None] | None = None
         self._receiver: asyncio.Task[End] | None = None
         self._shutdown_requested = False
@@ -179,6 +181,7 @@ class DirectStreamSession:
             self._audio_bytes += len(event.data)
             if self._pipeline is not None:
                 self._pipeline.push(self._decoder.decode(event.data))
+            await self._pacer.pace(len(event.data) // 2)  # no faster than real time + burst: reading waits
         elif isinstance(event, StreamStarted):
             return await self._start(event)
         elif isinstance(event, VocabularyAccepted):
