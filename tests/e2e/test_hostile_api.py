@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from mediagw.config import AudioHookKey
 from tests.e2e.hostile import HEADERS, bare_gateways, raw_request, streaming_url
 from tests.gateway import API_ID, GatewayThread
 from tests.waits import eventually
@@ -88,3 +90,25 @@ async def test_streaming_urls_work_and_a_deep_body_did_not_hurt(bare_gateway: An
     gateway: GatewayThread = bare_gateway()
     async with aiohttp.ClientSession() as session:
         assert (await streaming_url(session, gateway.base_url)).startswith("ws://127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    "header", [b"Signature: sig1=:\xff\xfe:", b"X-API-KEY: k\xc3\xa9\xff", b"Audiohook-Correlation-Id: \xff"]
+)
+async def test_an_audiohook_upgrade_with_undecodable_headers_is_refused_not_an_error(
+    bare_gateway: Any, header: bytes
+) -> None:
+    secret = "c2VjcmV0LXNoYXJlZC13aXRoLWdlbmVzeXM="
+    gateway: GatewayThread = bare_gateway(audiohook={"api_keys": (AudioHookKey("k", secret),)})
+    head = (
+        b"GET /mg-genesysaudiohook-autotranscribe/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+        b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: SSdtIGEgV2ViU29ja2V0IQ==\r\n"
+        b"Audiohook-Organization-Id: d7934305-0972-4844-938e-9060eef73d05\r\n"
+        b"Audiohook-Session-Id: 30b0e395-84d3-4570-ac13-9a62d8f514c0\r\n"
+        b"Audiohook-Correlation-Id: e160e428-53e2-487c-977d-96989bf5c99d\r\nX-API-KEY: k\r\n"
+        b'Signature-Input: sig1=("@request-target" "@authority" "audiohook-organization-id" "audiohook-session-id" '
+        b'"audiohook-correlation-id" "x-api-key");keyid="k";nonce="VGhpc0lzQVVuaXF1ZU5vbmNlMTIzNDU2";created=%d;'
+        b"expires=4000000000\r\nSignature: sig1=:AAAA:\r\n" % time.time() + header + b"\r\nConnection: close\r\n"
+    )
+    answer = await raw_request(gateway.port, head)
+    assert answer.split(b"\r\n", 1)[0] in (b"HTTP/1.1 400 Bad Request", b"HTTP/1.1 401 Unauthorized"), answer[:300]
