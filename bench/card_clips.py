@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import soundfile
 
 from asr.frame import Pcm
 from bench.common import GatewayProcess
+from bench.speech import speak
 from mediagw.simulators.direct_ws import stream_audio, streaming_url
 from redaction.detectors import is_card_ending_here
 from redaction.digit_runs import number_digits
@@ -95,23 +95,8 @@ def fixture_clips() -> list[Clip]:
 def synthesize(clip: Clip, out: Path) -> None:
     """`out`: the clip at 8 kHz mono with half a second of silence on each side, as Ogg Opus (small enough to
     commit; a phone line is lossy anyway)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.wav"
-        if clip.engine == "espeak-ng":
-            command = ["espeak-ng", "-v", clip.voice, "-s", str(int(160 * clip.rate)), "-w", str(raw), clip.text]
-        else:
-            stretch = f"{1 / clip.rate:.2f}"
-            command = ["flite", "-voice", clip.voice, "--setf", f"duration_stretch={stretch}"]
-            command += ["-t", clip.text, str(raw)]
-        subprocess.run(command, check=True, capture_output=True)
-        narrow = Path(tmp) / "8k.wav"
-        subprocess.run(
-            ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(narrow), "pad", "0.5", "0.5"],
-            check=True,
-            capture_output=True,
-        )
-        samples, rate = soundfile.read(narrow, dtype="int16")
-        soundfile.write(out, samples, rate, format="OGG", subtype="OPUS")
+    samples = speak(clip.text, clip.engine, clip.voice, clip.rate, pad_s=0.5)
+    soundfile.write(out, samples, 8000, format="OGG", subtype="OPUS")
 
 
 def shown_digits(text: str) -> str:

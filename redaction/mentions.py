@@ -27,11 +27,11 @@ PHRASES: dict[EntityId, tuple[str, ...]] = {
     ),
     E.CVV: (
         "security code", "security number", "cvv", "cvv2", "cvc", "cvc2", "cid", "csc", "c v v", "c v c",
-        "see vee vee", "verification code", "verification number", "three digit code", "3 digit code",
+        "see vee vee", "tv", "c v b", "verification code", "verification number", "three digit code", "3 digit code",
         "four digit code", "4 digit code", "three digits", "3 digits", "code on the back", "digits on the back",
         "number on the back", "numbers on the back", "back of the card", "back of your card",
     ),
-    E.PIN: ("pin", "pins", "pin number", "pin code", "personal identification number", "4 digit pin", "pin no"),
+    E.PIN: ("pin", "pins", "bin", "pin number", "pin code", "personal identification number", "4 digit pin", "pin no"),
     E.SSN: (
         "social", "social security", "social security number", "ssn", "s s n", "last four of your social",
         "social insurance number",
