@@ -24,6 +24,7 @@ from mediagw.ingress.kvs.connect import ConnectReaders
 from mediagw.ingress.siprec.transport import SiprecServer
 from mediagw.ingress.twilio.transport import handle_media_stream
 from mediagw.ingress.websocket_api.transport import handle_stream
+from mediagw.listeners import body_deadline
 from mediagw.metrics import Metrics
 from mediagw.outputs.export import export_daily
 from mediagw.outputs.files import private_directory
@@ -57,7 +58,8 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     entities, text_stage = build_text_stage(config)
     signer = TokenSigner(config.auth.token_secret, config.auth.token_ttl_s)
     services = Services(config, Metrics(), signer, entities, text_stage)
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    middlewares = [body_deadline(config.server.body_timeout_s), error_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=1024 * 1024)
     app[routes.SERVICES] = services
     auth = config.auth
     failed_logins = FailedLogins(auth.max_failed_logins, auth.failed_login_window_s, auth.failed_login_block_s)

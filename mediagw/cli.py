@@ -10,11 +10,10 @@ import signal
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from mediagw.api.auth import hash_secret
 from mediagw.app import build_app, drain, load_recognizer, ssl_context
 from mediagw.config import Config, ConfigError, load_config
+from mediagw.listeners import http_runner, start_http_site
 from mediagw.logs import configure_logging
 
 log = logging.getLogger("mediagw")
@@ -77,10 +76,10 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
 async def _serve_until_signalled(config: Config, host: str, port: int) -> None:
     """Serve until SIGTERM or SIGINT, then drain the open sessions before the runner stops reading sockets."""
     app = build_app(config)
-    runner = web.AppRunner(app, shutdown_timeout=config.server.shutdown_timeout_s + 5, access_log=None)
+    runner = http_runner(app, config, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port, ssl_context=ssl_context(config)).start()
+        await start_http_site(runner, config, host, port, ssl_context(config))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

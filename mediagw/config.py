@@ -21,6 +21,7 @@ import yaml
 from asr.model import ModelOptions
 from asr.recognizer import DecodeOptions
 from asr.segmenter import SegmenterOptions
+from mediagw.ingress.siprec.admission import parse_networks
 from mediagw.ingress.siprec.callid import guid_config_problem
 from mediagw.outputs.webhooks import WebhookTarget
 from redaction.rules import CustomRule, RuleError, compile_rules
@@ -44,6 +45,9 @@ class ServerConfig:
     tls_key: str = ""
     shutdown_timeout_s: float = 30.0
     event_loop: str = "uvloop"  # uvloop (libuv: a third of the per-message cost of media ingest) or asyncio
+    max_connections: int = 2000  # open HTTP/WebSocket connections; more are answered 503 and closed (0: no limit)
+    idle_timeout_s: float = 75.0  # an HTTP connection without a request (or with unfinished headers) is closed
+    body_timeout_s: float = 30.0  # a request body not received this long after its headers: 408, closed (0: none)
 
 
 SCOPES = ("streaming", "control", "messages", "configuration")  # what an API app may call (auth.apps[].scopes)
@@ -183,6 +187,11 @@ class SiprecConfig:
     pause_on_dtmf_s: float = 0.0  # > 0: transcription skips keyed DTMF and this long after it (PCI)
     max_calls: int = 2000  # INVITEs past this are answered 503
     media_timeout_s: float = 600.0  # no RTP on any stream this long (not on hold): BYE, recording ended; 0: never
+    allowed_sources: tuple[str, ...] = ()  # CIDR networks that may send SIP and RTP (empty: any source)
+    max_unconfirmed_per_source: int = 16  # 2xx-answered INVITEs awaiting ACK per source; more: 503 (0: no limit)
+    rtp_source_check: str = "sdp"  # sdp: RTP only from the offer's c= address; signalling: the SIP peer's; any
+    tcp_max_connections: int = 256  # open SIP connections per listener (TCP, TLS); more are closed (0: no limit)
+    tcp_idle_timeout_s: float = 60.0  # a SIP connection without a message or a recording this long is closed
 
 
 @dataclass(frozen=True)
@@ -222,6 +231,9 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     if config.server.event_loop not in ("uvloop", "asyncio"):
         raise ConfigError("server.event_loop must be uvloop or asyncio")
     _validate_siprec(config.siprec)
+    server = config.server
+    if min(server.max_connections, server.body_timeout_s) < 0 or server.idle_timeout_s <= 0:
+        raise ConfigError("server.max_connections and body_timeout_s must be 0 or more, idle_timeout_s above 0")
     for app in config.auth.apps:
         if not set(app.scopes) <= set(SCOPES):
             raise ConfigError(f"auth.apps[{app.id}].scopes may hold {', '.join(SCOPES)}")
@@ -248,6 +260,16 @@ def _validate_siprec(siprec: SiprecConfig) -> None:
         raise ConfigError(problem)
     if not set(siprec.codecs) <= {"PCMU", "PCMA", "G729"}:
         raise ConfigError("siprec.codecs may hold PCMU, PCMA and G729")
+    try:
+        parse_networks(siprec.allowed_sources)
+    except ValueError as error:
+        raise ConfigError(f"siprec.allowed_sources: {error}") from error
+    if siprec.rtp_source_check not in ("sdp", "signalling", "any"):
+        raise ConfigError("siprec.rtp_source_check must be sdp, signalling or any")
+    if min(siprec.max_unconfirmed_per_source, siprec.tcp_max_connections, siprec.tcp_idle_timeout_s) < 0:
+        raise ConfigError(
+            "siprec.max_unconfirmed_per_source, tcp_max_connections and tcp_idle_timeout_s must be 0 or more"
+        )
 
 
 def _validate_redaction(redaction: RedactionConfig) -> None:

@@ -40,6 +40,26 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.rtp_foreign = Counter(
+            "mediagw_rtp_foreign_packets",
+            "SIPREC RTP packets dropped as they arrived for their source (not-allowed: outside siprec.allowed_sources; "
+            "unexpected-source: not where siprec.rtp_source_check expects the stream's RTP from)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.siprec_refused = Counter(
+            "mediagw_siprec_invites_refused",
+            "New SIPREC INVITEs answered with an error, by reason (source-not-allowed, unconfirmed-dialogs, "
+            "max-calls, no-rtp-port, not-acceptable, bad-offer, media-type, require, session-timer, bad-request)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.connections_refused = Counter(
+            "mediagw_connections_refused",
+            "Connections closed as they were accepted because their listener was at its limit (http, sip-tcp, sip-tls)",
+            ["listener"],
+            registry=self.registry,
+        )
         self.errors = Counter("mediagw_errors", "Errors by status code", ["code"], registry=self.registry)
         self.redaction_context_late = Counter(
             "mediagw_redaction_context_late",

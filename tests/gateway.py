@@ -17,6 +17,7 @@ from asr.recognizer import Recognizer
 from mediagw.api.routes import SERVICES
 from mediagw.app import build_app, drain, ssl_context
 from mediagw.config import Config, load_config
+from mediagw.listeners import http_runner, start_http_site
 from mediagw.services import Services
 from tests.waits import wait_until
 
@@ -134,13 +135,10 @@ class GatewayThread:
     async def _serve(self) -> None:
         self._stopped = asyncio.Event()
         self.app = build_app(self.config, recognizer=self._recognizer)
-        runner = web.AppRunner(self.app, shutdown_timeout=self.config.server.shutdown_timeout_s + 5)
+        runner = http_runner(self.app, self.config)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context(self.config))
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        site = await start_http_site(runner, self.config, "127.0.0.1", 0, ssl_context(self.config))
+        self.port = site.port
         self._ready.set()
         await self._stopped.wait()
         await drain(self.app)  # as `mediagw serve` does on SIGTERM

@@ -133,6 +133,7 @@ class SiprecCall:
         self._sip: _SipSocket | None = None
         self._rtp: asyncio.DatagramTransport | None = None
         self._local_port = 0
+        self.last_response: SipResponse | None = None  # the final response to the last INVITE
 
     async def __aenter__(self) -> SiprecCall:
         loop = asyncio.get_running_loop()
@@ -179,7 +180,10 @@ class SiprecCall:
                 return response
         raise TimeoutError(f"no final response to {request.method}")
 
-    async def invite(self, *, extra_headers: tuple[tuple[str, str], ...] = (), customer_first: bool = True) -> int:
+    async def invite(
+        self, *, extra_headers: tuple[tuple[str, str], ...] = (), customer_first: bool = True, ack: bool = True
+    ) -> int:
+        """INVITE; a 200 is acknowledged unless `ack` is False (as a flood of INVITEs never completed would)."""
         ports = (40000, 40002)  # where we would receive: an SRS sends nothing, so any number will do
         body = multipart(
             offer_sdp(self.address, ports), recording_metadata(self.call_id, uui_for_ucid(self.guid), customer_first)
@@ -195,7 +199,9 @@ class SiprecCall:
             self.to_tag = response.to_tag or ""
             self.result.answer = response.body.decode()
             self.remote_ports = [media.port for media in parse_sdp(response.body).media]
-            await self._ack()
+            if ack:
+                await self._ack()
+        self.last_response = response
         return response.status
 
     async def _ack(self) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from asr.frame import Pcm
 from mediagw.audio.g711 import alaw_to_pcm, ulaw_to_pcm
+from mediagw.ingress.siprec.admission import SourceFilter, same_host
 from mediagw.ingress.siprec.g729 import G729Decoder, g729_available
 from mediagw.ingress.siprec.jitterbuffer import JitterBuffer, MediaChunk
 from mediagw.ingress.siprec.offer import StreamPlan
@@ -73,16 +74,28 @@ class ReceiverStats:
     packets: int = 0
     bad: int = 0  # not RTP
     rtcp: int = 0
-    foreign: int = 0  # from another source than the latched one
+    foreign: int = 0  # from a source that may not send this stream (allowlist, expected address, latch)
     wrong_codec: int = 0
 
 
 class StreamReceiver(asyncio.DatagramProtocol):
-    """One m-line's RTP: latched to its first source (symmetric RTP behind NAT), reordered, loss filled."""
+    """One m-line's RTP, reordered, loss filled. Taken only from `sources` (an allowlist) and, when `expected` is
+    set, only from that host, any port (an SBC behind NAT may send from another port than its m= line names);
+    with `expected` None, latched to its first source (symmetric RTP). Everything else is dropped and counted."""
 
-    def __init__(self, plan: StreamPlan, on_chunk: Callable[[StreamPlan, MediaChunk], None]) -> None:
+    def __init__(
+        self,
+        plan: StreamPlan,
+        on_chunk: Callable[[StreamPlan, MediaChunk], None],
+        sources: SourceFilter | None = None,
+        expected: str | None = None,
+        on_foreign: Callable[[str], None] | None = None,
+    ) -> None:
         self.plan = plan
         self._on_chunk = on_chunk
+        self._sources = sources or SourceFilter()
+        self.expected = expected
+        self._on_foreign = on_foreign
         self._buffer = JitterBuffer()
         self._dtmf = DtmfDetector()
         self.stats = ReceiverStats()
@@ -107,6 +120,13 @@ class StreamReceiver(asyncio.DatagramProtocol):
 
     def _receive(self, data: bytes, addr: tuple[str, int]) -> None:
         self.stats.packets += 1
+        host = addr[0]
+        if not self._sources.allows(host):
+            self._foreign("not-allowed")
+            return
+        if self.expected is not None and host != self.expected and not same_host(host, self.expected):
+            self._foreign("unexpected-source")
+            return
         if is_rtcp(data):
             self.stats.rtcp += 1
             return
@@ -115,8 +135,8 @@ class StreamReceiver(asyncio.DatagramProtocol):
         except ValueError:
             self.stats.bad += 1
             return
-        if not self._latched(packet, addr):
-            self.stats.foreign += 1
+        if self.expected is None and not self._latched(packet, addr):
+            self._foreign("unexpected-source")
             return
         self.last_packet_at = asyncio.get_running_loop().time()
         if packet.payload_type == self.plan.dtmf_payload_type:
@@ -135,6 +155,11 @@ class StreamReceiver(asyncio.DatagramProtocol):
             return
         for chunk in self._buffer.push(packet):
             self._on_chunk(self.plan, chunk)
+
+    def _foreign(self, reason: str) -> None:
+        self.stats.foreign += 1
+        if self._on_foreign is not None:
+            self._on_foreign(reason)
 
     def _latched(self, packet: RtpPacket, addr: tuple[str, int]) -> bool:
         """The first source is kept; another one takes over only with a new SSRC after the first went quiet."""

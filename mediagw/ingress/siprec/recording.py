@@ -11,6 +11,7 @@ import numpy as np
 
 from mediagw.calls import Call
 from mediagw.config import SiprecConfig
+from mediagw.ingress.siprec.admission import SourceFilter, ip_of
 from mediagw.ingress.siprec.callid import extract_guid, fallback_guid, valid_guid
 from mediagw.ingress.siprec.dialog import Recording
 from mediagw.ingress.siprec.jitterbuffer import MediaChunk
@@ -47,13 +48,37 @@ def guid_of(recording: Recording, config: SiprecConfig) -> str:
     return guid
 
 
+def expected_source(plan: StreamPlan, recording: Recording, check: str) -> str | None:
+    """The host a stream's RTP may come from (`siprec.rtp_source_check`): the offer's c= address (`sdp`; the SIP
+    peer's when the offer names none usable: 0.0.0.0 on hold, a host name), the SIP peer's (`signalling`), or
+    None (`any`: latched to the first source)."""
+    if check == "any":
+        return None
+    if check == "sdp" and plan.remote is not None:
+        address = ip_of(plan.remote[0])
+        if address is not None and not address.is_unspecified:
+            return str(address)
+    return recording.peer.address[0]
+
+
 class RecordingMedia:
     """The receivers of one recording's streams, feeding its call; roles resolved at each packet batch, since
     start-streaming's mediaLineOrder may come after the media."""
 
-    def __init__(self, call: Call, recording: Recording, config: SiprecConfig, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        call: Call,
+        recording: Recording,
+        config: SiprecConfig,
+        metrics: Metrics,
+        sources: SourceFilter | None = None,
+    ) -> None:
         self.call = call
         self._metrics = metrics
+        self._sources = sources or SourceFilter(config.allowed_sources)
+        self._foreign = {
+            reason: metrics.rtp_foreign.labels(reason).inc for reason in ("not-allowed", "unexpected-source")
+        }
         self.recording = recording
         self._config = config
         self._agent_pattern = re.compile(config.agent_aor_pattern) if config.agent_aor_pattern else None
@@ -72,7 +97,8 @@ class RecordingMedia:
         for plan in self.recording.plans:
             if plan.active and plan.index not in self.receivers:
                 rtp, rtcp = ports.sockets[plan.port]
-                receiver = StreamReceiver(plan, self._on_chunk)
+                expected = expected_source(plan, self.recording, self._config.rtp_source_check)
+                receiver = StreamReceiver(plan, self._on_chunk, self._sources, expected, self._count_foreign)
                 receiver.on_dtmf = self._on_dtmf
                 await loop.create_datagram_endpoint(partial(_same, receiver), sock=rtp)
                 transport, _ = await loop.create_datagram_endpoint(RtcpSink, sock=rtcp)
@@ -103,6 +129,7 @@ class RecordingMedia:
             kept = self.receivers.get(plan.index)
             if kept is not None and kept.plan.port == plan.port:
                 kept.plan = plan
+                kept.expected = expected_source(plan, recording, self._config.rtp_source_check)
         await self.open(ports)
         self._roles_for = None
 
@@ -135,6 +162,9 @@ class RecordingMedia:
         roles = tuple(sorted(set(self._resolve_roles().values())))
         self.receivers.clear()
         return roles
+
+    def _count_foreign(self, reason: str) -> None:
+        self._foreign[reason]()
 
     def _count(self, receiver: StreamReceiver) -> None:
         for outcome, number in receiver.outcomes().items():

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from mediagw.ingress.siprec.admission import SourceFilter, UnconfirmedDialogs, stateless_response
 from mediagw.ingress.siprec.dialog import Recording, bye_request, host_literal
 from mediagw.ingress.siprec.offer import ACCEPTED_TYPES, OfferError, answer_sdp, plan_streams, read_offer
 from mediagw.ingress.siprec.sdp import SessionDescription
+from mediagw.ingress.siprec.sessiontimer import option_tags, session_expires
 from mediagw.ingress.siprec.sip import (
     SipError,
     SipRequest,
@@ -26,10 +28,10 @@ from mediagw.ingress.siprec.sip import (
     make_response,
     parse_name_addr,
 )
-from mediagw.ingress.siprec.sipheaders import parse_params
 from mediagw.ingress.siprec.transactions import AckTimeout, DialogKey, ServerTransactions
 from mediagw.ingress.siprec.transactions import Peer as Peer  # re-exported: the transports use them from here
 from mediagw.ingress.siprec.transactions import Send as Send
+from mediagw.throttle import ThrottledLog
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,16 @@ class RecordingEnded:
     reason: str  # "bye", "session timer expired", "no ack", "shutdown"
 
 
-Action = Send | RecordingStarted | RecordingUpdated | RecordingEnded
+@dataclass(frozen=True)
+class InviteRefused:
+    """A new recording's INVITE answered with an error, for the metrics: `reason` is a short label."""
+
+    reason: str  # source-not-allowed, unconfirmed-dialogs, max-calls, no-rtp-port, bad-offer, not-acceptable, ...
+    status: int
+
+
+Action = Send | RecordingStarted | RecordingUpdated | RecordingEnded | InviteRefused
+OFFER_REFUSALS = {400: "bad-offer", 415: "media-type", 488: "not-acceptable", 503: "no-rtp-port"}
 
 
 @dataclass
@@ -72,6 +83,8 @@ class SrsOptions:
     min_session_expires: int = 90
     max_recordings: int = 2000
     tls_port: int = 0  # our SIP-over-TLS port, for Contact and Via on TLS connections
+    allowed_sources: tuple[str, ...] = ()  # CIDR networks whose requests are served (empty: all); others get 403
+    max_unconfirmed_per_source: int = 0  # 2xx-answered INVITEs awaiting their ACK per source host; 0: no limit
 
     def port_for(self, transport: str) -> int:
         return self.tls_port if transport == "tls" and self.tls_port else self.port
@@ -91,6 +104,9 @@ class RecordingServer:
         self._release_port = release_port
         self.recordings: dict[tuple[str, str, str], Recording] = {}
         self._transactions = ServerTransactions()
+        self._sources = SourceFilter(options.allowed_sources)
+        self._unconfirmed = UnconfirmedDialogs(options.max_unconfirmed_per_source)
+        self._flood_log = ThrottledLog(log)
         self._timers: list[tuple[float, int, Callable[[float], list[Action]]]] = []  # session timer checks
         self._order = itertools.count()
         self.counters = {"retransmissions": 0, "rejected": 0}
@@ -101,10 +117,13 @@ class RecordingServer:
         if isinstance(message, SipResponse):  # to one of our BYEs: a final one stops its retransmission
             self._transactions.response_received(message)
             return []
+        if not self._sources.allows(peer.address[0]):
+            return self._forbidden(message, peer, now)
         try:
             return self._request(message, peer, now)
         except SipError as error:
-            return self._reply(message, peer, now, error.status, error.reason)
+            refused = [InviteRefused("bad-request", error.status)] if _initial_invite(message) else []
+            return self._reply(message, peer, now, error.status, error.reason) + refused
 
     def next_deadline(self) -> float | None:
         deadlines = (self._transactions.next_deadline(), self._timers[0][0] if self._timers else None)
@@ -136,6 +155,7 @@ class RecordingServer:
     def _request(self, request: SipRequest, peer: Peer, now: float) -> list[Action]:
         if request.method == "ACK":
             self._transactions.ack(request)
+            self._unconfirmed.confirmed((request.call_id, request.to_tag or "", request.from_tag or ""))
             return []
         known = self._transactions.lookup(request)
         if known is not None:  # a retransmission: the same answer again (RFC 3261 §17.2)
@@ -166,19 +186,27 @@ class RecordingServer:
         return self._reply(request, peer, now, 405, headers=[("Allow", ALLOW)])
 
     def _invite(self, request: SipRequest, peer: Peer, now: float) -> list[Action]:
-        unsupported = [tag for tag in _option_tags(request, "Require") if tag not in SUPPORTED]
+        unsupported = [tag for tag in option_tags(request, "Require") if tag not in SUPPORTED]
         if unsupported:
-            return self._reply(request, peer, now, 420, headers=[("Unsupported", ", ".join(unsupported))])
+            headers = [("Unsupported", ", ".join(unsupported))]
+            return self._reply(request, peer, now, 420, headers=headers) + [InviteRefused("require", 420)]
+        if self._unconfirmed.full(peer.address[0]):  # answered statelessly: a flood keeps no state here
+            self._flood_log.log(now, "siprec INVITE from %s refused: too many dialogs awaiting ACK", peer.address[0])
+            response = stateless_response(request, 503, "Service Unavailable (too many dialogs awaiting ACK)")
+            return [Send(response, peer), InviteRefused("unconfirmed-dialogs", 503)]
         if len(self.recordings) >= self.options.max_recordings:
-            return self._reply(request, peer, now, 503, headers=[("Retry-After", "5")])
+            return self._reply(request, peer, now, 503, headers=[("Retry-After", "5")]) + [
+                InviteRefused("max-calls", 503)
+            ]
         expires, timer_problem = self._session_expires(request)
         if timer_problem:
-            return self._reply(request, peer, now, 422, headers=[("Min-SE", str(self.options.min_session_expires))])
+            headers = [("Min-SE", str(self.options.min_session_expires))]
+            return self._reply(request, peer, now, 422, headers=headers) + [InviteRefused("session-timer", 422)]
         try:
             for route in request.headers.get_all("Record-Route"):
                 parse_name_addr(route)
         except SipError:
-            return self._reply(request, peer, now, 400, "Bad Record-Route")
+            return self._reply(request, peer, now, 400, "Bad Record-Route") + [InviteRefused("bad-request", 400)]
         allocated: list[int] = []
         try:
             offer = read_offer(request.headers.get("Content-Type"), request.body)
@@ -186,7 +214,8 @@ class RecordingServer:
                 raise OfferError(488, "Not Acceptable Here (an SRS needs the offer in the INVITE)")
             plans = plan_streams(offer.sdp, self.options.codecs, lambda _: self._take_port(allocated))
         except OfferError as error:
-            return self._refuse(request, peer, now, error, allocated)
+            refused = InviteRefused(OFFER_REFUSALS.get(error.status, "bad-offer"), error.status)
+            return [*self._refuse(request, peer, now, error, allocated), refused]
         contact = request.headers.get("Contact")
         recording = Recording(
             call_id=request.call_id,
@@ -203,6 +232,7 @@ class RecordingServer:
             remote_cseq=request.cseq[0],
         )
         self.recordings[recording.key] = recording
+        self._unconfirmed.add(peer.address[0], recording.key)
         actions: list[Action] = [Send(make_response(request, 100), peer)] if not peer.reliable else []
         actions += self._answer(recording, request, peer, now, offer.sdp, expires)
         actions.append(RecordingStarted(recording))
@@ -278,6 +308,7 @@ class RecordingServer:
             return []
         recording.ended = True
         self.recordings.pop(recording.key, None)
+        self._unconfirmed.confirmed(recording.key)
         for plan in recording.plans:
             if plan.port:
                 self._release_port(plan.port)
@@ -338,12 +369,26 @@ class RecordingServer:
         extra = [("Accept", ACCEPTED_TYPES)] if error.status == 415 else []  # RFC 3261 §21.4.13
         return self._reply(request, peer, now, error.status, error.reason, headers=extra)
 
+    def _forbidden(self, message: SipRequest | SipResponse, peer: Peer, now: float) -> list[Action]:
+        """A source outside `allowed_sources`: 403, stateless (no transaction, no retransmission to amplify a
+        forged source); an ACK or a response is dropped."""
+        if isinstance(message, SipResponse) or message.method == "ACK":
+            return []
+        self.counters["rejected"] += 1
+        self._flood_log.log(now, "siprec %s from %s refused: source not allowed", message.method, peer.address[0])
+        response = stateless_response(message, 403, "Forbidden (source not allowed)")
+        refused = [InviteRefused("source-not-allowed", 403)] if _initial_invite(message) else []
+        return [Send(response, peer), *refused]
+
     def _contact(self, peer: Peer) -> str:
         transport = "" if peer.transport == "udp" else f";transport={peer.transport}"
         return f"<sip:srs@{host_literal(self.options.address)}:{self.options.port_for(peer.transport)}{transport}>"
 
     def _schedule(self, at: float, run: Callable[[float], list[Action]]) -> None:
         heapq.heappush(self._timers, (at, next(self._order), run))
+
+    def _session_expires(self, request: SipRequest) -> tuple[int, bool]:
+        return session_expires(request, self.options.min_session_expires, self.options.session_expires)
 
     def _take_port(self, allocated: list[int], kept: int | None = None) -> int | None:
         """The stream's port so far (`kept`) or a new one, noted in `allocated` to give back if the offer fails."""
@@ -354,32 +399,9 @@ class RecordingServer:
             allocated.append(port)
         return port
 
-    def _session_expires(self, request: SipRequest) -> tuple[int, bool]:
-        """RFC 4028: the interval the SRC asked for (0: none); True when it is below our Min-SE (422).
 
-        The SRC refreshes (refresher=uac). When it asks us to (refresher=uas) or does not support timers (a proxy
-        put the header in), the timer is declined: no Session-Expires in the 2xx, so no side expects refreshes
-        that we do not send. A refresh in the dialog keeps the timer even without `Supported: timer` again.
-        """
-        value = request.headers.get("Session-Expires")
-        if value is None:
-            return 0, False
-        interval, _, params = value.partition(";")
-        try:
-            asked = int(interval.strip())
-        except ValueError as error:
-            raise SipError(400, "Bad Session-Expires") from error
-        refresher = parse_params(params).get("refresher", "").lower()
-        supported = "timer" in _option_tags(request, "Supported") + _option_tags(request, "Require")
-        if refresher == "uas" or not (supported or request.to_tag):
-            return 0, False
-        if asked < self.options.min_session_expires:
-            return 0, True
-        return min(asked, self.options.session_expires), False
-
-
-def _option_tags(request: SipRequest, name: str) -> list[str]:
-    return [tag.strip().lower() for value in request.headers.get_all(name) for tag in value.split(",") if tag.strip()]
+def _initial_invite(message: SipRequest | SipResponse) -> bool:
+    return isinstance(message, SipRequest) and message.method == "INVITE" and message.to_tag is None
 
 
 def _capabilities() -> list[tuple[str, str]]:

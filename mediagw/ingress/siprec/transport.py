@@ -1,4 +1,9 @@
-"""asyncio transports of the SIPREC server: SIP over UDP and TCP into the sans-I/O core, RTP onto the call."""
+"""asyncio transports of the SIPREC server: SIP over UDP and TCP into the sans-I/O core, RTP onto the call.
+
+SIP connections (TCP, TLS) are limited per listener (`siprec.tcp_max_connections`: more are closed as accepted)
+and closed after `siprec.tcp_idle_timeout_s` without a message, unless a recording's dialog uses them: our BYE
+and in-dialog answers go back over the connection the dialog came on.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from mediagw.config import SiprecConfig
+from mediagw.ingress.siprec.admission import SourceFilter
 from mediagw.ingress.siprec.dialog import Recording
 from mediagw.ingress.siprec.g729 import g729_available
 from mediagw.ingress.siprec.media import IDLE_FLUSH_S, PortPool
@@ -18,6 +24,7 @@ from mediagw.ingress.siprec.recording import RecordingMedia, guid_of
 from mediagw.ingress.siprec.sip import SipError, SipRequest, SipResponse, StreamFramer, parse_message
 from mediagw.ingress.siprec.srs import (
     Action,
+    InviteRefused,
     Peer,
     RecordingEnded,
     RecordingServer,
@@ -26,6 +33,7 @@ from mediagw.ingress.siprec.srs import (
     Send,
     SrsOptions,
 )
+from mediagw.listeners import ConnectionLimit
 from mediagw.services import Services
 
 log = logging.getLogger(__name__)
@@ -47,6 +55,13 @@ class SiprecServer:
         self._tls_server: asyncio.Server | None = None
         self.tls_port = 0
         self._connections: dict[int, asyncio.StreamWriter] = {}
+        refused = services.metrics.connections_refused
+        limit = self.config.tcp_max_connections
+        self._limits = {
+            name: ConnectionLimit(f"SIP {name.upper()} listener", limit, refused.labels(f"sip-{name}").inc)
+            for name in ("tcp", "tls")
+        }
+        self.sources = SourceFilter(self.config.allowed_sources)  # RTP; the core has its own for SIP
         self._connection_ids = itertools.count(1)
         self._media: dict[tuple[str, str, str], RecordingMedia] = {}
         self._timer: asyncio.Task[None] | None = None
@@ -73,6 +88,8 @@ class SiprecServer:
             min_session_expires=config.min_session_expires_s,
             max_recordings=config.max_calls,
             tls_port=self.tls_port,
+            allowed_sources=config.allowed_sources,
+            max_unconfirmed_per_source=config.max_unconfirmed_per_source,
         )
         self.core = RecordingServer(options, self.ports.allocate, self.ports.release)
         self._timer = asyncio.create_task(self._run_timers(), name="siprec-timers")
@@ -144,6 +161,10 @@ class SiprecServer:
         await self._serve_stream(reader, writer, "tls")
 
     async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transport: str) -> None:
+        limit = self._limits[transport]
+        if not limit.admit():
+            writer.close()
+            return
         connection = next(self._connection_ids)
         self._connections[connection] = writer
         address = writer.get_extra_info("peername")[:2]
@@ -151,7 +172,7 @@ class SiprecServer:
         framer = StreamFramer()
         try:
             while not framer.broken:
-                data = await reader.read(65536)
+                data = await self._read(reader, connection)
                 if not data:
                     break
                 for item in framer.feed(data):
@@ -163,8 +184,25 @@ class SiprecServer:
         except ConnectionError:
             pass
         finally:
+            limit.release()
             self._connections.pop(connection, None)
             writer.close()
+
+    async def _read(self, reader: asyncio.StreamReader, connection: int) -> bytes:
+        """The next bytes of a SIP connection; b"" at its end, or once idle while no recording uses it."""
+        idle_s = self.config.tcp_idle_timeout_s
+        while True:
+            try:
+                async with asyncio.timeout(idle_s or None):
+                    return await reader.read(65536)
+            except TimeoutError:
+                if not self._in_use(connection):
+                    log.info("siprec SIP connection idle for %.0f s: closed", idle_s)
+                    return b""
+
+    def _in_use(self, connection: int) -> bool:
+        assert self.core is not None
+        return any(recording.peer.connection == connection for recording in self.core.recordings.values())
 
     async def _run_timers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -201,6 +239,8 @@ class SiprecServer:
                     self._spawn(media.update(action.recording, self.ports, action.released_ports))
             elif isinstance(action, RecordingEnded):
                 self._spawn(self._ended(action.recording, action.reason))
+            elif isinstance(action, InviteRefused):
+                self._services.metrics.siprec_refused.labels(action.reason).inc()
 
     def _send(self, message: SipRequest | SipResponse, peer: Peer) -> None:
         data = bytes(message)
@@ -219,7 +259,7 @@ class SiprecServer:
     async def _started(self, recording: Recording) -> None:
         guid = guid_of(recording, self.config)
         call = self._services.attach_media(NAMESPACE, guid)
-        media = RecordingMedia(call, recording, self.config, self._services.metrics)
+        media = RecordingMedia(call, recording, self.config, self._services.metrics, self.sources)
         self._media[recording.key] = media
         await media.open(self.ports)
         log.info(
