@@ -26,6 +26,7 @@ from mediagw.ingress.twilio.transport import handle_media_stream
 from mediagw.ingress.websocket_api.transport import handle_stream
 from mediagw.listeners import body_deadline
 from mediagw.metrics import Metrics
+from mediagw.outputs.deliveries import DeliveryJournal
 from mediagw.outputs.export import export_daily
 from mediagw.outputs.files import private_directory
 from mediagw.outputs.store import SqliteStore
@@ -115,8 +116,9 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     if services.config.webhooks.targets:
         services.publisher = WebhookPublisher(
             services.config.webhooks.targets,
-            partial(_record_failure, services),
+            partial(_count_failure, services),
             services.metrics.webhook_latency.observe,
+            DeliveryJournal(services.store.record_deliveries),  # every message's outcome, in the store
         )
     if not services.config.asr.enabled:
         log.info("ASR is disabled: audio is counted, not transcribed")
@@ -185,12 +187,11 @@ async def _purge_forever(store: SqliteStore, retention_days: float, interval_s: 
         await asyncio.sleep(interval_s)
 
 
-async def _record_failure(
+async def _count_failure(
     services: Services, utterance_id: str, target: str, outcome: str, attempts: int, detail: str
 ) -> None:
+    """A message not delivered (its record is the delivery journal's)."""
     services.metrics.webhook_failures.labels(target, outcome).inc()
-    if services.store is not None:
-        await services.store.record_delivery(utterance_id, target, outcome, attempts, detail)
 
 
 async def _stop_services(app: web.Application, services: Services) -> None:

@@ -190,6 +190,7 @@ class Services:
             transcript.text,
             transcript.unredacted_text,
             body,
+            self.publisher.target_names if publish and self.publisher is not None else (),  # queued records
         )
         if publish and self.publisher is not None:
             webhook = webhook_message(conversation_id, transcript.stream_id, sender, body)

@@ -81,7 +81,20 @@ MIGRATIONS = [
         created_at REAL NOT NULL
     );
     """,
+    # one delivery record per message and target, updated as it goes: queued, in_flight, then its outcome
+    """
+    DELETE FROM deliveries WHERE id NOT IN (SELECT MAX(id) FROM deliveries GROUP BY utterance_id, target);
+    CREATE UNIQUE INDEX deliveries_by_message ON deliveries (utterance_id, target);
+    """,
 ]
+UPSERT_DELIVERY = (
+    "INSERT INTO deliveries (utterance_id, target, outcome, attempts, detail, at) VALUES (?,?,?,?,?,?)"
+    " ON CONFLICT (utterance_id, target) DO UPDATE SET outcome = excluded.outcome, attempts = excluded.attempts,"
+    " detail = excluded.detail, at = excluded.at"
+)
+# what a stop (a kill, a crash) left unfinished, settled at start-up: the truth as far as it is known
+LEFT_IN_FLIGHT = "in flight when the gateway stopped: outcome unknown"
+LEFT_QUEUED = "the gateway stopped before sending it"
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,18 @@ class StreamRecord:
     participant_id: str
     agent_id: str | None = None
     customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """Where one message stands with one webhook target: queued, in_flight, delivered, dropped (never sent),
+    failed/timeout/error/token (sent, not acknowledged), unknown (in flight at a stop) or not_sent (queued at one)."""
+
+    utterance_id: str
+    target: str
+    outcome: str
+    attempts: int = 0
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,7 +143,14 @@ class TranscriptStore(Protocol):
     async def open_stream(self, *records: StreamRecord) -> None: ...
 
     async def save_utterance(
-        self, stream_id: str, start_ms: int, end_ms: int, text: str, unredacted: str | None, message: dict[str, Any]
+        self,
+        stream_id: str,
+        start_ms: int,
+        end_ms: int,
+        text: str,
+        unredacted: str | None,
+        message: dict[str, Any],
+        targets: tuple[str, ...] = (),
     ) -> str: ...
 
     async def messages(self, namespace: str | None, external_id: str, limit: int) -> list[StoredUtterance]: ...
@@ -156,22 +188,41 @@ class SqliteStore:
         await self._run(write)
 
     async def save_utterance(
-        self, stream_id: str, start_ms: int, end_ms: int, text: str, unredacted: str | None, message: dict[str, Any]
+        self,
+        stream_id: str,
+        start_ms: int,
+        end_ms: int,
+        text: str,
+        unredacted: str | None,
+        message: dict[str, Any],
+        targets: tuple[str, ...] = (),
     ) -> str:
-        return await self._run(lambda: self._save(stream_id, start_ms, end_ms, text, unredacted, message))
+        """Commit the utterance, and a `queued` delivery record for each webhook target in the same transaction."""
+        return await self._run(lambda: self._save(stream_id, start_ms, end_ms, text, unredacted, message, targets))
 
     async def messages(self, namespace: str | None, external_id: str, limit: int) -> list[StoredUtterance]:
         return await self._run(lambda: self._messages(namespace, external_id, limit))
 
     async def record_delivery(self, utterance_id: str, target: str, outcome: str, attempts: int, detail: str) -> None:
+        await self.record_deliveries([DeliveryRecord(utterance_id, target, outcome, attempts, detail)])
+
+    async def record_deliveries(self, records: list[DeliveryRecord]) -> None:
+        """Each message's record with its target, created or brought up to date, in one transaction."""
+
         def write() -> None:
-            self._conn.execute(
-                "INSERT INTO deliveries (utterance_id, target, outcome, attempts, detail, at) VALUES (?,?,?,?,?,?)",
-                (utterance_id, target, outcome, attempts, detail[:500], time.time()),
-            )
+            now = time.time()
+            rows = [(r.utterance_id, r.target, r.outcome, r.attempts, r.detail[:500], now) for r in records]
+            self._conn.executemany(UPSERT_DELIVERY, rows)
             self._conn.commit()
 
         await self._run(write)
+
+    async def deliveries(self) -> list[DeliveryRecord]:
+        def read() -> list[DeliveryRecord]:
+            query = "SELECT utterance_id, target, outcome, attempts, detail FROM deliveries ORDER BY id"
+            return [DeliveryRecord(*row) for row in self._conn.execute(query)]
+
+        return await self._run(read)
 
     async def purge(self, older_than_s: float) -> int:
         def delete() -> int:
@@ -243,6 +294,10 @@ class SqliteStore:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+        settle = "UPDATE deliveries SET outcome = ?, detail = ?, at = ? WHERE outcome = ?"
+        db.execute(settle, ("unknown", LEFT_IN_FLIGHT, time.time(), "in_flight"))
+        db.execute(settle, ("not_sent", LEFT_QUEUED, time.time(), "queued"))
+        db.commit()
         self._db = db
 
     def _open_stream(self, record: StreamRecord) -> None:
@@ -274,7 +329,14 @@ class SqliteStore:
         self._streams[record.stream_id] = (conversation_id, record.role, record.participant_id)
 
     def _save(
-        self, stream_id: str, start_ms: int, end_ms: int, text: str, unredacted: str | None, message: dict[str, Any]
+        self,
+        stream_id: str,
+        start_ms: int,
+        end_ms: int,
+        text: str,
+        unredacted: str | None,
+        message: dict[str, Any],
+        targets: tuple[str, ...],
     ) -> str:
         known = self._streams.get(stream_id)
         if known is None:
@@ -303,6 +365,7 @@ class SqliteStore:
             ),
         )
         self._conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+        self._conn.executemany(UPSERT_DELIVERY, [(utterance_id, t, "queued", 0, "", now) for t in targets])
         self._conn.commit()
         return utterance_id
 

@@ -1,8 +1,9 @@
 """Webhook publisher: POSTs each stored transcript message to every configured target.
 
 Per target, each stream's messages go out in order, one at a time; streams and targets never wait on each
-other. A target's backlog is bounded: past it the oldest pending messages are dropped first, counted and
-recorded, as the reference describes. Retries (exponential backoff on 5xx, 429 and timeouts) are optional.
+other. A target's backlog is bounded: past it the oldest messages not yet sent are dropped first, counted and
+recorded, as the reference describes; a message once POSTed is never counted as dropped. Retries (exponential
+backoff on 5xx, 429 and timeouts) are optional. Each message's outcome is kept by the delivery journal.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+
+from mediagw.outputs.deliveries import DeliveryJournal
+from mediagw.outputs.store import DeliveryRecord
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ class WebhookTarget:
     url: str
     auth: WebhookAuth = field(default_factory=WebhookAuth)
     timeout_s: float = 2.0
-    max_backlog: int = 1000  # pending messages; past this the oldest are dropped
+    max_backlog: int = 1000  # messages not yet sent; past this the oldest of them are dropped
     concurrency: int = 64  # streams posting at once
     retry: bool = False
     max_attempts: int = 3
@@ -71,55 +75,76 @@ class _Pending:
     stream_id: str
     body: bytes
     queued_at: float
+    in_flight: bool = False  # its POST has begun: never dropped, whatever the backlog
     done: bool = False  # sent, failed or dropped
 
 
 class TargetPublisher:
     """Delivery to one target."""
 
-    def __init__(self, target: WebhookTarget, record_failure: RecordFailure, on_sent: Callable[[float], None]) -> None:
+    def __init__(
+        self,
+        target: WebhookTarget,
+        record_failure: RecordFailure,
+        on_sent: Callable[[float], None],
+        journal: DeliveryJournal | None = None,
+    ) -> None:
         target.validate()
         self.target = target
         self._record_failure = record_failure
         self._on_sent = on_sent
+        self._journal = journal
         self._session: aiohttp.ClientSession | None = None
         self._oauth = _OAuthToken(target.auth) if target.auth.kind == "oauth2" else None
         self._streams: dict[str, deque[_Pending]] = {}
-        self._order: deque[_Pending] = deque()  # every pending message, oldest first, for dropping
-        self._pending = 0
+        self._order: deque[_Pending] = deque()  # every message not yet sent, oldest first, for dropping
+        self._unsent = 0
+        self._in_flight: dict[int, _Pending] = {}  # by id(): POSTs begun and not finished
         self._senders: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(target.concurrency)
         self.sent = self.failed = self.dropped = 0
 
     @property
     def backlog(self) -> int:
-        return self._pending
+        """Messages not finished: waiting to be sent, or in flight."""
+        return self._unsent + len(self._in_flight)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
 
     def publish(self, utterance_id: str, stream_id: str, body: bytes) -> None:
+        while self._order and (self._order[0].done or self._order[0].in_flight):
+            self._order.popleft()  # sent or finished: only messages not yet sent stay, for dropping
         item = _Pending(utterance_id, stream_id, body, time.monotonic())
         self._streams.setdefault(stream_id, deque()).append(item)
         self._order.append(item)
-        self._pending += 1
-        while self._pending > self.target.max_backlog:
+        self._unsent += 1
+        while self._unsent > self.target.max_backlog:
             self._drop_oldest()
         if stream_id not in self._senders:
             self._senders[stream_id] = asyncio.create_task(self._send_stream(stream_id), name=f"webhook-{stream_id}")
 
     async def close(self) -> None:
+        """Stop sending; what was in flight is recorded as of unknown outcome, what was waiting as not sent."""
         for task in list(self._senders.values()):
             task.cancel()
         await asyncio.gather(*self._senders.values(), return_exceptions=True)
+        for item in list(self._in_flight.values()):
+            self._finish(item, "unknown", 1, "in flight when the gateway stopped: outcome unknown")
+        for item in self._order:
+            self._finish(item, "not_sent", 0, "the gateway stopped before sending it")
+        if self._journal is not None:
+            await self._journal.flush()
         if self._session is not None:
             await self._session.close()
 
     def _drop_oldest(self) -> None:
         while self._order:
             item = self._order.popleft()
-            if not item.done:
-                item.done = True
-                self._pending -= 1
+            if not item.done and not item.in_flight:
                 self.dropped += 1
-                self._fire_record(item, "dropped", 0, f"backlog over {self.target.max_backlog}")
+                self._finish(item, "dropped", 0, f"backlog over {self.target.max_backlog}, never sent")
                 return
 
     async def _send_stream(self, stream_id: str) -> None:
@@ -130,7 +155,10 @@ class TargetPublisher:
                 if item.done:
                     continue
                 async with self._slots:
+                    if item.done:
+                        continue  # dropped while it waited for a slot
                     try:
+                        await self._take_off(item)
                         await self._deliver(item)
                     except Exception as error:  # a fault here must not end the sender and strand the stream
                         log.exception("webhook %s: delivery failed unexpectedly", self.target.name)
@@ -139,6 +167,14 @@ class TargetPublisher:
             self._senders.pop(stream_id, None)
             if not queue:
                 self._streams.pop(stream_id, None)
+
+    async def _take_off(self, item: _Pending) -> None:
+        """From now on the message is in flight: never dropped, and recorded so before its POST starts."""
+        item.in_flight = True
+        self._unsent -= 1
+        self._in_flight[id(item)] = item
+        if self._journal is not None:
+            await self._journal.commit(DeliveryRecord(item.utterance_id, self.target.name, "in_flight"))
 
     async def _deliver(self, item: _Pending) -> None:
         attempts, outcome, detail = 0, "failed", ""
@@ -152,15 +188,24 @@ class TargetPublisher:
 
     def _finish(self, item: _Pending, outcome: str, attempts: int, detail: str) -> None:
         if item.done:
-            return  # dropped while waiting to retry
+            return
         item.done = True
-        self._pending -= 1
+        if item.in_flight:
+            del self._in_flight[id(item)]
+        else:
+            self._unsent -= 1
+        if self._journal is not None:
+            delivered = "delivered" if outcome == "sent" else outcome
+            self._journal.record(DeliveryRecord(item.utterance_id, self.target.name, delivered, attempts, detail))
         if outcome == "sent":
             self.sent += 1
             self._on_sent(time.monotonic() - item.queued_at)
+        elif outcome in ("unknown", "not_sent"):
+            log.warning("webhook %s: %s", self.target.name, detail)
         else:
-            self.failed += 1
-            log.warning("webhook %s: message not delivered (%s)", self.target.name, detail[:200])
+            if outcome != "dropped":
+                self.failed += 1
+                log.warning("webhook %s: message not delivered (%s)", self.target.name, detail[:200])
             self._fire_record(item, outcome, attempts, detail)
 
     async def _post(self, item: _Pending) -> tuple[str, str, bool]:
@@ -287,9 +332,17 @@ class WebhookPublisher:
     """All targets; `publish` never waits."""
 
     def __init__(
-        self, targets: tuple[WebhookTarget, ...], record_failure: RecordFailure, on_sent: Callable[[float], None]
+        self,
+        targets: tuple[WebhookTarget, ...],
+        record_failure: RecordFailure,
+        on_sent: Callable[[float], None],
+        journal: DeliveryJournal | None = None,
     ) -> None:
-        self.targets = [TargetPublisher(t, record_failure, on_sent) for t in targets]
+        self.targets = [TargetPublisher(t, record_failure, on_sent, journal) for t in targets]
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        return tuple(t.target.name for t in self.targets)
 
     def publish(self, utterance_id: str, stream_id: str, body: bytes) -> None:
         for target in self.targets:
