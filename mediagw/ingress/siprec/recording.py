@@ -93,16 +93,22 @@ class RecordingMedia:
         self.call.extra.setdefault("siprecStreams", len([p for p in recording.plans if p.active]))
 
     async def open(self, ports: PortPool) -> None:
+        """Receivers on the streams' ports. A port given back meanwhile (the recording ended while its streams
+        opened: a BYE or timer H between two awaits) is skipped; what was opened is closed by `close`."""
         loop = asyncio.get_running_loop()
         for plan in self.recording.plans:
             if plan.active and plan.index not in self.receivers:
-                rtp, rtcp = ports.sockets[plan.port]
+                pair = ports.sockets.get(plan.port)
+                if pair is None:
+                    continue
                 expected = expected_source(plan, self.recording, self._config.rtp_source_check)
                 receiver = StreamReceiver(plan, self._on_chunk, self._sources, expected, self._count_foreign)
                 receiver.on_dtmf = self._on_dtmf
-                await loop.create_datagram_endpoint(partial(_same, receiver), sock=rtp)
-                transport, _ = await loop.create_datagram_endpoint(RtcpSink, sock=rtcp)
+                await loop.create_datagram_endpoint(partial(_same, receiver), sock=pair[0])
                 self.receivers[plan.index] = receiver
+                if ports.sockets.get(plan.port) is not pair:
+                    continue
+                transport, _ = await loop.create_datagram_endpoint(RtcpSink, sock=pair[1])
                 self._rtcp[plan.index] = transport
             self._retire_decoder(plan.index)
             self._decoders[plan.index] = Decoder(next(iter(plan.codecs.values())).name if plan.codecs else "")

@@ -262,6 +262,9 @@ class SiprecServer:
         media = RecordingMedia(call, recording, self.config, self._services.metrics, self.sources)
         self._media[recording.key] = media
         await media.open(self.ports)
+        if recording.ended and self._media.get(recording.key) is not media:  # ended (and closed) while opening
+            media.close()
+            return
         log.info(
             "siprec recording started streams=%d",
             sum(1 for plan in recording.plans if plan.active),
