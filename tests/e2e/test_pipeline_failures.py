@@ -26,6 +26,7 @@ class FailsFirst:
     def __init__(self, stage: TextStage) -> None:
         self._stage = stage
         self.calls = 0
+        self.turns = stage.turns
 
     def process(self, text: str, **settings: Any) -> TextOutput:
         self.calls += 1
