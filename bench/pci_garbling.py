@@ -201,11 +201,14 @@ def _reading(rng: random.Random, index: int) -> dict[str, Any]:
     }
 
 
+def write_jsonl(path: Path, lines: list[dict[str, Any]], what: str) -> None:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    print(f"{len(lines)} {what} written to {path}")
+
+
 def main() -> None:
     rng = random.Random(14)
-    lines = [reading(rng, index) for index in range(260)]
-    OUT.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    print(f"{len(lines)} readings written to {OUT}")
+    write_jsonl(OUT, [reading(rng, index) for index in range(260)], "readings")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,11 @@ No digit of the secret may be left in the redacted answers; the answers hold no 
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
 
-from bench.pci_garbling import visible_digits
+from bench.pci_garbling import visible_digits, write_jsonl
 from bench.redaction_corpus import card
 from redaction.context import ConversationContext
 from redaction.detectors import is_card_ending_here
@@ -156,9 +155,7 @@ def leaks(redactor: Redactor, line: dict[str, Any]) -> list[str] | None:
 
 def main() -> None:
     rng = random.Random(24)
-    lines = [line(index, rng) for index in range(320)]
-    OUT.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    print(f"{len(lines)} question and answer pairs written to {OUT}")
+    write_jsonl(OUT, [line(index, rng) for index in range(320)], "question and answer pairs")
 
 
 if __name__ == "__main__":

@@ -56,14 +56,12 @@ def failing_once(text: str) -> TextOutput:
     return TextOutput(text.upper())
 
 
-async def stream_billing_customer(
-    call_audio: Any, recognize: Any, text_stage: Any, outputs: Outputs, metrics: Metrics, workers: int = 1
+def pipeline_on(
+    pool: AsrPool, text_stage: Any, on_transcript: Any, metrics: Metrics, stream_id: str = "s-1", **more: Any
 ) -> StreamPipeline:
-    """The billing call's customer channel through a pipeline on a pool of `recognize`, finished."""
-    pool = AsrPool(recognize, workers=workers, queue_size=16, max_batch=1)
-    pool.start()
-    pipeline = StreamPipeline(
-        stream_id="s-1",
+    """A direct-API stream's pipeline with default settings on `pool`."""
+    return StreamPipeline(
+        stream_id=stream_id,
         ingress="websocket",
         segmenter=SegmenterOptions(),
         pool=pool,
@@ -71,9 +69,18 @@ async def stream_billing_customer(
         vocabulary=Vocabulary(),
         metrics=metrics,
         text_stage=text_stage,
-        on_transcript=outputs.transcript,
-        on_failure=outputs.failure,
+        on_transcript=on_transcript,
+        **more,
     )
+
+
+async def stream_billing_customer(
+    call_audio: Any, recognize: Any, text_stage: Any, outputs: Outputs, metrics: Metrics, workers: int = 1
+) -> StreamPipeline:
+    """The billing call's customer channel through a pipeline on a pool of `recognize`, finished."""
+    pool = AsrPool(recognize, workers=workers, queue_size=16, max_batch=1)
+    pool.start()
+    pipeline = pipeline_on(pool, text_stage, outputs.transcript, metrics, on_failure=outputs.failure)
     samples, _ = channel_of(call_audio["billing"], "customer")
     for start in range(0, len(samples), 160):
         pipeline.push(samples[start : start + 160])

@@ -12,16 +12,14 @@ import numpy as np
 
 from asr.pool import AsrPool
 from asr.recognizer import Recognition, RecognitionRequest
-from asr.segmenter import SegmenterOptions
 from mediagw.metrics import Metrics
-from mediagw.pipeline import StreamPipeline, TranscriptionSettings
 from mediagw.postprocess import Conversations, TextStage
 from mediagw.transcripts import Transcript
 from mediagw.turns import StreamTurns, Turn
-from mediagw.vocabulary import Vocabulary
 from redaction.redactor import RedactionOptions, Redactor
 from redaction.settings import EntitySettings
 from tests.conftest import channel_of, clip
+from tests.unit.test_pipeline_failures import pipeline_on
 
 QUESTION = "And the security code on the back."  # a period: the ASR's punctuation must not matter
 ANSWER = "5 6 1"
@@ -84,18 +82,14 @@ async def converse(
                 customer_out.set()
 
         turns = stage.turns("c", role, wait_s, metrics.redaction_context_late.inc)
-        pipelines[role] = StreamPipeline(
-            stream_id=role,
-            ingress="websocket",
-            segmenter=SegmenterOptions(),
-            pool=pool,
-            settings=TranscriptionSettings(),
-            vocabulary=Vocabulary(),
-            metrics=metrics,
-            text_stage=lambda text, fail_safe=False, role=role: stage.process(
+        pipelines[role] = pipeline_on(
+            pool,
+            lambda text, fail_safe=False, role=role: stage.process(
                 text, conversation_id="c", role=role, smart_formatting=True, output="redacted", fail_safe=fail_safe
             ),
-            on_transcript=on_transcript,
+            on_transcript,
+            metrics,
+            stream_id=role,
             turns=ObservedTurns(turns, customer_ready if role == "customer" else None),
         )
     for role in ("agent", "customer"):  # the question is said (and its utterance closed) before the answer
