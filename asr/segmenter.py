@@ -1,4 +1,4 @@
-"""Cuts a stream of 20 ms frames into utterances with webrtcvad. Sans-I/O: frames in, segments out."""
+"""Cuts a stream of 20 ms frames into utterances with a VAD (webrtcvad or Silero). Sans-I/O: frames in, segments out."""
 
 from __future__ import annotations
 
@@ -6,16 +6,18 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-import webrtcvad
 
-from asr.frame import FRAME_MS, SAMPLE_RATE, Frame, Pcm
+from asr.frame import FRAME_MS, Frame, Pcm
+from asr.vad import VADS, VadOptions, make_vad
 
 
 @dataclass(frozen=True)
 class SegmenterOptions:
     """Tuning of utterance boundaries; all times in ms."""
 
+    vad: str = "webrtc"  # webrtc | silero (bench/vad.py, bench/badline.py)
     aggressiveness: int = 2  # webrtcvad mode 0 (permissive) .. 3 (strict)
+    silero_threshold: float = 0.5  # Silero speech probability that opens speech (closes 0.15 lower)
     start_window_ms: int = 100  # speech starts when this window holds...
     start_trigger_ms: int = 60  # ...at least this much voiced audio
     end_silence_ms: int = (
@@ -26,8 +28,15 @@ class SegmenterOptions:
     min_utterance_ms: int = 200  # shorter voiced runs are clicks and breaths, not speech
     max_utterance_ms: int = 9500  # longer speech is cut here and continues in a new utterance
     cut_search_ms: int = 1500  # a forced cut looks this far back for the quietest frame
+    loss_hold_ms: int = 100  # digital silence (a lost packet filled with zeros) this short does not end speech
 
     def validate(self) -> None:
+        if self.vad not in VADS:
+            raise ValueError(f"segmenter.vad must be one of {', '.join(VADS)}")
+        if not 0 < self.silero_threshold < 1:
+            raise ValueError("segmenter.silero_threshold must be between 0 and 1")
+        if self.loss_hold_ms < 0:
+            raise ValueError("segmenter.loss_hold_ms must be >= 0")
         if not 0 <= self.aggressiveness <= 3:
             raise ValueError("segmenter.aggressiveness must be 0..3")
         if not 0 < self.start_trigger_ms <= self.start_window_ms:
@@ -54,7 +63,7 @@ class Segmenter:
     def __init__(self, options: SegmenterOptions) -> None:
         options.validate()
         self._options = options
-        self._vad = webrtcvad.Vad(options.aggressiveness)
+        self._vad = make_vad(VadOptions(options.vad, options.aggressiveness, options.silero_threshold))
         self._lookback: deque[tuple[Frame, bool]] = deque(
             maxlen=(options.pre_roll_ms + options.start_window_ms) // FRAME_MS
         )
@@ -63,17 +72,21 @@ class Segmenter:
         self._speech_start = 0
         self._last_voiced_end = 0
         self._silence_ms = 0
+        self._hole_ms = 0  # digital silence in a row, inside an utterance
 
     @property
     def in_utterance(self) -> bool:
         return bool(self._frames)
 
     def push(self, frame: Frame) -> list[Segment]:
-        voiced = self._vad.is_speech(frame.samples.tobytes(), SAMPLE_RATE)
+        voiced = self._vad.is_speech(frame.samples)
         if not self._frames:
             return self._await_speech(frame, voiced)
         self._frames.append((frame, voiced))
-        if voiced:
+        self._hole_ms = self._hole_ms + frame.duration_ms if not frame.samples.any() else 0
+        if 0 < self._hole_ms <= self._options.loss_hold_ms:
+            pass  # a lost packet inside speech: neither speech nor the silence that ends it
+        elif voiced:
             self._last_voiced_end, self._silence_ms = frame.end_ms, 0
         else:
             self._silence_ms += frame.duration_ms

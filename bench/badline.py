@@ -1,0 +1,219 @@
+"""Clean and bad telephone lines side by side, through the gateway and offline (JSON).
+
+    python -m bench.badline [--quick]
+
+The four sample channels are put on a bad line (bench/lines.py: hiss at 12 dB SNR, 3 % of 20 ms packets lost in
+short bursts, the customer 8 dB quieter) and streamed over the direct WebSocket API, four at once. For each
+gateway setup (`baseline`: today's front end; `default`: the shipped configuration) and each line:
+
+- streamed WER, and offline `transcribe()` WER (beam 5, whole channel) on the same audio;
+- latency, end of scripted speech to transcript received (real-time pace; `--quick` streams every line faster
+  than real time and reports no latency);
+- hallucinations: transcripts whose time span overlaps no scripted utterance, and their rate per minute of
+  non-speech; transcripts of 9 s or more (utterances run to the maximum length);
+- `noise_only`: 60 s of the bad line's noise with its packet loss and nobody speaking: transcripts (target 0).
+
+Other lines (babble, hum) stream faster than real time. A setup with `plc` conceals lost packets as the SIPREC,
+Twilio and AudioHook adapters do (mediagw/audio/plc.py) before the audio is sent, since the direct API carries
+no loss of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from bench.common import Channel, GatewayProcess, percentiles, sample_channels
+from bench.lines import BAD, CLEAN, BadChannel, LineOptions, degrade, line_noise_only, speech_mask
+from mediagw.evaluation import word_error_rate
+from mediagw.simulators.direct_ws import StreamResult, stream_audio, streaming_url
+
+
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    overrides: dict[str, str] = field(default_factory=dict)
+    plc: bool = False
+
+
+BASELINE = Setup("baseline", {"MEDIAGW_SEGMENTER__VAD": "webrtc"})  # today's front end: no guard, no concealment
+DEFAULT = Setup("default", {}, plc=True)  # the shipped configuration; adapters conceal lost packets
+SILERO = Setup("silero", {"MEDIAGW_SEGMENTER__VAD": "silero"}, plc=True)  # the default with Silero VAD
+SETUPS = {s.name: s for s in (BASELINE, DEFAULT, SILERO)}
+LINES = {
+    "clean": CLEAN,
+    "bad": BAD,
+    "bad_babble": replace(BAD, noise="babble"),
+    "bad_hum": replace(BAD, noise="hum"),
+}
+REALTIME_LINES = ("clean", "bad")
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def prepare(channels: list[Channel], line: LineOptions, plc: bool) -> list[BadChannel]:
+    sources = [c.samples for c in channels]
+    bad = [degrade(c, line, sources) for c in channels]
+    return [conceal(b) for b in bad] if plc else bad
+
+
+def conceal(bad: BadChannel) -> BadChannel:
+    from mediagw.audio.plc import conceal_losses
+
+    return replace(bad, channel=replace(bad.channel, samples=conceal_losses(bad.channel.samples, bad.lost_frames)))
+
+
+async def stream_all(base_url: str, channels: list[Channel], realtime: bool) -> list[StreamResult]:
+    async with aiohttp.ClientSession() as session:
+
+        async def one(channel: Channel) -> StreamResult:
+            url = await streaming_url(session, base_url, "local-dev", "local-dev-secret", channel.call)
+            return await stream_audio(session, url, channel.samples, role=channel.role, realtime=realtime)
+
+        return await asyncio.gather(*(one(c) for c in channels))
+
+
+def _span(transcript: dict[str, Any]) -> tuple[int, int]:
+    return int(transcript["start"]), int(transcript["end"])
+
+
+def _text(transcript: dict[str, Any]) -> str:
+    return " ".join(str(u["text"]) for u in transcript["utterance"])
+
+
+def score(channels: list[Channel], results: list[StreamResult], realtime: bool) -> dict[str, Any]:
+    texts = [[_text(t) for t in r.transcripts] for r in results]
+    refs = [" ".join(u["text"] for u in c.utterances) for c in channels]
+    wer = word_error_rate(refs, [" ".join(t) for t in texts])
+    hallucinated: list[str] = []
+    long_ones = 0
+    latencies: list[float] = []
+    missed = 0
+    non_speech_s = sum(float((~speech_mask(c)).sum()) / 8000 for c in channels)
+    for channel, result in zip(channels, results, strict=True):
+        spans = [_span(t) for t in result.transcripts]
+        for transcript, (start, end) in zip(result.transcripts, spans, strict=True):
+            if not any(start < u["end"] and end > u["start"] for u in channel.utterances):
+                hallucinated.append(_text(transcript))
+            long_ones += end - start >= 9000
+        for u in channel.utterances:
+            heard = [
+                at for (start, end), at in zip(spans, result.received_at, strict=True) if start < u["end"] < end + 600
+            ]
+            if not heard:
+                missed += 1
+            elif realtime:
+                latencies.append(max(heard) - result.sent_at(u["end"]))
+    report: dict[str, Any] = {
+        "streamed_wer": round(wer, 4),
+        "transcripts": sum(len(r.transcripts) for r in results),
+        "hallucinated": len(hallucinated),
+        "hallucinated_per_min_non_speech": round(60 * len(hallucinated) / max(non_speech_s, 1.0), 2),
+        "hallucinated_examples": hallucinated[:5],
+        "transcripts_9s_or_more": long_ones,
+        "utterances_without_transcript": missed,
+    }
+    if realtime:
+        report["latency_ms"] = percentiles(latencies)
+    return report
+
+
+def run_setup(setup: Setup, channels: list[Channel], quick: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"overrides": setup.overrides, "plc": setup.plc}
+    with tempfile.TemporaryDirectory() as data:
+        gateway = GatewayProcess(setup.overrides, Path(data))
+        try:
+            for name, line in LINES.items():
+                realtime = name in REALTIME_LINES and not quick
+                bad = [b.channel for b in prepare(channels, line, setup.plc)]
+                out[name] = score(bad, asyncio.run(stream_all(gateway.base_url, bad, realtime)), realtime)
+            noise = line_noise_only(60, BAD, channels[0])
+            if setup.plc:
+                noise = conceal(noise)
+            result = asyncio.run(stream_all(gateway.base_url, [noise.channel], False))[0]
+            out["noise_only"] = {"seconds": 60, "transcripts": [_text(t) for t in result.transcripts]}
+        finally:
+            gateway.stop()
+    return out
+
+
+def offline(channels: list[Channel]) -> dict[str, float]:
+    from faster_whisper import WhisperModel
+
+    from asr.model import resolve_model_path
+    from asr.resample import to_model_rate
+
+    model = WhisperModel(str(resolve_model_path("bundled")), device="cpu", compute_type="int8", cpu_threads=2)
+    out = {}
+    for name in REALTIME_LINES:
+        texts, refs = [], []
+        for bad in prepare(channels, LINES[name], plc=False):
+            segments, _ = model.transcribe(to_model_rate(bad.channel.samples), language="en", beam_size=5)
+            texts.append(" ".join(s.text.strip() for s in segments))
+            refs.append(" ".join(u["text"] for u in bad.channel.utterances))
+        out[name] = round(word_error_rate(refs, texts), 4)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="every line faster than real time; no latency")
+    parser.add_argument("--setups", default="baseline,default,silero", help="comma-separated: " + ", ".join(SETUPS))
+    args = parser.parse_args()
+    channels = sample_channels()
+    report: dict[str, Any] = {
+        "benchmark": "badline",
+        "cpu": cpu_name(),
+        "lines": {name: line.describe() for name, line in LINES.items()},
+    }
+    for name in args.setups.split(","):
+        report[name] = run_setup(SETUPS[name], channels, args.quick)
+        print(json.dumps({name: report[name]}), flush=True)
+    report["offline_transcribe_wer"] = offline(channels)
+    report["summary"] = summarize(report)
+    print(json.dumps(report, indent=1))
+
+
+def summarize(report: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets, per setup: points off offline on the bad line, latency p95 ratio bad/clean."""
+    offline_wer = report["offline_transcribe_wer"]
+    summary: dict[str, Any] = {}
+    for name in SETUPS:
+        if name not in report:
+            continue
+        r = report[name]
+        entry = {
+            "bad_minus_offline_points": round(100 * (r["bad"]["streamed_wer"] - offline_wer["bad"]), 2),
+            "clean_minus_offline_points": round(100 * (r["clean"]["streamed_wer"] - offline_wer["clean"]), 2),
+            "noise_only_transcripts": len(r["noise_only"]["transcripts"]),
+        }
+        if "latency_ms" in r["bad"] and r["clean"]["latency_ms"]["p95"] and r["bad"]["latency_ms"]["p95"]:
+            entry["latency_p95_bad_over_clean"] = round(
+                r["bad"]["latency_ms"]["p95"] / r["clean"]["latency_ms"]["p95"], 2
+            )
+        summary[name] = entry
+    for name in [n for n in SETUPS if n != "baseline" and n in report and "baseline" in report]:
+        summary[f"{name}_minus_baseline_wer_points"] = {
+            line: round(100 * (report[name][line]["streamed_wer"] - report["baseline"][line]["streamed_wer"]), 2)
+            for line in LINES
+        }
+    return summary
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

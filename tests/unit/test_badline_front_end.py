@@ -1,0 +1,67 @@
+"""Silero VAD in the segmenter, packet-loss concealment, and the bad-line generator: properties, not exact output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asr.frame import FRAME_SAMPLES, Frame
+from asr.segmenter import Segmenter, SegmenterOptions
+from bench.common import sample_channels
+from bench.lines import BAD, degrade, line_noise_only
+from mediagw.audio.plc import Concealer, conceal_losses
+
+
+def _segments(options: SegmenterOptions, samples: np.ndarray) -> list[tuple[int, int]]:
+    segmenter = Segmenter(options)
+    found = [s for i in range(0, len(samples) - 159, 160) for s in segmenter.push(Frame(i // 8, samples[i : i + 160]))]
+    return [(s.start_ms, s.end_ms) for s in [*found, *segmenter.flush()]]
+
+
+def test_silero_opens_no_utterance_on_line_noise_with_loss() -> None:
+    noise = line_noise_only(20, BAD, sample_channels()[0]).channel.samples
+    assert _segments(SegmenterOptions(vad="silero"), noise) == []
+
+
+def test_silero_finds_each_scripted_utterance_of_a_bad_line() -> None:
+    channel = sample_channels()[0]
+    bad = degrade(channel, BAD).channel
+    spans = _segments(SegmenterOptions(vad="silero"), bad.samples)
+    for u in channel.utterances:
+        assert any(start < u["end"] and end > u["start"] for start, end in spans), u["text"]
+    assert len(spans) <= 2 * len(channel.utterances)
+
+
+def test_an_unknown_vad_is_refused() -> None:
+    with pytest.raises(ValueError, match="segmenter.vad"):
+        SegmenterOptions(vad="energy").validate()
+
+
+def test_concealment_keeps_the_clock_and_follows_a_voiced_sound() -> None:
+    t = np.arange(8000) / 8000
+    tone = (8000 * np.sin(2 * np.pi * 200 * t)).astype(np.int16)
+    lost = (10, 11, 30)
+    holed = tone.copy()
+    for i in lost:
+        holed[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES] = 0
+    concealed = conceal_losses(holed, lost)
+    assert len(concealed) == len(tone)
+    first = slice(10 * FRAME_SAMPLES, 11 * FRAME_SAMPLES)
+    error = np.abs(concealed[first].astype(float) - tone[first]).mean()
+    assert error < 0.2 * np.abs(tone[first].astype(float)).mean()
+
+
+def test_a_long_loss_fades_to_silence() -> None:
+    concealer = Concealer()
+    concealer.good((4000 * np.sin(np.arange(800) / 3)).astype(np.int16))
+    filled = concealer.lost(1600)
+    assert np.abs(filled[:80]).max() > 1000
+    assert not filled[600:].any()  # silent after 60 ms (+ rounding of the last step)
+
+
+def test_the_generator_is_deterministic_and_hits_its_loss_rate() -> None:
+    channel = sample_channels()[1]
+    first, second = degrade(channel, BAD), degrade(channel, BAD)
+    assert np.array_equal(first.channel.samples, second.channel.samples)
+    rate = len(first.lost_frames) / (len(channel.samples) // FRAME_SAMPLES)
+    assert 0.015 < rate < 0.05
