@@ -41,6 +41,8 @@ class DecodeOptions:
     min_new_tokens: int = 12
     max_repeats: int = 6  # a token pattern repeated more often than this is a loop
     compression_ratio_threshold: float = 2.4
+    no_speech_threshold: float = 0.6  # with log_prob_threshold: an utterance the model itself judges non-speech...
+    log_prob_threshold: float = -1.0  # ...is dropped (faster-whisper's transcribe() rule); 1.0 turns it off
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Recognition:
     loop_cut: bool = False
     decode_ms: float = 0.0
     no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+    dropped: str = ""  # why the text was dropped ("no_speech"); the text is then empty
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,20 @@ class Recognizer:
             tokens, loop_cut = self._guard(tokens[:budget], budget, secs)
             words = self._align(tokens, enc, n_frames) if request.word_timestamps and tokens else ()
             text = self._tokenizer.decode(tokens).strip()
-            out.append(Recognition(text, words, produced, budget, loop_cut, decode_ms, float(result.no_speech_prob)))
+            no_speech, avg_logprob = float(result.no_speech_prob), _avg_logprob(result.scores[0], produced)
+            if self._non_speech(no_speech, avg_logprob, text):
+                text, words, dropped = "", (), "no_speech"
+            else:
+                dropped = ""
+            out.append(Recognition(text, words, produced, budget, loop_cut, decode_ms, no_speech, avg_logprob, dropped))
         return out
+
+    def _non_speech(self, no_speech_prob: float, avg_logprob: float, text: str) -> bool:
+        """The model's own verdict, as `transcribe()` reads it: likely silence, and no confident text (or no word:
+        a confident ". . ." on hiss) either."""
+        if no_speech_prob <= self.decode.no_speech_threshold:
+            return False
+        return avg_logprob < self.decode.log_prob_threshold or not any(c.isalnum() for c in text)
 
     def _encode(self, samples: Pcm) -> tuple[ctranslate2.StorageView, int]:
         signal = to_model_rate(samples)[: self._window_frames * HOP - HOP]
@@ -191,3 +207,9 @@ class Recognizer:
             Word(w["word"], int(round(w["start"] * 1000)), int(round(w["end"] * 1000)), float(w["probability"]))
             for w in aligned
         )
+
+
+def _avg_logprob(score: float, tokens: int) -> float:
+    """ctranslate2's score is the sum of log probabilities over the tokens (length penalty 1 divides by their
+    number); faster-whisper counts the end token too."""
+    return float(score) * max(tokens, 1) / (tokens + 1)

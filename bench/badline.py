@@ -45,7 +45,9 @@ class Setup:
     plc: bool = False
 
 
-BASELINE = Setup("baseline", {"MEDIAGW_SEGMENTER__VAD": "webrtc"})  # today's front end: no guard, no concealment
+BASELINE = Setup(
+    "baseline", {"MEDIAGW_SEGMENTER__VAD": "webrtc", "MEDIAGW_ASR__DECODE__NO_SPEECH_THRESHOLD": "1.0"}
+)  # today's front end: no guard, no concealment
 DEFAULT = Setup("default", {}, plc=True)  # the shipped configuration; adapters conceal lost packets
 SILERO = Setup("silero", {"MEDIAGW_SEGMENTER__VAD": "silero"}, plc=True)  # the default with Silero VAD
 SETUPS = {s.name: s for s in (BASELINE, DEFAULT, SILERO)}

@@ -84,3 +84,9 @@ class Metrics:
         self.asr_loops_cut = Counter(
             "mediagw_asr_loops_cut", "Decodes cut as hallucination loops", registry=self.registry
         )
+        self.utterances_dropped = Counter(
+            "mediagw_utterances_dropped",
+            "Utterances decoded but dropped as non-speech (no_speech: the model judged it silence)",
+            ["reason"],
+            registry=self.registry,
+        )

@@ -162,6 +162,8 @@ class StreamPipeline:
         self._metrics.asr_latency.observe(result.decode_ms / 1000)
         if result.loop_cut:
             self._metrics.asr_loops_cut.inc()
+        if result.dropped:
+            self._metrics.utterances_dropped.labels(result.dropped).inc()
         return _Recognized(segment, result, sequence, closed_at)
 
     def _text(self, recognized: _Recognized, fail_safe: bool) -> Transcript | UtteranceFailed | None:
