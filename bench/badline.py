@@ -49,8 +49,9 @@ BASELINE = Setup(
     "baseline", {"MEDIAGW_SEGMENTER__VAD": "webrtc", "MEDIAGW_ASR__DECODE__NO_SPEECH_THRESHOLD": "1.0"}
 )  # today's front end: no guard, no concealment
 DEFAULT = Setup("default", {}, plc=True)  # the shipped configuration; adapters conceal lost packets
+GUARD = Setup("guard", {})  # the shipped configuration without concealment: the no-speech guard alone
 SILERO = Setup("silero", {"MEDIAGW_SEGMENTER__VAD": "silero"}, plc=True)  # the default with Silero VAD
-SETUPS = {s.name: s for s in (BASELINE, DEFAULT, SILERO)}
+SETUPS = {s.name: s for s in (BASELINE, GUARD, DEFAULT, SILERO)}
 LINES = {
     "clean": CLEAN,
     "bad": BAD,
