@@ -22,6 +22,10 @@ class PoolClosed(RuntimeError):
     """The pool is shutting down and takes no new work."""
 
 
+class Abandoned(PoolClosed):
+    """The shutdown deadline came before this utterance was decoded: the caller keeps it for later."""
+
+
 @dataclass
 class _Job:
     request: RecognitionRequest
@@ -77,6 +81,8 @@ class AsrPool:
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="asr")
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
+        self._abandoned = False
+        self._running: set[asyncio.Future[Recognition]] = set()  # futures of the decodes in the executor now
 
     @property
     def backlog(self) -> int:
@@ -88,12 +94,19 @@ class AsrPool:
     def queue_depth(self) -> int:
         return self._queued
 
+    @property
+    def unfinished(self) -> int:
+        """Utterances queued, waiting or being decoded."""
+        return self._unfinished
+
     def start(self) -> None:
         self._workers = [asyncio.create_task(self._work(), name=f"asr-{i}") for i in range(self._worker_count)]
 
     async def transcribe(self, request: RecognitionRequest, stream: Hashable = None) -> Recognition:
         """Queue one utterance of `stream` and wait for its text; waits for room when the stream's share or the
         pool's queue is full."""
+        if self._abandoned:
+            raise Abandoned("ASR pool gave up its work at the shutdown deadline")
         if self._closed:
             raise PoolClosed("ASR pool is shut down")
         job = _Job(request, asyncio.get_running_loop().create_future())
@@ -111,15 +124,37 @@ class AsrPool:
         """Wait until every queued utterance has been decoded."""
         await self._idle.wait()
 
+    def abandon(self) -> int:
+        """The shutdown deadline: every utterance not decoded yet (queued, waiting, or in a decode that is still
+        running) fails at once with `Abandoned`, and so does any later request. Returns how many were given up.
+        A decode already in the executor runs to its end; its result is ignored."""
+        self._abandoned = self._closed = True
+        jobs = [job for lane in self._lanes.values() for job in (*lane.queued, *lane.waiting)]
+        self._lanes.clear()
+        self._queued = self._waiting = 0
+        self._work_ready.clear()
+        given_up = 0
+        for future in [*(job.future for job in jobs), *self._running]:
+            if not future.done():
+                future.set_exception(Abandoned("not decoded before the shutdown deadline"))
+                given_up += 1
+        self._unfinished -= len(jobs)
+        if not self._unfinished:
+            self._idle.set()
+        return given_up
+
     async def close(self) -> None:
+        """Stop: after `abandon` without waiting for the decode still running (the process is leaving),
+        otherwise once every queued utterance is decoded."""
         self._closed = True
-        await self.drain()
+        if not self._abandoned:
+            await self.drain()
         for worker in self._workers:
             worker.cancel()
         for worker in self._workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
-        self._executor.shutdown(wait=True)
+        self._executor.shutdown(wait=not self._abandoned, cancel_futures=True)
 
     def _stream_room(self, lane: _Lane) -> int:
         if self._stream_queue_size is None:
@@ -172,6 +207,7 @@ class AsrPool:
             jobs = self._take()
             if not jobs:
                 continue
+            self._running.update(job.future for job in jobs)
             try:
                 results = await loop.run_in_executor(self._executor, self._recognize, [j.request for j in jobs])
             except Exception as error:  # a failed decode fails its utterances, never the worker
@@ -184,6 +220,7 @@ class AsrPool:
                     if not job.future.done():
                         job.future.set_result(result)
             finally:
+                self._running.difference_update(job.future for job in jobs)
                 self._unfinished -= len(jobs)
                 if not self._unfinished:
                     self._idle.set()

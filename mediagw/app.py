@@ -29,16 +29,20 @@ from mediagw.metrics import Metrics
 from mediagw.outputs.deliveries import DeliveryJournal
 from mediagw.outputs.export import export_daily
 from mediagw.outputs.files import private_directory
+from mediagw.outputs.spool import AudioSpool
 from mediagw.outputs.store import SqliteStore
 from mediagw.outputs.webhooks import WebhookPublisher
 from mediagw.postprocess import Conversations, TextStage
+from mediagw.recovery import recover_spooled
 from mediagw.services import Services
+from mediagw.shutdown import LEAVE_S, Shutdown
 from mediagw.tokens import TokenSigner
 from redaction.redactor import RedactionOptions, Redactor
 from redaction.rules import compile_rules
 from redaction.settings import EntitySettings
 
 log = logging.getLogger(__name__)
+SHUTDOWN: web.AppKey[Shutdown] = web.AppKey("shutdown", Shutdown)
 
 
 def load_recognizer(config: Config) -> Recognizer:
@@ -62,12 +66,15 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     middlewares = [body_deadline(config.server.body_timeout_s), error_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=1024 * 1024)
     app[routes.SERVICES] = services
+    app[SHUTDOWN] = Shutdown(services)
     auth = config.auth
     failed_logins = FailedLogins(auth.max_failed_logins, auth.failed_login_window_s, auth.failed_login_block_s)
     app[routes.AUTH] = Authenticator(auth.apps, auth.requests_per_second, failed_logins)
     app.router.add_post("/autotranscribe/v1/streaming-url", routes.streaming_url)
     app.router.add_post("/autotranscribe/v1/streaming-url/", routes.streaming_url)
     app.router.add_get("/v1/health", routes.health)
+    app.router.add_get("/v1/ready", routes.ready)
+    app.router.add_post("/v1/drain", routes.drain)
     app.router.add_get("/metrics", routes.metrics)
     app.router.add_get("/conversation/v1/conversation/messages", messages.list_messages)
     configuration.add_routes(app)
@@ -107,6 +114,7 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
         Path(settings.path or Path(services.config.data_dir) / "mediagw.sqlite3"), settings.synchronous
     )
     await services.store.open()
+    services.spool = AudioSpool(Path(services.config.data_dir) / "spool", services.store)
     await vocabularies.load(services)
     services.keep(_purge_forever(services.store, settings.retention_days, settings.purge_interval_s), name="purge")
     exports = services.config.export
@@ -132,6 +140,7 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
         recognizer.recognize_batch, asr.model.workers, asr.queue_size, asr.max_batch, asr.stream_queue_size
     )
     services.pool.start()
+    services.keep(recover_spooled(services), name="recover-spool")  # what the last shutdown left undecoded
     gc.freeze()  # what start-up loaded (libraries, model, tokenizer) stays out of every later full collection
 
 
@@ -143,36 +152,25 @@ async def _start_pulled_and_sip_ingress(app: web.Application, services: Services
         await services.siprec.start()
 
 
-async def drain(app: web.Application) -> None:
-    """Graceful shutdown's first step, to run before the runner's cleanup while sockets are still read.
+async def drain(app: web.Application, immediately: bool = False) -> None:
+    """Graceful shutdown (SIGTERM), to run before the runner's cleanup while sockets are still read: new work is
+    refused, calls in progress go on, open streams are ended near the deadline and what is undecoded at it is
+    spooled (mediagw/shutdown.py). `immediately` (a second signal): the deadline is now.
 
     aiohttp stops reading every connection, WebSockets included, as its own shutdown begins; a client's answer
-    such as AudioHook's `close` after our `disconnect` would never arrive. Until then new sockets are refused.
+    such as AudioHook's `close` after our `disconnect` would never arrive.
     """
-    await _end_sessions(app, app[routes.SERVICES])
+    await app[SHUTDOWN].run(immediately)
+
+
+def hurry(app: web.Application) -> None:
+    """A second signal during `drain`: end everything now."""
+    app[SHUTDOWN].hurry()
 
 
 async def _end_sessions(app: web.Application, services: Services) -> None:
-    """Graceful shutdown: every open stream flushes its audio and gets finalResponse 5001; SRCs get a BYE.
-
-    Once per app: `drain` runs it first, and `on_shutdown` finds it done."""
-    if services.shutting_down:
-        return
-    services.shutting_down = True
-    if services.siprec is not None:
-        await services.siprec.stop()
-    if services.connect is not None:
-        await services.connect.close()
-    sessions = list(services.sessions)
-    if not sessions:
-        return
-    log.info("shutting down: ending %d open stream(s)", len(sessions))
-    for session in sessions:
-        session.shutdown()
-    waits = [asyncio.create_task(session.wait_closed()) for session in sessions]
-    _, late = await asyncio.wait(waits, timeout=services.config.server.shutdown_timeout_s)
-    for task in late:
-        task.cancel()
+    """The runner's shutdown without a `drain` first: the same steps, at once (`drain` ran: done already)."""
+    await app[SHUTDOWN].run(immediately=not app[SHUTDOWN].started)
 
 
 async def _purge_forever(store: SqliteStore, retention_days: float, interval_s: float) -> None:
@@ -198,7 +196,8 @@ async def _stop_services(app: web.Application, services: Services) -> None:
     services.stop_keeping("purge")
     services.stop_keeping("export")
     services.stop_keeping("linger-", prefix=True)
-    await services.drain_background()
+    services.stop_keeping("recover-spool")
+    await services.drain_background(LEAVE_S)  # flushes still spooling; past that the promise wins
     if services.publisher is not None:
         await services.publisher.close()
     if services.pool is not None:

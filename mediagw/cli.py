@@ -6,15 +6,19 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from mediagw.api.auth import hash_secret
-from mediagw.app import build_app, drain, load_recognizer, ssl_context
+from mediagw.app import build_app, drain, hurry, load_recognizer, ssl_context
 from mediagw.config import Config, ConfigError, load_config
 from mediagw.listeners import http_runner, start_http_site
 from mediagw.logs import configure_logging
+from mediagw.shutdown import HARD_EXIT_S, abort_connections
 
 log = logging.getLogger("mediagw")
 
@@ -74,21 +78,67 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
 
 
 async def _serve_until_signalled(config: Config, host: str, port: int) -> None:
-    """Serve until SIGTERM or SIGINT, then drain the open sessions before the runner stops reading sockets."""
+    """Serve until SIGTERM or SIGINT, then drain before the runner stops reading sockets (mediagw/shutdown.py).
+
+    SIGTERM: drain within server.shutdown_timeout_s. SIGINT, or a second SIGTERM: the deadline is now. A third
+    signal, or the watchdog HARD_EXIT_S after the deadline, ends the process whatever still runs."""
     app = build_app(config)
     runner = http_runner(app, config, access_log=None)
     await runner.setup()
     try:
         await start_http_site(runner, config, host, port, ssl_context(config))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
-        log.info("mediagw shutting down")
-        await drain(app)
+        signals = _Signals(asyncio.get_running_loop(), config.server.shutdown_timeout_s, lambda: hurry(app))
+        first = await signals.first()
+        log.info("mediagw shutting down (%s)", first.name)
+        await drain(app, immediately=first is signal.SIGINT)
+        stuck = abort_connections(runner)
+        if stuck:
+            log.info("shutdown: %d connection(s) still open were aborted", stuck)
     finally:
         await runner.cleanup()
+
+
+class _Signals:
+    """SIGTERM and SIGINT as a shutdown sees them, with the watchdog that keeps its timeout a promise."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout_s: float, hurry: Callable[[], None]) -> None:
+        self._received: list[signal.Signals] = []
+        self._first: asyncio.Future[signal.Signals] = loop.create_future()
+        self._timeout_s = timeout_s
+        self._hurry = hurry
+        self._watchdog: threading.Timer | None = None
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._received_signal, signum)
+
+    async def first(self) -> signal.Signals:
+        return await self._first
+
+    def _received_signal(self, signum: signal.Signals) -> None:
+        self._received.append(signum)
+        if len(self._received) == 1:
+            immediately = signum is signal.SIGINT
+            self._arm(HARD_EXIT_S + (0.0 if immediately else self._timeout_s))
+            self._first.set_result(signum)
+        elif len(self._received) == 2 or (signum is signal.SIGINT and signal.SIGINT not in self._received[:-1]):
+            log.warning("mediagw: %s again: ending now", signum.name)
+            self._arm(HARD_EXIT_S)
+            self._hurry()
+        else:
+            _leave(f"{signum.name} a third time")
+
+    def _arm(self, after_s: float) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog = threading.Timer(after_s, _leave, (f"shutdown still running {after_s:.0f} s after the signal",))
+        self._watchdog.daemon = True  # a clean exit does not wait for it; a stuck one (a decode in a thread) does
+        self._watchdog.start()
+
+
+def _leave(why: str) -> None:
+    """The promise's last resort: exit now, from any thread (what was committed to the store stays)."""
+    log.error("mediagw: exiting at once: %s", why)
+    logging.shutdown()
+    os._exit(1)
 
 
 def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:

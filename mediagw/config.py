@@ -43,14 +43,16 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] = ()  # Host headers a streamingUrl may be built from (no public_url); empty: any
     tls_cert: str = ""
     tls_key: str = ""
-    shutdown_timeout_s: float = 30.0
+    shutdown_timeout_s: float = 30.0  # SIGTERM to exit (plus at most a few seconds): the promise
+    shutdown_close_s: float = 10.0  # its last part (at most half) ends the open streams; before, calls go on
     event_loop: str = "uvloop"  # uvloop (libuv: a third of the per-message cost of media ingest) or asyncio
     max_connections: int = 2000  # open HTTP/WebSocket connections; more are answered 503 and closed (0: no limit)
     idle_timeout_s: float = 75.0  # an HTTP connection without a request (or with unfinished headers) is closed
     body_timeout_s: float = 30.0  # a request body not received this long after its headers: 408, closed (0: none)
 
 
-SCOPES = ("streaming", "control", "messages", "configuration")  # what an API app may call (auth.apps[].scopes)
+# what an API app may call (auth.apps[].scopes); `operations`: POST /v1/drain
+SCOPES = ("streaming", "control", "messages", "configuration", "operations")
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,8 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     server = config.server
     if min(server.max_connections, server.body_timeout_s) < 0 or server.idle_timeout_s <= 0:
         raise ConfigError("server.max_connections and body_timeout_s must be 0 or more, idle_timeout_s above 0")
+    if server.shutdown_timeout_s <= 0 or server.shutdown_close_s < 0:
+        raise ConfigError("server.shutdown_timeout_s must be above 0, shutdown_close_s 0 or more")
     for app in config.auth.apps:
         if not set(app.scopes) <= set(SCOPES):
             raise ConfigError(f"auth.apps[{app.id}].scopes may hold {', '.join(SCOPES)}")

@@ -72,6 +72,35 @@ class Metrics:
             ["ingress", "stage"],
             registry=self.registry,
         )
+        self.asr_unfinished = Gauge(
+            "mediagw_asr_unfinished",
+            "Utterances not decoded yet (queued, waiting for room, or being decoded), as of the scrape",
+            registry=self.registry,
+        )
+        self.untranscribed = Counter(
+            "mediagw_untranscribed_utterances",
+            "Utterances the shutdown deadline left undecoded (stored as such; their audio spooled where allowed)",
+            ["ingress"],
+            registry=self.registry,
+        )
+        self.untranscribed_seconds = Counter(
+            "mediagw_untranscribed_audio_seconds",
+            "Speech in the utterances the shutdown deadline left undecoded",
+            ["ingress"],
+            registry=self.registry,
+        )
+        self.spooled = Counter(
+            "mediagw_untranscribed_spooled",
+            "Untranscribed utterances recorded at shutdown, by whether their audio was kept (audioRecordingAllowed)",
+            ["audio"],
+            registry=self.registry,
+        )
+        self.late_utterances = Counter(
+            "mediagw_late_utterances",
+            "Spooled utterances transcribed after a restart, by outcome (delivered, empty, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.webhook_latency = Histogram(
             "mediagw_webhook_latency_seconds",
             "From a transcript being stored to its webhook POST answered",

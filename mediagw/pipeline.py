@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from asr.frame import SAMPLE_RATE, FrameAssembler, Pcm
-from asr.pool import AsrPool
+from asr.pool import Abandoned, AsrPool
 from asr.recognizer import Recognition, RecognitionRequest
 from asr.segmenter import Segment, Segmenter, SegmenterOptions
 from mediagw.metrics import Metrics
@@ -45,6 +45,22 @@ FailureHandler = Callable[[UtteranceFailed], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class UtteranceUntranscribed:
+    """An utterance the shutdown deadline left undecoded: its audio (from `audio_start_ms`) and its speech's span,
+    for the spool (transcribed after the restart) or, where recording is not allowed, a record of the loss."""
+
+    stream_id: str
+    sequence: int
+    start_ms: int
+    end_ms: int
+    audio_start_ms: int
+    samples: Pcm
+
+
+UntranscribedHandler = Callable[[UtteranceUntranscribed], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class _Recognized:
     """ASR's result, waiting for its turn: the text stage runs in spoken order, because redaction's memory of
     the conversation (a card read over two utterances) must see the utterances in the order they were said,
@@ -54,6 +70,9 @@ class _Recognized:
     result: Recognition
     sequence: int
     closed_at: float
+
+
+_Outcome = _Recognized | UtteranceFailed | UtteranceUntranscribed
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,7 @@ class StreamPipeline:
         origin_ms: int = 0,
         on_failure: FailureHandler | None = None,
         turns: StreamTurns | None = None,
+        on_untranscribed: UntranscribedHandler | None = None,
     ) -> None:
         self.stream_id = stream_id
         self._ingress = ingress
@@ -91,18 +111,19 @@ class StreamPipeline:
         self._text_stage = text_stage
         self._on_transcript = on_transcript
         self._on_failure = on_failure
+        self._on_untranscribed = on_untranscribed
         self._turns = turns  # the conversation's order across its parties, for redaction's context
         self._assembler = FrameAssembler(origin_ms)
         self._segmenter = Segmenter(segmenter) if pool is not None else None
-        self._pending: asyncio.Queue[tuple[asyncio.Task[_Recognized | UtteranceFailed], Turn | None] | None] = (
-            asyncio.Queue()
-        )
+        self._pending: asyncio.Queue[tuple[asyncio.Task[_Outcome], Turn | None] | None] = asyncio.Queue()
         self._deliverer = asyncio.create_task(self._deliver(), name=f"deliver-{stream_id}")
         self._sequence = 0
         self._finished = False
         self.samples_received = 0
         self._samples_counted = 0  # of samples_received, how many the audio_seconds metric has
         self.transcripts_delivered = 0
+        self.untranscribed = 0  # utterances the shutdown deadline left undecoded
+        self.untranscribed_ms = 0  # their speech, in ms
         self._log = {"stream_id": stream_id, "ingress": ingress}
 
     @property
@@ -150,11 +171,15 @@ class StreamPipeline:
 
     async def _transcribe(
         self, segment: Segment, request: RecognitionRequest, sequence: int, closed_at: float
-    ) -> _Recognized | UtteranceFailed:
+    ) -> _Recognized | UtteranceFailed | UtteranceUntranscribed:
         assert self._pool is not None
         self._metrics.asr_queue_depth.set(self._pool.queue_depth + 1)
         try:
             result = await self._pool.transcribe(request, self.stream_id)  # the pool serves streams in turn
+        except Abandoned:
+            return UtteranceUntranscribed(
+                self.stream_id, sequence, segment.start_ms, segment.end_ms, segment.audio_start_ms, segment.samples
+            )
         except Exception as error:
             return self._failed(segment, sequence, "asr", error)
         finally:
@@ -221,7 +246,9 @@ class StreamPipeline:
             task, turn = item
             try:
                 outcome = await self._in_turn(task, turn)
-                if isinstance(outcome, UtteranceFailed):
+                if isinstance(outcome, UtteranceUntranscribed):
+                    await self._left_undecoded(outcome)
+                elif isinstance(outcome, UtteranceFailed):
                     if self._on_failure is not None:
                         await self._on_failure(outcome)
                 elif outcome is not None:
@@ -230,9 +257,17 @@ class StreamPipeline:
             except Exception:
                 log.exception("transcript output failed", extra=self._log)
 
+    async def _left_undecoded(self, outcome: UtteranceUntranscribed) -> None:
+        self.untranscribed += 1
+        self.untranscribed_ms += outcome.end_ms - outcome.start_ms
+        self._metrics.untranscribed.labels(self._ingress).inc()
+        self._metrics.untranscribed_seconds.labels(self._ingress).inc((outcome.end_ms - outcome.start_ms) / 1000)
+        if self._on_untranscribed is not None:
+            await self._on_untranscribed(outcome)
+
     async def _in_turn(
-        self, task: asyncio.Task[_Recognized | UtteranceFailed], turn: Turn | None
-    ) -> Transcript | UtteranceFailed | None:
+        self, task: asyncio.Task[_Outcome], turn: Turn | None
+    ) -> Transcript | UtteranceFailed | UtteranceUntranscribed | None:
         """The utterance through the text stage once the other party's earlier utterances went through theirs
         (fail-safe redaction if they take too long); then the turn is over for whoever waits on it."""
         try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import sqlite3
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,9 +17,10 @@ from mediagw.calls import Call, InMemoryCallRegistry, Leg, Participant, Transcri
 from mediagw.config import Config
 from mediagw.metrics import Metrics
 from mediagw.outputs.messages import transcript_message, webhook_message
+from mediagw.outputs.spool import SPOOLED, AudioSpool, SpoolSettings
 from mediagw.outputs.store import SqliteStore, StreamRecord
 from mediagw.outputs.webhooks import WebhookPublisher
-from mediagw.pipeline import StreamPipeline, TranscriptionSettings
+from mediagw.pipeline import StreamPipeline, TranscriptionSettings, UtteranceUntranscribed
 from mediagw.postprocess import TextStage
 from mediagw.tokens import TokenSigner
 from mediagw.transcripts import Transcript
@@ -66,13 +68,15 @@ class Services:
     pool: AsrPool | None = None
     store: SqliteStore | None = None
     publisher: WebhookPublisher | None = None
+    spool: AudioSpool | None = None  # what the shutdown deadline left undecoded
     siprec: SiprecServer | None = None
     connect: ConnectReaders | None = None
     sessions: set[Session] = field(default_factory=set)
     calls: InMemoryCallRegistry = field(default_factory=InMemoryCallRegistry)
     custom_vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the configuration API's phrases
     _call_waiters: dict[tuple[str, str], list[asyncio.Future[Call]]] = field(default_factory=dict)
-    shutting_down: bool = False
+    draining: bool = False  # new work is refused (ready 503); calls in progress go on
+    shutting_down: bool = False  # open streams are being ended (the last part of the shutdown timeout)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
@@ -120,6 +124,36 @@ class Services:
             if waiter in waiters:
                 waiters.remove(waiter)
 
+    def begin_drain(self) -> None:
+        """Refuse new work from now on (SIGTERM, POST /v1/drain); what is in progress goes on."""
+        if not self.draining:
+            log.info("draining: new streams, sessions and SIPREC INVITEs are refused")
+        self.draining = True
+        if self.siprec is not None:
+            self.siprec.drain()
+
+    def in_progress(self, asr: bool = True) -> int:
+        """Work a drain waits for: open sockets, SIPREC recordings, KVS readers, (`asr`) utterances not yet decoded
+        and streams still flushing after their client went away."""
+        return (
+            len(self.sessions)
+            + (self.siprec.recordings if self.siprec is not None else 0)
+            + (self.connect.active if self.connect is not None else 0)
+            + (self.pool.unfinished if self.pool is not None and asr else 0)
+            + sum(1 for task in self._background if task.get_name().startswith("drain-"))
+        )
+
+    async def keep_untranscribed(self, utterance: UtteranceUntranscribed, settings: SpoolSettings) -> None:
+        """The shutdown deadline left an utterance undecoded: record it (and spool its audio where allowed)."""
+        if self.spool is None:
+            return
+        try:
+            state = await self.spool.keep(utterance, settings)
+        except Exception:
+            log.exception("an untranscribed utterance could not be spooled", extra={"stream_id": utterance.stream_id})
+            return
+        self.metrics.spooled.labels("kept" if state == SPOOLED else "not-allowed").inc()
+
     def now(self) -> float:
         return asyncio.get_running_loop().time()
 
@@ -164,6 +198,15 @@ class Services:
             on_transcript=partial(self._deliver, call, participant),
             origin_ms=call.media_ms(participant.role),
             turns=self.stream_turns(f"{call.namespace}:{call.guid}", participant.role),
+            on_untranscribed=partial(
+                self.keep_untranscribed,
+                settings=SpoolSettings(
+                    params.smart_formatting,
+                    params.redaction_output,
+                    params.detailed_token,
+                    keep_audio=params.audio_recording_allowed,
+                ),
+            ),
         )
         return PipelineTranscription(pipeline)
 
@@ -177,10 +220,19 @@ class Services:
         await self.store_and_publish(transcript, call.guid, sender, publish=True)
 
     async def store_and_publish(
-        self, transcript: Transcript, conversation_id: str, sender: dict[str, str], publish: bool
+        self,
+        transcript: Transcript,
+        conversation_id: str,
+        sender: dict[str, str],
+        publish: bool,
+        late: bool = False,
+        and_then: Callable[[sqlite3.Connection, str], None] | None = None,
     ) -> dict[str, Any]:
-        """Commit the transcript message, then hand it to the webhooks; returns the message for other outputs."""
+        """Commit the transcript message, then hand it to the webhooks; returns the message for other outputs.
+        `late`: transcribed after a restart from the spool (the message says so); `and_then`: the store's."""
         body = transcript_message(transcript)
+        if late:
+            body["late"] = True
         if self.store is None:
             return body
         utterance_id = await self.store.save_utterance(
@@ -191,6 +243,7 @@ class Services:
             transcript.unredacted_text,
             body,
             self.publisher.target_names if publish and self.publisher is not None else (),  # queued records
+            and_then,
         )
         if publish and self.publisher is not None:
             webhook = webhook_message(conversation_id, transcript.stream_id, sender, body)
@@ -209,6 +262,12 @@ class Services:
             if task.get_name() == name or (prefix and task.get_name().startswith(name)):
                 task.cancel()
 
-    async def drain_background(self) -> None:
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+    async def drain_background(self, timeout_s: float | None = None) -> None:
+        """Wait for kept work; what is still running after `timeout_s` is cancelled (a shutdown's promise)."""
+        if not self._background:
+            return
+        _, late = await asyncio.wait(set(self._background), timeout=timeout_s)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)

@@ -51,6 +51,7 @@ SUMMARY = {
         k: {"type": "integer"} for k in ("totalAudioBytes", "audioDurationMs", "streamingSeconds", "transcripts")
     },
 }
+READY = {"type": "object", "properties": {"status": STRING, "inProgress": {"type": "integer"}}}
 STREAMS = {
     "type": "object",
     "properties": {
@@ -179,13 +180,14 @@ def build() -> dict[str, Any]:
                 "Get a streaming URL for the direct WebSocket API",
                 {"type": "object", "properties": {"streamingUrl": STRING}},
                 body={"type": "object", "properties": {"externalId": STRING}},
+                errors=(400, 401, 429, 503),  # 503: the node is draining
             )
         },
         "/mg-autotranscribe/v1/twilio-media-stream-url": {
             "get": _op(
                 "Get the URL Twilio Media Streams should be sent to",
                 {"type": "object", "properties": {"streamingUrl": STRING}},
-                errors=(400, 401, 429),  # 400: a Host header not in server.allowed_hosts
+                errors=(400, 401, 429, 503),  # 400: a Host header not in server.allowed_hosts; 503: draining
             )
         },
         "/mg-autotranscribe/v1/start-streaming": {
@@ -212,6 +214,23 @@ def build() -> dict[str, Any]:
                 {"type": "object", "properties": {"healthCheck": {"type": "string", "enum": ["SUCCESS", "FAILED"]}}},
                 errors=(),
                 secured=False,
+            )
+        },
+        "/v1/ready": {
+            "get": {
+                "summary": "Check whether the gateway takes new work (readiness: 503 while it drains or is unhealthy)",
+                "responses": {
+                    "200": {"description": "Ready", **_json(READY)},
+                    "503": {"description": "Draining or unhealthy", **_json(READY)},
+                },
+            }
+        },
+        "/v1/drain": {
+            "post": _op(
+                "Drain: refuse new work, keep serving the calls in progress (scope operations)",
+                READY,
+                errors=(401, 429),
+                ok_status="202",
             )
         },
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},

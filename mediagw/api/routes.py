@@ -22,6 +22,7 @@ AUTH: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
 async def streaming_url(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     app_id = request.app[AUTH].authenticate(request, "streaming")
+    _refuse_while_draining(services)
     external_id = await _external_id(request)
     token = services.signer.issue(app_id, external_id)
     base = _public_base(request, services.config.server)
@@ -33,9 +34,15 @@ async def twilio_media_stream_url(request: web.Request) -> web.Response:
     """A URL for <Stream url=...>: its token lasts 5 minutes and any number of calls may start with it."""
     services = request.app[SERVICES]
     app_id = request.app[AUTH].authenticate(request, "streaming")
+    _refuse_while_draining(services)
     token = services.signer.issue(app_id, "", audience=TWILIO)
     base = _public_base(request, services.config.server)
     return web.json_response({"streamingUrl": f"{base}{services.config.twilio.path}?{urlencode({'token': token})}"})
+
+
+def _refuse_while_draining(services: Services) -> None:
+    if services.draining:
+        raise ApiError(503, "503-01", "Service shutting down: request a streaming URL from another node")
 
 
 async def _external_id(request: web.Request) -> str:
@@ -77,6 +84,27 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"healthCheck": "SUCCESS"})
 
 
+async def ready(request: web.Request) -> web.Response:
+    """Readiness, for a load balancer or a Kubernetes readinessProbe: 503 from the moment the node drains (SIGTERM,
+    POST /v1/drain) or is unhealthy, so no new work is sent to it. /v1/health stays the liveness check."""
+    services = request.app[SERVICES]
+    if services.draining:
+        return web.json_response({"status": "draining", "inProgress": services.in_progress()}, status=503)
+    problems = health_problems(services)
+    if problems:
+        return web.json_response({"status": "unhealthy", "problems": problems}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def drain(request: web.Request) -> web.Response:
+    """POST /v1/drain (scope `operations`): refuse new work from now on, as SIGTERM does, and keep serving the
+    calls in progress; the process stays up until it is stopped. Answers 202 with what is still in progress."""
+    services = request.app[SERVICES]
+    request.app[AUTH].authenticate(request, "operations")
+    services.begin_drain()
+    return web.json_response({"status": "draining", "inProgress": services.in_progress()}, status=202)
+
+
 def health_problems(services: Services) -> list[str]:
     problems = []
     if services.config.asr.enabled and (services.recognizer is None or services.pool is None):
@@ -92,5 +120,6 @@ async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     if services.pool is not None:
         services.metrics.asr_queue_depth.set(services.pool.queue_depth)
+        services.metrics.asr_unfinished.set(services.pool.unfinished)
     body = generate_latest(services.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

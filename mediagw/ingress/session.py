@@ -1,6 +1,6 @@
 """What every WebSocket media ingress does around its protocol, in one place so that no adapter forgets a piece.
 
-Admission (the adapter's credential check, then refusal while the gateway shuts down), registration for graceful
+Admission (the adapter's credential check, then refusal while the gateway drains), registration for graceful
 shutdown (`Services.sessions`), the open-streams gauge, the idle deadline, containment of unexpected errors and,
 however the socket ends, detach (the adapter flushes what it received). An adapter gives `serve` its `Ingress`
 description, a credential check and a factory of its `MediaSocket`.
@@ -81,7 +81,7 @@ async def serve(
     """Admit the request (`admit` raises `Refused`), upgrade it and serve it as a registered session."""
     try:
         admitted = admit()
-        if services.shutting_down:
+        if services.draining:
             raise Refused(SHUTTING_DOWN)
     except Refused as refused:
         return await _refuse(request, services, ingress, refused.refusal)

@@ -86,6 +86,24 @@ MIGRATIONS = [
     DELETE FROM deliveries WHERE id NOT IN (SELECT MAX(id) FROM deliveries GROUP BY utterance_id, target);
     CREATE UNIQUE INDEX deliveries_by_message ON deliveries (utterance_id, target);
     """,
+    # utterances the shutdown deadline left undecoded, and what became of them (mediagw/outputs/spool.py)
+    """
+    CREATE TABLE untranscribed (
+        id TEXT PRIMARY KEY,
+        stream_id TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        audio_start_ms INTEGER NOT NULL,
+        audio_file TEXT,
+        settings TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        utterance_id TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX untranscribed_by_state ON untranscribed (state, created_at);
+    """,
 ]
 UPSERT_DELIVERY = (
     "INSERT INTO deliveries (utterance_id, target, outcome, attempts, detail, at) VALUES (?,?,?,?,?,?)"
@@ -196,9 +214,23 @@ class SqliteStore:
         unredacted: str | None,
         message: dict[str, Any],
         targets: tuple[str, ...] = (),
+        and_then: Callable[[sqlite3.Connection, str], None] | None = None,
     ) -> str:
-        """Commit the utterance, and a `queued` delivery record for each webhook target in the same transaction."""
-        return await self._run(lambda: self._save(stream_id, start_ms, end_ms, text, unredacted, message, targets))
+        """Commit the utterance, and a `queued` delivery record for each webhook target in the same transaction;
+        `and_then(connection, utterance_id)` writes more in that transaction (a spooled utterance marked done)."""
+        return await self._run(
+            lambda: self._save(stream_id, start_ms, end_ms, text, unredacted, message, targets, and_then)
+        )
+
+    async def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` on the store's connection, in its thread, and commit."""
+
+        def run() -> T:
+            result = work(self._conn)
+            self._conn.commit()
+            return result
+
+        return await self._run(run)
 
     async def messages(self, namespace: str | None, external_id: str, limit: int) -> list[StoredUtterance]:
         return await self._run(lambda: self._messages(namespace, external_id, limit))
@@ -337,6 +369,7 @@ class SqliteStore:
         unredacted: str | None,
         message: dict[str, Any],
         targets: tuple[str, ...],
+        and_then: Callable[[sqlite3.Connection, str], None] | None = None,
     ) -> str:
         known = self._streams.get(stream_id)
         if known is None:
@@ -366,6 +399,8 @@ class SqliteStore:
         )
         self._conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
         self._conn.executemany(UPSERT_DELIVERY, [(utterance_id, t, "queued", 0, "", now) for t in targets])
+        if and_then is not None:
+            and_then(self._conn, utterance_id)
         self._conn.commit()
         return utterance_id
 

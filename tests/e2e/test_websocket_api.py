@@ -288,7 +288,7 @@ async def test_stream_over_the_duration_limit_ends_with_4090_after_its_transcrip
 
 
 async def test_shutdown_flushes_open_streams_and_answers_5001(gateway_factory: Any, call_audio: Any) -> None:
-    gateway = gateway_factory()
+    gateway = gateway_factory(server={"shutdown_timeout_s": 8.0})  # the open stream goes on 4 s, then is ended
     samples, script = channel_of(call_audio["billing"], "customer")
     first = script[0]
     mid_utterance = clip(samples, 0, (first["start"] + first["end"]) // 2)

@@ -25,6 +25,11 @@ class ConnectReaders:
         self._clients = KvsClients(config)
         self._running: dict[str, tuple[KvsReader, asyncio.Task[None]]] = {}
 
+    @property
+    def active(self) -> int:
+        """Readers running now (calls in progress, for a drain)."""
+        return len(self._running)
+
     def call_for(self, guid: str) -> Call:
         """start-streaming for a contact: the call exists from now on (its media is pulled, not pushed)."""
         call = self._services.calls.get(NAMESPACE, guid) or self._services.attach_media(NAMESPACE, guid)

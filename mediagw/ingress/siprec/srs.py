@@ -110,6 +110,7 @@ class RecordingServer:
         self._timers: list[tuple[float, int, Callable[[float], list[Action]]]] = []  # session timer checks
         self._order = itertools.count()
         self.counters = {"retransmissions": 0, "rejected": 0}
+        self.draining = False  # the gateway is draining: new recordings are refused (503), the open ones go on
 
     # ---- input
 
@@ -194,6 +195,11 @@ class RecordingServer:
             self._flood_log.log(now, "siprec INVITE from %s refused: too many dialogs awaiting ACK", peer.address[0])
             response = stateless_response(request, 503, "Service Unavailable (too many dialogs awaiting ACK)")
             return [Send(response, peer), InviteRefused("unconfirmed-dialogs", 503)]
+        if self.draining:  # this node is stopping: the SRC records the call on another SRS
+            reason = "Service Unavailable (shutting down)"
+            return self._reply(request, peer, now, 503, reason, headers=[("Retry-After", "5")]) + [
+                InviteRefused("draining", 503)
+            ]
         if len(self.recordings) >= self.options.max_recordings:
             return self._reply(request, peer, now, 503, headers=[("Retry-After", "5")]) + [
                 InviteRefused("max-calls", 503)

@@ -126,6 +126,15 @@ class SiprecServer:
             self._tcp_server.close()
             self._tcp_server = None
 
+    def drain(self) -> None:
+        """New INVITEs are answered 503 (Retry-After); the recordings in progress go on."""
+        if self.core is not None:
+            self.core.draining = True
+
+    @property
+    def recordings(self) -> int:
+        return len(self.core.recordings) if self.core is not None else 0
+
     async def stop(self) -> None:
         """Shutdown: BYE every SRC, flush every recording, close the sockets."""
         if self.core is not None:

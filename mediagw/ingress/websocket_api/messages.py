@@ -17,6 +17,7 @@ class StreamSummary:
     audio_duration_ms: int
     streaming_seconds: int
     transcripts: int
+    untranscribed: tuple[int, int] | None = None  # (utterances, their speech in ms) the shutdown deadline left
 
 
 def _status(status: Status) -> dict[str, str]:
@@ -47,6 +48,10 @@ def final_response(stream_id: str | None, status: Status, summary: StreamSummary
         "streamingSeconds": summary.streaming_seconds,
         "transcripts": summary.transcripts,
     }
+    if summary.untranscribed is not None:  # not in the reference: how much audio a 5001 left untranscribed
+        count, ms = summary.untranscribed
+        message["summary"]["untranscribedUtterances"] = count
+        message["summary"]["untranscribedAudioMs"] = ms
     return dump(message)
 
 

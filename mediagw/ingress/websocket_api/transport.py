@@ -29,6 +29,7 @@ from mediagw.ingress.websocket_api.protocol import (
 )
 from mediagw.ingress.websocket_api.status import Status
 from mediagw.outputs.messages import dump
+from mediagw.outputs.spool import SpoolSettings
 from mediagw.outputs.store import StreamRecord
 from mediagw.pipeline import StreamPipeline, TranscriptionSettings, UtteranceFailed
 from mediagw.services import Services
@@ -200,6 +201,10 @@ class DirectStreamSession:
         return None
 
     async def _start(self, event: StreamStarted) -> End | None:
+        if self._services.draining:  # this node is stopping: the client streams to another one
+            log.info("stream refused: the gateway is shutting down", extra={**self._log, "code": 5001})
+            await self._ws.send_str(messages.start_response(None, Status.SHUTTING_DOWN))
+            return End(Status.SHUTTING_DOWN, flush=False)
         if self._services.overloaded():  # ASR is too far behind for another stream: no instance can take it
             log.warning("stream refused: ASR backlog over asr.max_backlog", extra={**self._log, "code": 5002})
             await self._ws.send_str(messages.start_response(None, Status.NO_INSTANCES))
@@ -228,6 +233,15 @@ class DirectStreamSession:
             on_transcript=self._send_transcript,
             on_failure=self._send_failure,
             turns=self._services.stream_turns(self._conversation_id, params.role),
+            on_untranscribed=partial(
+                self._services.keep_untranscribed,
+                settings=SpoolSettings(
+                    params.smart_formatting,
+                    params.redaction_output,
+                    params.detailed_token,
+                    keep_audio=params.audio_recording_allowed,
+                ),
+            ),
         )
         if self._services.store is not None:
             await self._services.store.open_stream(
@@ -269,11 +283,13 @@ class DirectStreamSession:
         if status is not Status.OK:
             self._services.metrics.errors.labels(str(int(status))).inc()
         pipeline = self._pipeline
+        left = (pipeline.untranscribed, pipeline.untranscribed_ms) if pipeline and pipeline.untranscribed else None
         summary = messages.StreamSummary(
             total_audio_bytes=self._audio_bytes,
             audio_duration_ms=pipeline.audio_ms if pipeline else 0,
             streaming_seconds=round(asyncio.get_running_loop().time() - (self._started_at or self._opened_at)),
             transcripts=pipeline.transcripts_delivered if pipeline else 0,
+            untranscribed=left,
         )
         with contextlib.suppress(ConnectionError):
             await self._ws.send_str(messages.final_response(self._stream_id, status, summary))

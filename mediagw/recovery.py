@@ -1,0 +1,107 @@
+"""After a restart: what the last shutdown spooled is transcribed and delivered as late utterances, once each.
+
+A late utterance keeps its original media times (`start`, `end`, relative to its stream's first audio, as every
+utterance), is stored like any other and sent to the webhooks (the direct API's only with
+websocket_api.publish_webhooks as configured now), and its transcript message carries `"late": true`. The spool
+row is marked `delivered` in the transaction that stores the utterance, so a kill at any point delivers it at
+most once, and the audio file goes after. Redaction runs fail-safe (any secret number the other party may have
+asked for is masked): the conversation's context died with the old process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from asr.pool import PoolClosed
+from asr.recognizer import RecognitionRequest
+from mediagw.outputs.spool import EMPTY, FAILED, AudioSpool, SpooledUtterance
+from mediagw.services import Services
+from mediagw.transcripts import Transcript, tokens_from_words
+
+log = logging.getLogger(__name__)
+MEDIA_GATEWAY_NAMESPACES = ("siprec", "twilio", "genesysaudiohook", "amazonconnect")
+
+
+async def recover_spooled(services: Services) -> None:
+    """Transcribe and deliver every spooled utterance, oldest first, through the ASR pool's fair share."""
+    spool, pool = services.spool, services.pool
+    if spool is None or pool is None:
+        return
+    swept = await spool.sweep()
+    if swept:
+        log.info("spool: removed %d audio file(s) no longer waiting", swept)
+    items = await spool.pending(limit=1_000_000)
+    if not items:
+        return
+    log.info("spool: transcribing %d utterance(s) the last shutdown left undecoded", len(items))
+    loop = asyncio.get_running_loop()
+    began, counts = loop.time(), {"delivered": 0, "empty": 0, "failed": 0}
+    for item in items:
+        try:
+            outcome = await _recover(services, spool, item)
+        except PoolClosed:  # shutting down again: the rest stays spooled for the next start
+            log.info("spool: stopped with %d utterance(s) still spooled", len(items) - sum(counts.values()))
+            return
+        except Exception:
+            log.exception("spool: a late utterance could not be transcribed", extra={"stream_id": item.stream_id})
+            await spool.settle(item, FAILED)
+            outcome = "failed"
+        counts[outcome] += 1
+        services.metrics.late_utterances.labels(outcome).inc()
+    await spool.sweep()
+    log.info("spool: %s in %.1f s", ", ".join(f"{n} {k}" for k, n in counts.items()), loop.time() - began)
+
+
+async def _recover(services: Services, spool: AudioSpool, item: SpooledUtterance) -> str:
+    assert services.pool is not None
+    samples = await asyncio.to_thread(spool.read_audio, item)
+    settings = item.settings
+    request = RecognitionRequest(
+        samples, hotwords=services.custom_vocabulary.hotwords(), word_timestamps=settings.detailed_token
+    )
+    result = await services.pool.transcribe(request, f"late-{item.stream_id}")
+    text = services.custom_vocabulary.rewrite(result.text)
+    if not any(c.isalnum() for c in text):
+        await spool.settle(item, EMPTY)
+        return "empty"
+    tokens = None
+    if settings.detailed_token:
+        bounds = (item.start_ms, item.end_ms)
+        tokens = tokens_from_words(result.words, item.audio_start_ms, bounds, settings.smart_formatting)
+    output = services.text_stage.process(
+        text,
+        conversation_id=_conversation_key(item),
+        role=item.role,
+        smart_formatting=settings.smart_formatting,
+        output=settings.redaction_output,
+        fail_safe=True,
+    )
+    transcript = Transcript(
+        item.stream_id,
+        -1,
+        item.start_ms,
+        item.end_ms,
+        output.text,
+        tokens,
+        asyncio.get_running_loop().time(),
+        result.decode_ms,
+        output.unredacted,
+    )
+    sender = {"externalId": item.participant_id, "role": item.role}
+    await services.store_and_publish(
+        transcript,
+        item.conversation_external_id,
+        sender,
+        publish=item.namespace in MEDIA_GATEWAY_NAMESPACES or services.config.websocket_api.publish_webhooks,
+        late=True,
+        and_then=spool.delivered(item),
+    )
+    return "delivered"
+
+
+def _conversation_key(item: SpooledUtterance) -> str:
+    """The text stage's conversation, as the live streams named it."""
+    if item.namespace in MEDIA_GATEWAY_NAMESPACES:
+        return f"{item.namespace}:{item.conversation_external_id}"
+    return item.conversation_external_id
