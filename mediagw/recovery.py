@@ -14,7 +14,7 @@ import asyncio
 import logging
 
 from asr.pool import PoolClosed
-from asr.recognizer import RecognitionRequest
+from asr.recognizer import Recognition, RecognitionRequest
 from mediagw.outputs.spool import EMPTY, FAILED, AudioSpool, SpooledUtterance
 from mediagw.services import Services
 from mediagw.transcripts import Transcript, tokens_from_words
@@ -37,30 +37,45 @@ async def recover_spooled(services: Services) -> None:
     log.info("spool: transcribing %d utterance(s) the last shutdown left undecoded", len(items))
     loop = asyncio.get_running_loop()
     began, counts = loop.time(), {"delivered": 0, "empty": 0, "failed": 0}
-    for item in items:
-        try:
-            outcome = await _recover(services, spool, item)
-        except PoolClosed:  # shutting down again: the rest stays spooled for the next start
+    chunk = max(1, services.config.asr.max_batch * services.config.asr.model.workers)
+    for first in range(0, len(items), chunk):  # decoded together (the pool batches them), delivered in order
+        batch = items[first : first + chunk]
+        results = await asyncio.gather(*(_recognize(services, spool, item) for item in batch), return_exceptions=True)
+        if any(isinstance(r, PoolClosed) for r in results):  # shutting down again: the rest stays spooled
             log.info("spool: stopped with %d utterance(s) still spooled", len(items) - sum(counts.values()))
             return
-        except Exception:
-            log.exception("spool: a late utterance could not be transcribed", extra={"stream_id": item.stream_id})
-            await spool.settle(item, FAILED)
-            outcome = "failed"
-        counts[outcome] += 1
-        services.metrics.late_utterances.labels(outcome).inc()
+        for item, result in zip(batch, results, strict=True):
+            outcome = await _settle(services, spool, item, result)
+            counts[outcome] += 1
+            services.metrics.late_utterances.labels(outcome).inc()
     await spool.sweep()
     log.info("spool: %s in %.1f s", ", ".join(f"{n} {k}" for k, n in counts.items()), loop.time() - began)
 
 
-async def _recover(services: Services, spool: AudioSpool, item: SpooledUtterance) -> str:
+async def _recognize(services: Services, spool: AudioSpool, item: SpooledUtterance) -> Recognition:
     assert services.pool is not None
     samples = await asyncio.to_thread(spool.read_audio, item)
-    settings = item.settings
     request = RecognitionRequest(
-        samples, hotwords=services.custom_vocabulary.hotwords(), word_timestamps=settings.detailed_token
+        samples, hotwords=services.custom_vocabulary.hotwords(), word_timestamps=item.settings.detailed_token
     )
-    result = await services.pool.transcribe(request, f"late-{item.stream_id}")
+    return await services.pool.transcribe(request, f"late-{item.stream_id}")
+
+
+async def _settle(
+    services: Services, spool: AudioSpool, item: SpooledUtterance, result: Recognition | BaseException
+) -> str:
+    try:
+        if isinstance(result, BaseException):
+            raise result
+        return await _deliver(services, spool, item, result)
+    except Exception:
+        log.exception("spool: a late utterance could not be transcribed", extra={"stream_id": item.stream_id})
+        await spool.settle(item, FAILED)
+        return "failed"
+
+
+async def _deliver(services: Services, spool: AudioSpool, item: SpooledUtterance, result: Recognition) -> str:
+    settings = item.settings
     text = services.custom_vocabulary.rewrite(result.text)
     if not any(c.isalnum() for c in text):
         await spool.settle(item, EMPTY)
