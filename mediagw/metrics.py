@@ -50,7 +50,8 @@ class Metrics:
         self.siprec_refused = Counter(
             "mediagw_siprec_invites_refused",
             "New SIPREC INVITEs answered with an error, by reason (source-not-allowed, unconfirmed-dialogs, "
-            "max-calls, no-rtp-port, not-acceptable, bad-offer, media-type, require, session-timer, bad-request)",
+            "max-calls, draining, no-rtp-port, not-acceptable, bad-offer, media-type, require, session-timer, "
+            "bad-request)",
             ["reason"],
             registry=self.registry,
         )
