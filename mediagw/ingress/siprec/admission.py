@@ -102,6 +102,9 @@ class UnconfirmedDialogs:
     def count(self, source: str) -> int:
         return len(self._by_source.get(source, ()))
 
+    def __len__(self) -> int:
+        return len(self._source_of)
+
 
 def stateless_response(request: SipRequest, status: int, reason: str) -> SipResponse:
     """A refusal sent without a server transaction: nothing kept, never retransmitted (a retransmitted request is

@@ -126,6 +126,11 @@ class RecordingServer:
             refused = [InviteRefused("bad-request", error.status)] if _initial_invite(message) else []
             return self._reply(message, peer, now, error.status, error.reason) + refused
 
+    @property
+    def confirmed_recordings(self) -> int:
+        """Recordings whose INVITE was ACKed (a flood of INVITEs never ACKed holds no call a drain waits for)."""
+        return len(self.recordings) - len(self._unconfirmed)
+
     def next_deadline(self) -> float | None:
         deadlines = (self._transactions.next_deadline(), self._timers[0][0] if self._timers else None)
         return min((d for d in deadlines if d is not None), default=None)

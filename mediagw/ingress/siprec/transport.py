@@ -133,7 +133,8 @@ class SiprecServer:
 
     @property
     def recordings(self) -> int:
-        return len(self.core.recordings) if self.core is not None else 0
+        """Recordings a drain waits for: an INVITE that no ACK confirmed is no call in progress."""
+        return self.core.confirmed_recordings if self.core is not None else 0
 
     async def stop(self) -> None:
         """Shutdown: BYE every SRC, flush every recording, close the sockets."""
