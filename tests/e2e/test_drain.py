@@ -15,6 +15,7 @@ from mediagw.simulators.siprec_call import SiprecCall
 from tests.e2e.api import HEADERS, by_start, control, messages
 from tests.e2e.test_siprec import GUID, bye_processed, srs_address, stereo
 from tests.gateway import API_ID, API_SECRET, GatewayThread
+from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
 OTHER_GUID = "00002542391662063199"
@@ -45,7 +46,11 @@ async def test_drain_refuses_new_work_and_the_siprec_call_in_progress_still_gets
             assert await new_call.invite() == 503
             assert new_call.last_response is not None
             assert new_call.last_response.headers.get("Retry-After") == "5"
-        assert gateway.metric("mediagw_siprec_invites_refused_total", reason="draining") == 1
+        await eventually(
+            lambda: gateway.metric("mediagw_siprec_invites_refused_total", reason="draining"),
+            lambda refused: refused == 1,
+            what="the refused INVITE counted",
+        )
         async with session.post(
             f"{gateway.base_url}/autotranscribe/v1/streaming-url", json={"externalId": "x"}, headers=HEADERS
         ) as refused_url:
