@@ -26,6 +26,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.stage_latency = Histogram(
+            "mediagw_utterance_stage_seconds",
+            "An utterance's latency by stage: end_wait, queued, decode, turn_wait, text, output (mediagw/latency.py)",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.e2e_latency = Histogram(
             "mediagw_end_to_end_latency_seconds",
             "From the segmenter closing an utterance to its transcript being handed to the output",

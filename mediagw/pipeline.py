@@ -13,6 +13,7 @@ from asr.frame import SAMPLE_RATE, FrameAssembler, Pcm
 from asr.pool import Abandoned, AsrPool
 from asr.recognizer import Recognition, RecognitionRequest
 from asr.segmenter import Segment, Segmenter, SegmenterOptions
+from mediagw.latency import StageTimes
 from mediagw.metrics import Metrics
 from mediagw.postprocess import TextOutput
 from mediagw.transcripts import Transcript, tokens_from_words
@@ -70,6 +71,7 @@ class _Recognized:
     result: Recognition
     sequence: int
     closed_at: float
+    times: StageTimes
 
 
 _Outcome = _Recognized | UtteranceFailed | UtteranceUntranscribed
@@ -125,6 +127,7 @@ class StreamPipeline:
         self.untranscribed = 0  # utterances the shutdown deadline left undecoded
         self.untranscribed_ms = 0  # their speech, in ms
         self._log = {"stream_id": stream_id, "ingress": ingress}
+        self._debug = log.isEnabledFor(logging.DEBUG)  # once per stream, not per utterance
 
     @property
     def audio_ms(self) -> int:
@@ -189,7 +192,10 @@ class StreamPipeline:
             self._metrics.asr_loops_cut.inc()
         if result.dropped:
             self._metrics.utterances_dropped.labels(result.dropped).inc()
-        return _Recognized(segment, result, sequence, closed_at)
+        end_wait_s = (segment.closed_at_ms - segment.end_ms) / 1000
+        decoded_at = asyncio.get_running_loop().time()
+        times = StageTimes(end_wait_s, closed_at, decoded_at, result.decode_ms / 1000)
+        return _Recognized(segment, result, sequence, closed_at, times)
 
     def _text(self, recognized: _Recognized, fail_safe: bool) -> Transcript | UtteranceFailed | None:
         try:
@@ -245,7 +251,7 @@ class StreamPipeline:
         while (item := await self._pending.get()) is not None:
             task, turn = item
             try:
-                outcome = await self._in_turn(task, turn)
+                outcome, times = await self._in_turn(task, turn)
                 if isinstance(outcome, UtteranceUntranscribed):
                     await self._left_undecoded(outcome)
                 elif isinstance(outcome, UtteranceFailed):
@@ -253,7 +259,7 @@ class StreamPipeline:
                         await self._on_failure(outcome)
                 elif outcome is not None:
                     await self._on_transcript(outcome)
-                    self._delivered(outcome)
+                    self._delivered(outcome, times)
             except Exception:
                 log.exception("transcript output failed", extra=self._log)
 
@@ -267,21 +273,33 @@ class StreamPipeline:
 
     async def _in_turn(
         self, task: asyncio.Task[_Outcome], turn: Turn | None
-    ) -> Transcript | UtteranceFailed | UtteranceUntranscribed | None:
+    ) -> tuple[Transcript | UtteranceFailed | UtteranceUntranscribed | None, StageTimes | None]:
         """The utterance through the text stage once the other party's earlier utterances went through theirs
         (fail-safe redaction if they take too long); then the turn is over for whoever waits on it."""
         try:
             recognized = await task
             if not isinstance(recognized, _Recognized):
-                return recognized
+                return recognized, None
+            loop, times = asyncio.get_running_loop(), recognized.times
+            times.turn_from = loop.time()
             on_time = await self._turns.wait(turn) if self._turns is not None and turn is not None else True
-            return self._text(recognized, fail_safe=not on_time)
+            times.text_from = loop.time()
+            outcome = self._text(recognized, fail_safe=not on_time)
+            times.text_done = loop.time()
+            return outcome, times
         finally:
             if self._turns is not None and turn is not None:
                 self._turns.close(turn)
 
-    def _delivered(self, transcript: Transcript) -> None:
+    def _delivered(self, transcript: Transcript, times: StageTimes | None) -> None:
         self.transcripts_delivered += 1
         self._metrics.utterances.labels(self._ingress).inc()
-        latency = asyncio.get_running_loop().time() - transcript.closed_at
-        self._metrics.e2e_latency.labels(self._ingress).observe(latency)
+        now = asyncio.get_running_loop().time()
+        self._metrics.e2e_latency.labels(self._ingress).observe(now - transcript.closed_at)
+        if times is None:
+            return
+        seconds = times.seconds(now)
+        for stage, value in seconds.items():
+            self._metrics.stage_latency.labels(stage).observe(value)
+        if self._debug:
+            log.debug("utterance %d latency %s", transcript.sequence, StageTimes.line(seconds), extra=self._log)
