@@ -17,32 +17,28 @@ from dataclasses import dataclass
 
 from redaction.detectors import Span, is_card_ending_here, names_the_last_four
 from redaction.entities import EntityId
+from redaction.itn import REPEATERS, SOUNDALIKES, TENS, UNITS, ZERO_WORDS
 
 LONG_RUN_DIGITS = 8
 CARD_CONTEXT_DIGITS = 3  # while a secret number is expected, any digit, or this many homophones, is of it
 CARD_LAST = 4
 
-# What Whisper writes for a spoken digit when it does not write the digit (ITN turns the plain number
-# words into digits before this runs; the ones here are those it leaves, and homophones).
-DIGIT_WORDS: dict[str, str] = {
-    "zero": "0", "oh": "0", "o": "0", "owe": "0",
-    "one": "1", "won": "1", "on": "1",
-    "two": "2", "to": "2", "too": "2", "tu": "2",
-    "three": "3", "tree": "3", "free": "3",
-    "four": "4", "for": "4", "fore": "4", "fo": "4",
-    "five": "5", "fine": "5", "fife": "5", "hive": "5", "time": "5",
-    "six": "6", "sicks": "6", "sex": "6", "sick": "6",
-    "seven": "7",
-    "eight": "8", "ate": "8",
-    "nine": "9", "nein": "9",
-    # Number words that ITN left (it gave up on "fifty five thousand five hundred and fifty five ..."): each
-    # stands for digits read out, and counts as the digits it writes.
-    "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14", "fifteen": "15",
-    "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19", "twenty": "20", "thirty": "30",
-    "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
-    "hundred": "00", "thousand": "000",
+# Number words that ITN left (it gave up on "fifty five thousand five hundred and fifty five ..."): each stands
+# for digits read out, and counts as the digits it writes ("hundred" 00). ITN's own tables, read as digits.
+NUMBER_WORD_DIGITS: dict[str, str] = {
+    **{word: str(value) for word, value in {**UNITS, **TENS}.items()},
+    "hundred": "00",
+    "thousand": "000",
+}
+# What Whisper writes for a spoken digit when it does not write the digit: ITN's soundalikes and zeros, and more
+# homophones heard on phone lines. They count only inside a run.
+HOMOPHONE_DIGITS: dict[str, str] = {
+    **SOUNDALIKES,
+    **dict.fromkeys(ZERO_WORDS, "0"),
+    "owe": "0", "on": "1", "tu": "2", "tree": "3", "free": "3", "fo": "4", "fine": "5", "fife": "5", "hive": "5",
+    "time": "5", "sicks": "6", "sex": "6", "sick": "6", "nein": "9",
 }  # fmt: skip
-REPEATERS = {"double": 2, "triple": 3}
+DIGIT_WORDS = {**HOMOPHONE_DIGITS, **NUMBER_WORD_DIGITS}
 # Words a reader puts between groups of digits without ending the number.
 JOINER_WORDS = frozenset({"and", "uh", "um", "umm", "er", "ah", "hmm", "dash", "then"})
 MAX_JOINER_WORDS = 2  # in a row, between two digits
@@ -83,10 +79,7 @@ class _Run:
 
 
 WRITTEN, WORD, SPOKEN, AMOUNT = "written", "word", "spoken", "amount"
-NUMBER_WORDS = frozenset(  # "one" is left out: "the one on file" is no number
-    "zero two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand".split()
-)
+NUMBER_WORDS = frozenset(NUMBER_WORD_DIGITS) - {"one"}  # "the one on file" is no number
 AMOUNTS_IN_A_ROW = 3
 
 
