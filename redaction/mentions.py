@@ -20,10 +20,10 @@ E = EntityId
 
 PHRASES: dict[EntityId, tuple[str, ...]] = {
     E.CREDIT_CARD_NUMBER: (
-        "card", "cards", "card number", "credit card", "debit card", "long number", "number on the front",
-        "full card number", "card details", "expiry", "expiry date", "expiration", "expiration date",
-        "exp date", "valid thru", "valid through", "visa", "mastercard", "master card", "amex",
-        "american express", "discover card",
+        "card", "cards", "card number", "credit", "credit card", "debit", "debit card", "discover",
+        "long number", "number on the front", "full card number", "card details", "expiry", "expiry date",
+        "expiration", "expiration date", "exp date", "valid thru", "valid through", "visa", "mastercard",
+        "master card", "amex", "american express", "discover card",
     ),
     E.CVV: (
         "security code", "security number", "cvv", "cvv2", "cvc", "cvc2", "cid", "csc", "c v v", "c v c",
@@ -31,12 +31,18 @@ PHRASES: dict[EntityId, tuple[str, ...]] = {
         "four digit code", "4 digit code", "three digits", "3 digits", "code on the back", "digits on the back",
         "number on the back", "numbers on the back", "back of the card", "back of your card",
     ),
-    E.PIN: ("pin", "pins", "bin", "pin number", "pin code", "personal identification number", "4 digit pin", "pin no"),
+    E.PIN: (
+        "pin", "pins", "bin", "pin number", "pin code", "personal identification", "personal identification number",
+        "4 digit pin", "pin no",
+    ),
     E.SSN: (
         "social", "social security", "social security number", "ssn", "s s n", "last four of your social",
         "social insurance number",
     ),
-    E.PASSWORD: ("password", "passcode", "pass code", "passphrase", "pass phrase", "pass word", "passwords"),
+    E.PASSWORD: (
+        "password", "passcode", "pass code", "passphrase", "pass phrase", "pass word", "passwords", "passcodes",
+        "pass codes", "passphrases",
+    ),
     E.DOB: ("date of birth", "birth date", "birthdate", "birthday", "born", "dob", "d o b"),
 }  # fmt: skip
 

@@ -11,6 +11,7 @@ from redaction.context import ConversationContext
 from redaction.detectors import Span
 from redaction.digit_runs import digit_run_spans
 from redaction.entities import EntityId
+from redaction.mentions import mentions
 from redaction.rules import CompiledRule, RuleTimeout
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,7 @@ class Redactor:
         spans = self._numbers(u)
         if E.EMAIL in active and "@" in text:
             spans += detectors.email_spans(text)
-        if (
-            E.DOB in active
-            and u.has_digits
-            and (detectors.KEYWORDS[E.DOB].search(text) or u.context.expects(u.role, E.DOB, u.now))
-        ):
+        if E.DOB in active and u.has_digits and (mentions(text, {E.DOB}) or u.context.expects(u.role, E.DOB, u.now)):
             spans += detectors.dob_spans(text)
         if E.PASSWORD in active:
             spans += detectors.password_spans(text, u.context.expects(u.role, E.PASSWORD, u.now))
