@@ -83,6 +83,57 @@ class TranscriptionSettings:
     detailed_tokens: bool = False
 
 
+class TimedAudio(Protocol):
+    """Where an utterance sits on its stream's clock (a Segment, or a spooled one)."""
+
+    @property
+    def start_ms(self) -> int: ...
+
+    @property
+    def end_ms(self) -> int: ...
+
+    @property
+    def audio_start_ms(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Heard:
+    stream_id: str
+    sequence: int
+    closed_at: float
+
+
+def transcript_of(
+    result: Recognition,
+    audio: TimedAudio,
+    heard: Heard,
+    vocabulary: Vocabulary,
+    settings: TranscriptionSettings,
+    text_stage: Callable[[str], TextOutput],
+) -> Transcript | None:
+    """ASR's result as the outputs take it: vocabulary rewrites, detailed tokens, then formatting and redaction;
+    None when the model heard no word ("." or "..." is what it makes of a breath or a clipped tail)."""
+    text = vocabulary.rewrite(result.text)
+    if not any(c.isalnum() for c in text):
+        return None
+    tokens = None
+    if settings.detailed_tokens:  # only unredacted: detailed tokens with redaction is refused (4093)
+        bounds = (audio.start_ms, audio.end_ms)
+        tokens = tokens_from_words(result.words, audio.audio_start_ms, bounds, settings.smart_formatting)
+    output = text_stage(text)
+    return Transcript(
+        heard.stream_id,
+        heard.sequence,
+        audio.start_ms,
+        audio.end_ms,
+        output.text,
+        tokens,
+        heard.closed_at,
+        result.decode_ms,
+        output.unredacted,
+    )
+
+
 class StreamPipeline:
     """Fed PCM on the event loop (`push` is cheap: VAD only); ASR runs in the pool, delivery in one task."""
 
@@ -204,29 +255,14 @@ class StreamPipeline:
             return self._failed(recognized.segment, recognized.sequence, "text", error)
 
     def _transcript(self, recognized: _Recognized, fail_safe: bool) -> Transcript | None:
-        segment, result = recognized.segment, recognized.result
-        text = self._vocabulary.rewrite(result.text)
-        if not any(c.isalnum() for c in text):
-            return None  # "." or "..." is what the model makes of a breath or a clipped tail
-        tokens = None
-        if self._settings.detailed_tokens:  # only unredacted: detailed tokens with redaction is refused (4093)
-            tokens = tokens_from_words(
-                result.words,
-                segment.audio_start_ms,
-                (segment.start_ms, segment.end_ms),
-                self._settings.smart_formatting,
-            )
-        output = self._text_stage(text, fail_safe=True) if fail_safe else self._text_stage(text)
-        return Transcript(
-            self.stream_id,
-            recognized.sequence,
-            segment.start_ms,
-            segment.end_ms,
-            output.text,
-            tokens,
-            recognized.closed_at,
-            result.decode_ms,
-            output.unredacted,
+        stage = self._text_stage
+        return transcript_of(
+            recognized.result,
+            recognized.segment,
+            Heard(self.stream_id, recognized.sequence, recognized.closed_at),
+            self._vocabulary,
+            self._settings,
+            (lambda text: stage(text, fail_safe=True)) if fail_safe else stage,
         )
 
     def _failed(self, segment: Segment, sequence: int, stage: str, error: Exception) -> UtteranceFailed:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from asr.pool import PoolClosed
 from asr.recognizer import Recognition, RecognitionRequest
 from mediagw.outputs.spool import EMPTY, FAILED, AudioSpool, SpooledUtterance
+from mediagw.pipeline import Heard, TranscriptionSettings, transcript_of
 from mediagw.services import Services
-from mediagw.transcripts import Transcript, tokens_from_words
 
 log = logging.getLogger(__name__)
 MEDIA_GATEWAY_NAMESPACES = ("siprec", "twilio", "genesysaudiohook", "amazonconnect")
@@ -76,33 +77,25 @@ async def _settle(
 
 async def _deliver(services: Services, spool: AudioSpool, item: SpooledUtterance, result: Recognition) -> str:
     settings = item.settings
-    text = services.custom_vocabulary.rewrite(result.text)
-    if not any(c.isalnum() for c in text):
-        await spool.settle(item, EMPTY)
-        return "empty"
-    tokens = None
-    if settings.detailed_token:
-        bounds = (item.start_ms, item.end_ms)
-        tokens = tokens_from_words(result.words, item.audio_start_ms, bounds, settings.smart_formatting)
-    output = services.text_stage.process(
-        text,
+    text_stage = partial(
+        services.text_stage.process,
         conversation_id=_conversation_key(item),
         role=item.role,
         smart_formatting=settings.smart_formatting,
         output=settings.redaction_output,
-        fail_safe=True,
+        fail_safe=True,  # the conversation's context died with the process that spooled it
     )
-    transcript = Transcript(
-        item.stream_id,
-        -1,
-        item.start_ms,
-        item.end_ms,
-        output.text,
-        tokens,
-        asyncio.get_running_loop().time(),
-        result.decode_ms,
-        output.unredacted,
+    transcript = transcript_of(
+        result,
+        item,
+        Heard(item.stream_id, -1, asyncio.get_running_loop().time()),
+        services.custom_vocabulary,
+        TranscriptionSettings(settings.smart_formatting, settings.detailed_token),
+        text_stage,
     )
+    if transcript is None:
+        await spool.settle(item, EMPTY)
+        return "empty"
     sender = {"externalId": item.participant_id, "role": item.role}
     await services.store_and_publish(
         transcript,
