@@ -12,7 +12,7 @@ from mediagw.turns import StreamTurns, TurnOrder
 from redaction.context import ConversationContext
 from redaction.entities import EntityId
 from redaction.formatting import spoken_form
-from redaction.itn import to_written
+from redaction.languages import ENGLISH, to_written
 from redaction.redactor import Redactor
 from redaction.settings import EntitySettings
 
@@ -81,11 +81,13 @@ class TextStage:
         smart_formatting: bool,
         output: str,
         fail_safe: bool = False,
+        language: str = ENGLISH,
     ) -> TextOutput:
-        """`fail_safe`: the other party's last words are not known yet; any secret number is taken as asked for."""
+        """`fail_safe`: the other party's last words are not known yet; any secret number is taken as asked for.
+        `language`: the stream's ISO 639-1 code ('en', 'es'), whose words formatting and redaction read."""
         if not smart_formatting:
             return TextOutput(spoken_form(text))  # redaction needs written text: refused at start (4092)
-        written = to_written(text)
+        written = to_written(text, language)
         now = time.monotonic()
         context = self._conversations.get(conversation_id, now)
         try:
