@@ -26,10 +26,15 @@ class Abandoned(PoolClosed):
     """The shutdown deadline came before this utterance was decoded: the caller keeps it for later."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Job:
     request: RecognitionRequest
     future: asyncio.Future[Recognition]
+    stream: Hashable = None
+    taken: bool = False  # a worker has it (decoding or decoded)
+
+
+SpeculativeJob = _Job  # what `speculate` hands back, for `confirm` or `withdraw`
 
 
 @dataclass
@@ -54,6 +59,11 @@ class AsrPool:
     A worker that finds a backlog takes up to `max_batch` utterances (of any streams, in the same fair order) into
     one decode: under load this raises throughput, and when the queue is short it costs nothing, since no worker
     waits to fill a batch. Callers without a stream key share one lane.
+
+    Speculative decodes (an utterance whose end is not confirmed yet) are the first work skipped under load: one
+    is accepted only while a worker is idle and nothing is queued, and taken only when no utterance is queued.
+    They count in no backlog. `confirm` turns one into an utterance that waits its turn in its stream's lane
+    (unless a worker has it already); `withdraw` drops it, or ignores its result if its decode has begun.
     """
 
     def __init__(
@@ -83,6 +93,8 @@ class AsrPool:
         self._closed = False
         self._abandoned = False
         self._running: set[asyncio.Future[Recognition]] = set()  # futures of the decodes in the executor now
+        self._busy = 0  # workers decoding now
+        self._speculative: deque[_Job] = deque()  # speculative decodes no worker has taken
 
     @property
     def backlog(self) -> int:
@@ -109,16 +121,54 @@ class AsrPool:
             raise Abandoned("ASR pool gave up its work at the shutdown deadline")
         if self._closed:
             raise PoolClosed("ASR pool is shut down")
-        job = _Job(request, asyncio.get_running_loop().create_future())
-        lane = self._lanes.get(stream)
-        if lane is None:
-            lane = self._lanes[stream] = _Lane(self._served.get(stream, -1), next(self._clock))
-        lane.waiting.append(job)
-        self._waiting += 1
+        job = _Job(request, asyncio.get_running_loop().create_future(), stream)
         self._unfinished += 1
         self._idle.clear()
-        self._admit()
+        self._enqueue(job)
         return await job.future
+
+    def speculate(self, request: RecognitionRequest, stream: Hashable = None) -> SpeculativeJob | None:
+        """Decode ahead of need if the pool has room: None (skipped) while any utterance is queued or waiting, or
+        every worker is busy or has a speculation to take. The result comes on the job's future."""
+        if self._closed or self._queued or self._waiting or self._busy + len(self._speculative) >= self._worker_count:
+            return None
+        job = _Job(request, asyncio.get_running_loop().create_future(), stream)
+        self._speculative.append(job)
+        self._unfinished += 1
+        self._idle.clear()
+        self._work_ready.set()
+        return job
+
+    def confirm(self, job: SpeculativeJob) -> None:
+        """The utterance is final as speculated: not taken yet, it now waits its turn as any utterance does."""
+        if job.taken or job.future.done():
+            return
+        self._speculative.remove(job)
+        self._enqueue(job)
+
+    def withdraw(self, job: SpeculativeJob) -> bool:
+        """The speculation is void. Returns whether a decode was spent on it (begun or done)."""
+        if job.taken:
+            job.future.cancel()  # a decode running still ends; its result is ignored
+            return True
+        if not job.future.done():
+            self._speculative.remove(job)
+            job.future.cancel()
+            self._finished(1)
+        return False
+
+    def _enqueue(self, job: _Job) -> None:
+        lane = self._lanes.get(job.stream)
+        if lane is None:
+            lane = self._lanes[job.stream] = _Lane(self._served.get(job.stream, -1), next(self._clock))
+        lane.waiting.append(job)
+        self._waiting += 1
+        self._admit()
+
+    def _finished(self, count: int) -> None:
+        self._unfinished -= count
+        if not self._unfinished:
+            self._idle.set()
 
     async def drain(self) -> None:
         """Wait until every queued utterance has been decoded."""
@@ -130,6 +180,8 @@ class AsrPool:
         A decode already in the executor runs to its end; its result is ignored."""
         self._abandoned = self._closed = True
         jobs = [job for lane in self._lanes.values() for job in (*lane.queued, *lane.waiting)]
+        jobs += self._speculative
+        self._speculative.clear()
         self._lanes.clear()
         self._queued = self._waiting = 0
         self._work_ready.clear()
@@ -138,9 +190,7 @@ class AsrPool:
             if not future.done():
                 future.set_exception(Abandoned("not decoded before the shutdown deadline"))
                 given_up += 1
-        self._unfinished -= len(jobs)
-        if not self._unfinished:
-            self._idle.set()
+        self._finished(len(jobs))
         return given_up
 
     async def close(self) -> None:
@@ -175,7 +225,18 @@ class AsrPool:
             self._work_ready.set()
 
     def _take(self) -> list[_Job]:
-        """Up to max_batch queued utterances, one at a time from the least recently served stream."""
+        """Up to max_batch queued utterances, one at a time from the least recently served stream; speculative
+        decodes only when no utterance is queued."""
+        jobs = self._take_queued() or [
+            self._speculative.popleft() for _ in range(min(self._max_batch, len(self._speculative)))
+        ]
+        if not self._queued and not self._speculative:
+            self._work_ready.clear()
+        for job in jobs:
+            job.taken = True
+        return jobs
+
+    def _take_queued(self) -> list[_Job]:
         jobs: list[_Job] = []
         while len(jobs) < self._max_batch and self._queued:
             key, lane = min(
@@ -188,8 +249,6 @@ class AsrPool:
                 del self._lanes[key]
         self._forget_old_streams()
         self._admit()
-        if not self._queued:
-            self._work_ready.clear()
         return jobs
 
     def _forget_old_streams(self) -> None:
@@ -208,6 +267,7 @@ class AsrPool:
             if not jobs:
                 continue
             self._running.update(job.future for job in jobs)
+            self._busy += 1
             try:
                 results = await loop.run_in_executor(self._executor, self._recognize, [j.request for j in jobs])
             except Exception as error:  # a failed decode fails its utterances, never the worker
@@ -220,7 +280,6 @@ class AsrPool:
                     if not job.future.done():
                         job.future.set_result(result)
             finally:
+                self._busy -= 1
                 self._running.difference_update(job.future for job in jobs)
-                self._unfinished -= len(jobs)
-                if not self._unfinished:
-                    self._idle.set()
+                self._finished(len(jobs))

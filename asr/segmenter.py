@@ -1,12 +1,20 @@
-"""Cuts a stream of 20 ms frames into utterances with a VAD (webrtcvad or Silero). Sans-I/O: frames in, segments out."""
+"""Cuts a stream of 20 ms frames into utterances with a VAD (webrtcvad or Silero). Sans-I/O: frames in, segments out.
+
+Speculation: `speculate_ms` of silence after speech, the segmenter offers the utterance as it would close it
+(`speculations()`); whoever decodes it reports where its text stops (`speculated()`), and the end-of-utterance
+wait adapts: `end_silence_finished_ms` after a finished sentence, `end_silence_open_ms` mid-phrase. The closed
+Segment names the speculation whose audio it is (`speculation`), so its decode is not repeated; speech that
+resumes voids the speculation.
+"""
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from asr.endings import Ending
 from asr.frame import FRAME_MS, Frame, Pcm
 from asr.vad import VADS, VadOptions, make_vad
 
@@ -20,9 +28,10 @@ class SegmenterOptions:
     silero_threshold: float = 0.5  # Silero speech probability that opens speech (closes 0.15 lower)
     start_window_ms: int = 100  # speech starts when this window holds...
     start_trigger_ms: int = 60  # ...at least this much voiced audio
-    end_silence_ms: int = (
-        300  # an utterance ends after this much unvoiced audio (bench: 300 keeps WER, 400 adds 100 ms)
-    )
+    end_silence_ms: int = 300  # an utterance ends after this much unvoiced audio, unless a speculation adapts it
+    speculate_ms: int = 100  # after this much silence the utterance is offered for a speculative decode (0: off)
+    end_silence_finished_ms: int = 200  # the wait once the speculative text ends a sentence
+    end_silence_open_ms: int = 800  # the wait once it stops mid-phrase (a digit group, a trailing "and" or "um")
     pre_roll_ms: int = 200  # audio kept before the detected start (soft onsets)
     post_roll_ms: int = 100  # audio kept after the last voiced frame
     min_utterance_ms: int = 200  # shorter voiced runs are clicks and breaths, not speech
@@ -45,6 +54,16 @@ class SegmenterOptions:
             raise ValueError("segmenter.end_silence_ms must be at least one frame (20 ms)")
         if self.max_utterance_ms < 1000 or self.cut_search_ms >= self.max_utterance_ms:
             raise ValueError("segmenter.max_utterance_ms must be >= 1000 and > cut_search_ms")
+        if min(self.end_silence_finished_ms, self.end_silence_open_ms) < FRAME_MS:
+            raise ValueError("segmenter.end_silence_finished_ms and end_silence_open_ms must be >= 20")
+        if self.speculate_ms and self.speculate_ms < self.post_roll_ms:  # its audio must be what a close sends
+            raise ValueError("segmenter.speculate_ms must be 0 (off) or at least post_roll_ms")
+
+    def end_silence(self, ending: Ending) -> int:
+        """The end-of-utterance wait after a speculation's text; never beyond end_silence_ms in the wrong way."""
+        if ending is Ending.FINISHED:
+            return min(self.end_silence_finished_ms, self.end_silence_ms)
+        return max(self.end_silence_open_ms, self.end_silence_ms) if ending is Ending.OPEN else self.end_silence_ms
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,15 @@ class Segment:
     end_ms: int
     closed_at_ms: int  # media time at which the segmenter decided the utterance was over
     forced_cut: bool  # closed by max_utterance_ms; the speech continues in the next segment
+    speculation: int | None = None  # the speculation whose audio this is: its decode is this one's
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """An utterance offered for decoding before its end is confirmed; `segment.speculation` is its id."""
+
+    id: int
+    segment: Segment
 
 
 class Segmenter:
@@ -73,6 +101,11 @@ class Segmenter:
         self._last_voiced_end = 0
         self._silence_ms = 0
         self._hole_ms = 0  # digital silence in a row, inside an utterance
+        self._end_silence_ms = options.end_silence_ms  # adapted by a speculation's text
+        self._speculation: int | None = None  # the live speculation: the audio a close would send now
+        self._speculated = False  # this silence has been offered already
+        self._offers: list[Speculation] = []
+        self._next_id = 0
 
     @property
     def in_utterance(self) -> bool:
@@ -88,13 +121,45 @@ class Segmenter:
             pass  # a lost packet inside speech: neither speech nor the silence that ends it
         elif voiced:
             self._last_voiced_end, self._silence_ms = frame.end_ms, 0
+            self._void_speculation()
         else:
             self._silence_ms += frame.duration_ms
-        if self._silence_ms >= self._options.end_silence_ms:
+        if self._silence_ms >= self._end_silence_ms:
             return self._close(frame.end_ms)
         if frame.end_ms - self._frames[0][0].position_ms >= self._options.max_utterance_ms:
-            return self._cut(frame.end_ms)
+            # in a pause past the usual wait (a longer one was adapted) the speech is over: a close, not a cut
+            over = self._silence_ms >= self._options.end_silence_ms
+            return self._close(frame.end_ms) if over else self._cut(frame.end_ms)
+        if self._options.speculate_ms and not self._speculated and self._silence_ms >= self._options.speculate_ms:
+            self._offer(frame.end_ms)
         return []
+
+    def speculations(self) -> list[Speculation]:
+        """Utterances to decode speculatively, offered since the last call (at most one is live)."""
+        offers, self._offers = self._offers, []
+        return [offer for offer in offers if offer.id == self._speculation]  # not one closed or voided since
+
+    def speculated(self, speculation_id: int, ending: Ending) -> list[Segment]:
+        """A speculation's text stops at `ending`: the wait adapts, and the utterance closes now if its silence
+        is already that long. A void speculation (speech resumed, or closed) changes nothing."""
+        if speculation_id != self._speculation or not self._frames:
+            return []
+        self._end_silence_ms = self._options.end_silence(ending)
+        if self._silence_ms >= self._end_silence_ms:
+            return self._close(self._frames[-1][0].end_ms)
+        return []
+
+    def _offer(self, at_ms: int) -> None:
+        self._speculated = True
+        if self._last_voiced_end - self._speech_start < self._options.min_utterance_ms:
+            return  # a close would drop it
+        self._speculation, self._next_id = self._next_id, self._next_id + 1
+        segment = self._segment(self._kept_frames(), self._last_voiced_end, at_ms, forced_cut=False)
+        self._offers.append(Speculation(self._speculation, segment))
+
+    def _void_speculation(self) -> None:
+        self._speculation, self._speculated = None, False
+        self._end_silence_ms = self._options.end_silence_ms
 
     def flush(self) -> list[Segment]:
         """End of stream: an utterance in progress is closed, not dropped."""
@@ -115,16 +180,23 @@ class Segmenter:
         self._speech_start = first_voiced.position_ms
         self._last_voiced_end = max(f.end_ms for f, v in self._frames if v)
         self._silence_ms = frame.end_ms - self._last_voiced_end
+        self._void_speculation()
         return []
 
-    def _close(self, closed_at_ms: int) -> list[Segment]:
+    def _kept_frames(self) -> list[Frame]:
         keep_until = self._last_voiced_end + self._options.post_roll_ms
-        frames = [f for f, _ in self._frames if f.position_ms < keep_until]
+        return [f for f, _ in self._frames if f.position_ms < keep_until]
+
+    def _close(self, closed_at_ms: int) -> list[Segment]:
+        frames = self._kept_frames()
+        speculation = self._speculation
         self._frames = []
+        self._void_speculation()
         # After a forced cut whose rest held no voiced frame, nothing is left to send (frames is empty).
         if not frames or self._last_voiced_end - self._speech_start < self._options.min_utterance_ms:
             return []
-        return [self._segment(frames, self._last_voiced_end, closed_at_ms, forced_cut=False)]
+        segment = self._segment(frames, self._last_voiced_end, closed_at_ms, forced_cut=False)
+        return [replace(segment, speculation=speculation)]
 
     def _cut(self, closed_at_ms: int) -> list[Segment]:
         """Split a monologue at the quietest recent frame; the rest opens the next utterance."""
@@ -133,6 +205,7 @@ class Segmenter:
         end_ms = max((f.end_ms for f, v in head if v), default=head[-1][0].end_ms)
         segment = self._segment([f for f, _ in head], end_ms, closed_at_ms, forced_cut=True)
         self._frames = tail
+        self._void_speculation()
         if tail:
             self._speech_start = tail[0][0].position_ms
         return [segment]

@@ -121,6 +121,14 @@ class Metrics:
         self.asr_loops_cut = Counter(
             "mediagw_asr_loops_cut", "Decodes cut as hallucination loops", registry=self.registry
         )
+        self.speculative_decodes = Counter(
+            "mediagw_speculative_decodes",
+            "Speculative decodes before an utterance's end was confirmed, by outcome: used (its result was the "
+            "utterance's), wasted (decoded, then speech resumed), withdrawn (void before a worker took it), "
+            "skipped (the ASR pool had no idle worker)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.utterances_dropped = Counter(
             "mediagw_utterances_dropped",
             "Utterances decoded but dropped as non-speech (no_speech: the model judged it silence)",

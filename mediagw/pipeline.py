@@ -9,10 +9,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from asr.endings import ending_of
 from asr.frame import SAMPLE_RATE, FrameAssembler, Pcm
-from asr.pool import Abandoned, AsrPool
+from asr.pool import Abandoned, AsrPool, SpeculativeJob
 from asr.recognizer import Recognition, RecognitionRequest
-from asr.segmenter import Segment, Segmenter, SegmenterOptions
+from asr.segmenter import Segment, Segmenter, SegmenterOptions, Speculation
 from mediagw.latency import StageTimes
 from mediagw.metrics import Metrics
 from mediagw.postprocess import TextOutput
@@ -168,6 +169,8 @@ class StreamPipeline:
         self._turns = turns  # the conversation's order across its parties, for redaction's context
         self._assembler = FrameAssembler(origin_ms)
         self._segmenter = Segmenter(segmenter) if pool is not None else None
+        self._speculation: tuple[int, SpeculativeJob] | None = None  # the live speculative decode
+        self._speculative = metrics.speculative_decodes
         self._pending: asyncio.Queue[tuple[asyncio.Task[_Outcome], Turn | None] | None] = asyncio.Queue()
         self._deliverer = asyncio.create_task(self._deliver(), name=f"deliver-{stream_id}")
         self._sequence = 0
@@ -195,6 +198,8 @@ class StreamPipeline:
         for frame in self._assembler.push(samples):
             for segment in self._segmenter.push(frame):
                 self._schedule(segment)
+        for speculation in self._segmenter.speculations():
+            self._speculate(speculation)
 
     def _count_audio(self) -> None:
         self._audio_seconds.inc((self.samples_received - self._samples_counted) / SAMPLE_RATE)
@@ -211,25 +216,68 @@ class StreamPipeline:
                         self._schedule(segment)
                 for segment in self._segmenter.flush():
                     self._schedule(segment)
+                self._void_speculation()
             self._pending.put_nowait(None)
         await asyncio.shield(self._deliverer)
+
+    def _request(self, segment: Segment) -> RecognitionRequest:
+        return RecognitionRequest(
+            segment.samples, hotwords=self._vocabulary.hotwords(), word_timestamps=self._settings.detailed_tokens
+        )
+
+    def _speculate(self, speculation: Speculation) -> None:
+        """Decode the utterance before its end is confirmed, if the pool has an idle worker."""
+        assert self._pool is not None
+        self._void_speculation()
+        job = self._pool.speculate(self._request(speculation.segment), self.stream_id)
+        if job is None:
+            self._speculative.labels("skipped").inc()
+            return
+        self._speculation = (speculation.id, job)
+        job.future.add_done_callback(lambda future: self._speculated(speculation.id, future))
+
+    def _speculated(self, speculation_id: int, future: asyncio.Future[Recognition]) -> None:
+        """A speculative decode is done: where its text stops sets the end-of-utterance wait (the text itself
+        goes nowhere else), and the utterance may close at once."""
+        if future.cancelled() or future.exception() is not None or self._segmenter is None or self._finished:
+            return
+        for segment in self._segmenter.speculated(speculation_id, ending_of(future.result().text)):
+            self._schedule(segment)
+
+    def _void_speculation(self) -> None:
+        if self._speculation is not None and self._pool is not None:
+            spent = self._pool.withdraw(self._speculation[1])
+            self._speculative.labels("wasted" if spent else "withdrawn").inc()
+        self._speculation = None
+
+    def _speculated_job(self, segment: Segment) -> SpeculativeJob | None:
+        """The live speculation's decode, if it is this segment's; otherwise it is void."""
+        if self._speculation is None or self._pool is None or segment.speculation != self._speculation[0]:
+            self._void_speculation()
+            return None
+        job, self._speculation = self._speculation[1], None
+        self._pool.confirm(job)
+        self._speculative.labels("used").inc()
+        return job
 
     def _schedule(self, segment: Segment) -> None:
         sequence, self._sequence = self._sequence, self._sequence + 1
         closed_at = asyncio.get_running_loop().time()
-        request = RecognitionRequest(
-            segment.samples, hotwords=self._vocabulary.hotwords(), word_timestamps=self._settings.detailed_tokens
-        )
-        task = asyncio.create_task(self._transcribe(segment, request, sequence, closed_at))
+        job = self._speculated_job(segment)
+        early = job is not None and job.taken  # its decode began before the close
+        task = asyncio.create_task(self._transcribe(segment, sequence, closed_at, job, early))
         self._pending.put_nowait((task, self._turns.open(closed_at) if self._turns else None))
 
     async def _transcribe(
-        self, segment: Segment, request: RecognitionRequest, sequence: int, closed_at: float
+        self, segment: Segment, sequence: int, closed_at: float, job: SpeculativeJob | None, early: bool
     ) -> _Recognized | UtteranceFailed | UtteranceUntranscribed:
         assert self._pool is not None
         self._metrics.asr_queue_depth.set(self._pool.queue_depth + 1)
         try:
-            result = await self._pool.transcribe(request, self.stream_id)  # the pool serves streams in turn
+            if job is not None:
+                result = await job.future  # decoded (or being decoded) speculatively: no second decode
+            else:  # the pool serves streams in turn
+                result = await self._pool.transcribe(self._request(segment), self.stream_id)
         except Abandoned:
             return UtteranceUntranscribed(
                 self.stream_id, sequence, segment.start_ms, segment.end_ms, segment.audio_start_ms, segment.samples
@@ -245,7 +293,10 @@ class StreamPipeline:
             self._metrics.utterances_dropped.labels(result.dropped).inc()
         end_wait_s = (segment.closed_at_ms - segment.end_ms) / 1000
         decoded_at = asyncio.get_running_loop().time()
-        times = StageTimes(end_wait_s, closed_at, decoded_at, result.decode_ms / 1000)
+        decode_s = result.decode_ms / 1000
+        if early:  # a speculative decode ran (partly) before the close: only the rest is latency
+            decode_s = min(decode_s, max(0.0, decoded_at - closed_at))
+        times = StageTimes(end_wait_s, closed_at, decoded_at, decode_s)
         return _Recognized(segment, result, sequence, closed_at, times)
 
     def _text(self, recognized: _Recognized, fail_safe: bool) -> Transcript | UtteranceFailed | None:

@@ -1,0 +1,159 @@
+"""Speculative decode and the adaptive end of utterance, on the sans-I/O segmenter with a fake decode timing:
+frames go in one by one, a speculation's result is reported a set number of frames after it was offered."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from asr.endings import Ending, ending_of
+from asr.frame import Frame
+from asr.segmenter import Segment, Segmenter, SegmenterOptions, Speculation
+
+OPTIONS = SegmenterOptions(
+    speculate_ms=100, end_silence_ms=300, end_silence_finished_ms=200, end_silence_open_ms=800, post_roll_ms=100
+)
+
+
+def _speech(ms: int) -> np.ndarray[Any, np.dtype[np.int16]]:
+    """A voiced harmonic tone (webrtcvad takes it for speech)."""
+    t = np.arange(ms * 8) / 8000
+    return (sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 12)) * 6000).astype(np.int16)
+
+
+def _quiet(ms: int, seed: int = 1) -> np.ndarray[Any, np.dtype[np.int16]]:
+    """Line noise, not digital silence (which the segmenter takes for a lost packet)."""
+    return np.random.default_rng(seed).normal(0, 3, ms * 8).astype(np.int16)
+
+
+class Run:
+    """Feeds frames; `decode_frames` frames after each offer's, reports its result as `ending` (None: never)."""
+
+    def __init__(self, options: SegmenterOptions, ending: Ending | None, decode_frames: int) -> None:
+        self.segmenter = Segmenter(options)
+        self.ending, self.decode_frames = ending, decode_frames
+        self.offers: list[tuple[int, Speculation]] = []  # (frame index offered at, offer)
+        self.closed: list[Segment] = []
+        self.frame = 0
+
+    def feed(self, audio: np.ndarray[Any, np.dtype[np.int16]]) -> None:
+        for i in range(0, len(audio) - 159, 160):
+            self.closed += self.segmenter.push(Frame(self.frame * 20, audio[i : i + 160]))
+            self.offers += [(self.frame, offer) for offer in self.segmenter.speculations()]
+            for at, offer in self.offers:
+                if self.ending is not None and self.frame - at == self.decode_frames:
+                    self.closed += self.segmenter.speculated(offer.id, self.ending)
+            self.frame += 1
+
+
+def test_silence_after_speech_offers_the_utterance_as_it_will_close() -> None:
+    run = Run(OPTIONS, None, 0)
+    run.feed(np.concatenate([_quiet(300), _speech(800), _quiet(1000)]))
+    assert len(run.offers) == 1 and len(run.closed) == 1
+    at, offer = run.offers[0]
+    closed = run.closed[0]
+    assert at * 20 + 20 - closed.end_ms == OPTIONS.speculate_ms
+    np.testing.assert_array_equal(offer.segment.samples, closed.samples)  # the decode is reusable as is
+    assert closed.speculation == offer.id
+    assert closed.closed_at_ms - closed.end_ms == OPTIONS.end_silence_ms  # no result came: the usual wait
+
+
+@pytest.mark.parametrize(
+    ("ending", "decode_frames", "wait_ms"),
+    [
+        (Ending.FINISHED, 3, 200),  # decoded 60 ms after the offer: the shorter wait holds
+        (Ending.FINISHED, 9, 280),  # decoded 180 ms after it: closes the moment the result comes (100 + 180)
+        (Ending.UNKNOWN, 3, 300),
+        (Ending.OPEN, 3, 800),  # "... 4111 1111": the reader is likely to go on
+    ],
+)
+def test_the_end_of_utterance_wait_follows_where_the_speculative_text_stops(
+    ending: Ending, decode_frames: int, wait_ms: int
+) -> None:
+    run = Run(OPTIONS, ending, decode_frames)
+    run.feed(np.concatenate([_quiet(300), _speech(800), _quiet(1500)]))
+    assert len(run.closed) == 1
+    closed = run.closed[0]
+    assert closed.closed_at_ms - closed.end_ms == wait_ms
+    assert closed.speculation == run.offers[0][1].id
+
+
+def test_speech_that_resumes_voids_the_speculation_and_the_wait_it_set() -> None:
+    run = Run(OPTIONS, Ending.FINISHED, 1)
+    run.feed(np.concatenate([_quiet(300), _speech(600), _quiet(280)]))  # webrtcvad hangs over ~120 ms
+    first = run.offers[0][1]  # offered, decoded "finished": a 200 ms wait, not reached yet
+    run.ending = None  # the second speculation's decode never comes back (skipped under load)
+    run.feed(np.concatenate([_speech(600), _quiet(360)]))  # the speaker went on: ~240 ms of silence since
+    assert run.closed == [] and len(run.offers) == 2  # the wait is 300 ms again
+    assert run.segmenter.speculated(first.id, Ending.FINISHED) == []  # a void result changes nothing
+    run.feed(_quiet(100))
+    assert len(run.closed) == 1
+    closed = run.closed[0]
+    assert closed.speculation == run.offers[1][1].id != first.id
+    assert closed.closed_at_ms - closed.end_ms == OPTIONS.end_silence_ms
+    assert len(closed.samples) > len(first.segment.samples)
+
+
+def test_a_late_result_for_a_closed_utterance_is_ignored() -> None:
+    run = Run(OPTIONS, None, 0)
+    run.feed(np.concatenate([_quiet(300), _speech(600), _quiet(600)]))
+    assert len(run.closed) == 1
+    assert run.segmenter.speculated(run.offers[0][1].id, Ending.FINISHED) == []
+
+
+def test_speculation_off_and_short_blips_offer_nothing() -> None:
+    audio = np.concatenate([_quiet(300), _speech(800), _quiet(600)])
+    off = Run(SegmenterOptions(speculate_ms=0), None, 0)
+    off.feed(audio)
+    assert off.offers == [] and len(off.closed) == 1 and off.closed[0].speculation is None
+    blip = Run(replace(OPTIONS, min_utterance_ms=400), None, 0)
+    blip.feed(np.concatenate([_quiet(300), _speech(120), _quiet(600)]))  # under min_utterance_ms
+    assert blip.offers == [] and blip.closed == []
+
+
+def test_a_forced_cut_voids_the_speculation() -> None:
+    options = SegmenterOptions(max_utterance_ms=1000, cut_search_ms=500, end_silence_open_ms=800)
+    run = Run(options, Ending.OPEN, 1)  # "and ..." every time: waits up to 800 ms, past the maximum length
+    run.feed(np.concatenate([_quiet(100), _speech(500), _quiet(700)]))
+    assert [c.forced_cut for c in run.closed] == [True]  # reached within the usual 300 ms: cut as before
+    assert run.closed[0].speculation is None
+
+
+def test_the_maximum_length_reached_in_a_long_wait_closes_the_utterance() -> None:
+    options = SegmenterOptions(max_utterance_ms=1500, cut_search_ms=500, end_silence_open_ms=800)
+    run = Run(options, Ending.OPEN, 1)
+    run.feed(np.concatenate([_quiet(100), _speech(800), _quiet(900)]))
+    assert [c.forced_cut for c in run.closed] == [False]  # the speech was over: nothing continues
+    assert run.closed[0].speculation == run.offers[0][1].id
+
+
+def test_speculation_options_are_validated() -> None:
+    with pytest.raises(ValueError, match="speculate_ms"):
+        Segmenter(SegmenterOptions(speculate_ms=60, post_roll_ms=100))
+    with pytest.raises(ValueError, match="end_silence_finished_ms"):
+        Segmenter(SegmenterOptions(end_silence_finished_ms=0))
+    wide = SegmenterOptions(end_silence_ms=1000, end_silence_finished_ms=200, end_silence_open_ms=800)
+    assert [wide.end_silence(e) for e in (Ending.FINISHED, Ending.UNKNOWN, Ending.OPEN)] == [200, 1000, 1000]
+
+
+@pytest.mark.parametrize(
+    ("text", "ending"),
+    [
+        ("Hi, I was charged twice for my internet bill this month.", Ending.FINISHED),
+        ("Is there a change fee?", Ending.FINISHED),
+        ("Yes, the number is 4111 1111.", Ending.OPEN),
+        ("four five two seven.", Ending.OPEN),
+        ("My card number is, um", Ending.OPEN),
+        ("I'd like to pay the bill and", Ending.OPEN),
+        ("So the reference is,", Ending.OPEN),
+        ("Let me check...", Ending.OPEN),
+        ("I was charged twice for my internet bill this month", Ending.FINISHED),
+        ("", Ending.UNKNOWN),
+        (" . ", Ending.UNKNOWN),
+    ],
+)
+def test_endings_of_speculative_texts(text: str, ending: Ending) -> None:
+    assert ending_of(text) is ending

@@ -1,0 +1,162 @@
+"""Speculative decodes in the ASR pool (the first work skipped under load) and through a stream's pipeline
+(one decode per utterance when the speculation holds, the end-of-utterance wait set by its text)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+from asr.pool import AsrPool
+from asr.recognizer import Recognition, RecognitionRequest
+from mediagw.metrics import Metrics
+from mediagw.postprocess import TextOutput
+from tests.conftest import channel_of
+from tests.unit.test_pipeline_failures import Outputs, pipeline_on
+from tests.unit.test_speculation import _quiet, _speech
+from tests.waits import eventually
+
+
+def request(tag: int) -> RecognitionRequest:
+    return RecognitionRequest(np.full(160, tag, dtype=np.int16))
+
+
+class Gate:
+    """A recognizer that records what it decodes and holds each decode until released."""
+
+    def __init__(self, text: str = "x", hold: bool = True) -> None:
+        self.text, self.decoded, self.started = text, [], threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+
+    def __call__(self, batch: list[RecognitionRequest]) -> list[Recognition]:
+        self.decoded += [int(r.samples[0]) for r in batch]
+        self.started.set()
+        self.release.wait(60)
+        return [Recognition(self.text) for _ in batch]
+
+
+async def test_a_speculation_is_skipped_under_load_and_waits_behind_every_utterance() -> None:
+    gate = Gate()
+    pool = AsrPool(gate, workers=1, queue_size=16)
+    pool.start()
+    speculative = pool.speculate(request(1), "a")
+    assert speculative is not None
+    assert pool.backlog == 0  # droppable work makes no node look overloaded
+    assert pool.speculate(request(2), "b") is None  # the one worker has a speculation to take already
+    assert await asyncio.to_thread(gate.started.wait, 60)
+    busy = [asyncio.create_task(pool.transcribe(request(i), s)) for i, s in ((3, "a"), (4, "b"))]
+    await eventually(lambda: pool.queue_depth == 2)
+    assert pool.speculate(request(5), "c") is None  # utterances are queued: skipped
+    gate.release.set()
+    await asyncio.gather(*busy)
+    late = pool.speculate(request(6), "c")
+    assert late is not None and (await late.future).text == "x"
+    await pool.close()
+    assert gate.decoded == [1, 3, 4, 6]
+
+
+async def test_an_utterance_queued_after_a_speculation_is_decoded_before_it() -> None:
+    gate = Gate(hold=False)
+    pool = AsrPool(gate, workers=1, queue_size=16)  # not started yet: nothing is taken
+    speculative = pool.speculate(request(1), "a")
+    assert speculative is not None
+    queued = asyncio.create_task(pool.transcribe(request(2), "b"))
+    await eventually(lambda: pool.queue_depth == 1)
+    pool.start()
+    await asyncio.gather(queued, speculative.future)
+    await pool.close()
+    assert gate.decoded == [2, 1]
+
+
+async def test_confirmed_before_a_worker_took_it_it_waits_its_turn_and_is_decoded_once() -> None:
+    gate = Gate(hold=False)
+    pool = AsrPool(gate, workers=1, queue_size=16)  # not started yet: nothing is taken
+    speculative = pool.speculate(request(11), "y")
+    assert speculative is not None
+    queued = asyncio.create_task(pool.transcribe(request(12), "z"))
+    await eventually(lambda: pool.queue_depth == 1)
+    pool.confirm(speculative)  # now an utterance of stream y, in its lane, behind stream z's
+    assert pool.backlog == 2
+    pool.start()
+    await asyncio.gather(queued, speculative.future)
+    await pool.close()
+    assert gate.decoded == [12, 11]
+
+
+async def test_withdrawn_before_a_worker_took_it_it_costs_no_decode() -> None:
+    gate = Gate(hold=False)
+    pool = AsrPool(gate, workers=2, queue_size=16)
+    speculative = pool.speculate(request(1), "a")  # the workers are not started: nobody takes it
+    assert speculative is not None
+    assert pool.withdraw(speculative) is False
+    assert speculative.future.cancelled()
+    pool.start()
+    running = pool.speculate(request(2), "a")
+    assert running is not None
+    await eventually(lambda: gate.decoded == [2])
+    assert pool.withdraw(running) is True  # taken: the decode was spent, its result goes nowhere
+    await pool.drain()
+    await pool.close()
+    assert gate.decoded == [2]
+
+
+def recognizer_saying(text: str, decodes: list[int]) -> Any:
+    def recognize(batch: list[RecognitionRequest]) -> list[Recognition]:
+        decodes.append(len(batch))
+        return [Recognition(text) for _ in batch]
+
+    return recognize
+
+
+async def fed_in_step(pipeline: Any, pool: AsrPool, samples: np.ndarray[Any, np.dtype[np.int16]]) -> None:
+    """20 ms at a time, each decode done before the next frame: a decoder far faster than the media clock."""
+    for start in range(0, len(samples), 160):
+        pipeline.push(samples[start : start + 160])
+        await pool.drain()
+    await pipeline.finish()
+    await pool.close()
+
+
+def speculative_count(metrics: Metrics, outcome: str) -> float:
+    return metrics.registry.get_sample_value("mediagw_speculative_decodes_total", {"outcome": outcome}) or 0.0
+
+
+def end_wait_sum(metrics: Metrics) -> float:
+    value = metrics.registry.get_sample_value("mediagw_utterance_stage_seconds_sum", {"stage": "end_wait"})
+    return value or 0.0
+
+
+@pytest.mark.parametrize(("text", "wait_s"), [("That is all, thank you.", 0.2), ("It is 4527", 0.8)])
+async def test_each_utterance_is_decoded_once_and_waits_as_its_text_ends(
+    call_audio: Any, text: str, wait_s: float
+) -> None:
+    samples, script = channel_of(call_audio["billing"], "customer")
+    samples = np.concatenate([samples, _quiet(1000)])  # the last utterance's wait is not cut by the flush
+    decodes: list[int] = []
+    metrics, outputs = Metrics(), Outputs()
+    pool = AsrPool(recognizer_saying(text, decodes), workers=1, queue_size=16)
+    pool.start()
+    pipeline = pipeline_on(pool, TextOutput, outputs.transcript, metrics)
+    await fed_in_step(pipeline, pool, samples)
+    assert len(outputs.transcripts) == len(script)
+    assert sum(decodes) == len(script)  # no second decode of any utterance
+    assert speculative_count(metrics, "used") == len(script)
+    assert end_wait_sum(metrics) == pytest.approx(wait_s * len(script), abs=0.001)
+
+
+async def test_speech_that_resumes_wastes_one_decode_and_the_utterance_stays_whole() -> None:
+    decodes: list[int] = []
+    metrics, outputs = Metrics(), Outputs()
+    pool = AsrPool(recognizer_saying("I would like to pay and", decodes), workers=1, queue_size=16)
+    pool.start()
+    pipeline = pipeline_on(pool, TextOutput, outputs.transcript, metrics)
+    audio = np.concatenate([_quiet(300), _speech(600), _quiet(280), _speech(600), _quiet(1200)])
+    await fed_in_step(pipeline, pool, audio)
+    assert len(outputs.transcripts) == 1  # "... and" held the utterance open over the 160 ms pause
+    assert sum(decodes) == 2
+    assert (speculative_count(metrics, "wasted"), speculative_count(metrics, "used")) == (1, 1)
