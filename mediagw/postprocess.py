@@ -92,7 +92,8 @@ class TextStage:
         context = self._conversations.get(conversation_id, now)
         try:
             assume = NUMBER_SECRETS & self._settings.active if fail_safe else frozenset()
-            redacted = self._redactor.redact(written, role, self._settings.active, context, now, assume).text
+            active = self._settings.active
+            redacted = self._redactor.redact(written, role, active, context, now, assume, language).text
         except Exception as error:  # fail closed, and say nothing of the text
             log.error("redaction failed (%s); the utterance is masked whole", type(error).__name__)
             redacted = "".join(self._mask if c.isalnum() else c for c in written)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from redaction.detectors import CARD_COMPLETE_DIGITS, NOT_A_CARD, NumberContext, Span, mentioned
-from redaction.digit_runs import DIGIT_WORDS, number_digits
+from redaction import spanish
+from redaction.detectors import CARD_COMPLETE_DIGITS, NumberContext, Span, mentioned, not_a_card
+from redaction.digit_runs import digit_words, number_digits
 from redaction.entities import EntityId
 from redaction.mentions import words_of
+from redaction.numbers_es import fold
 
 MAX_CARD_DIGITS = 19
 
@@ -54,14 +56,20 @@ class ConversationContext:
         self._unfinished: dict[str, tuple[str, float]] = {}  # an utterance that named nothing: half a question?
 
     def number_context(
-        self, role: str, text: str, now: float, active: frozenset[EntityId], assume: frozenset[EntityId] = frozenset()
+        self,
+        role: str,
+        text: str,
+        now: float,
+        active: frozenset[EntityId],
+        assume: frozenset[EntityId] = frozenset(),
+        language: str = "en",
     ) -> NumberContext:
-        expected = set(mentioned(text, active)) | assume
-        named_otherwise = bool(NOT_A_CARD.search(text))
+        expected = set(mentioned(text, active, language)) | assume
+        named_otherwise = not_a_card(text, language)
         request = self._requests.get(role)
         if request and now - request.at <= self._window_s and request.answers_left > 0:
             expected |= request.entities - request.answering
-            if request.answering and reads_on(text):  # "1" after "5 6": the rest of the CVV
+            if request.answering and reads_on(text, language):  # "1" after "5 6": the rest of the CVV
                 expected |= request.answering
             named_otherwise = named_otherwise or request.not_a_card
         fragment = self._fragments.get(role)
@@ -80,7 +88,9 @@ class ConversationContext:
             request and entity in request.entities and now - request.at <= self._window_s and request.answers_left > 0
         )
 
-    def record(self, role: str, text: str, now: float, spans: list[Span], active: frozenset[EntityId]) -> None:
+    def record(
+        self, role: str, text: str, now: float, spans: list[Span], active: frozenset[EntityId], language: str = "en"
+    ) -> None:
         """After an utterance is redacted: note what it asked the other party for and any number left open."""
         request = self._requests.get(role)
         if request:
@@ -88,11 +98,11 @@ class ConversationContext:
             request.answered(spans)  # a card read in pieces goes on as a fragment too
         # The agent naming a card, CVV, PIN... opens it whatever the ASR made of the punctuation, also when
         # the question was split over two utterances; the customer must ask.
-        question = role == "agent" or "?" in text or _asks(text)
-        asked = self._asked(role, text, now, active) if question else set()
-        if asked or (question and NOT_A_CARD.search(text)):
+        question = role == "agent" or "?" in text or "¿" in text or _asks(text, language)
+        asked = self._asked(role, text, now, active, language) if question else set()
+        if asked or (question and not_a_card(text, language)):
             self._ask(role, asked, now, not_a_card=not asked)
-        self._note_numbers(role, text, now, spans)
+        self._note_numbers(role, text, now, spans, language)
 
     def _ask(self, role: str, asked: set[EntityId], now: float, not_a_card: bool) -> None:
         """A new question replaces the other party's open one; naming only another kind of number ("on the
@@ -105,19 +115,19 @@ class ConversationContext:
                 continue
             self._requests[other] = _Request(set(asked), now, self._window_utterances, not_a_card)
 
-    def _asked(self, role: str, text: str, now: float, active: frozenset[EntityId]) -> set[EntityId]:
+    def _asked(self, role: str, text: str, now: float, active: frozenset[EntityId], language: str) -> set[EntityId]:
         """What `text` names, read after the speaker's previous utterance when that one named nothing: "And the
         security" + "code on the back"."""
-        asked = mentioned(text, active) - {EntityId.EMAIL}
+        asked = mentioned(text, active, language) - {EntityId.EMAIL}
         previous = self._unfinished.pop(role, None)
         if not asked and previous and now - previous[1] <= SPLIT_QUESTION_S:
-            asked = mentioned(f"{previous[0]} {text}", active) - {EntityId.EMAIL}
+            asked = mentioned(f"{previous[0]} {text}", active, language) - {EntityId.EMAIL}
         if not asked:
             self._unfinished[role] = (text, now)
         return asked
 
-    def _note_numbers(self, role: str, text: str, now: float, spans: list[Span]) -> None:
-        digits = number_digits(text)  # homophones inside a run count: "for 1 1 1" is 4111
+    def _note_numbers(self, role: str, text: str, now: float, spans: list[Span], language: str) -> None:
+        digits = number_digits(text, language)  # homophones inside a run count: "for 1 1 1" is 4111
         if not digits:
             fragment = self._fragments.get(role)
             if fragment:
@@ -156,15 +166,19 @@ _ASKING = (
 )
 
 
-def reads_on(text: str) -> bool:
+def reads_on(text: str, language: str = "en") -> bool:
     """An utterance that is little but digits: the rest of a number read in the utterance before."""
-    words = [w for w in words_of(text) if not w.isdigit() and w not in DIGIT_WORDS and w not in READING_WORDS]
+    digits, reading = digit_words(language), spanish.READING_WORDS if language == "es" else READING_WORDS
+    words = [w for w in words_of(text, language) if not w.isdigit() and w not in digits and w not in reading]
     return len(words) <= 2
 
 
 READING_WORDS = frozenset("and uh um er ah it s its is that that's the rest last then yes yeah sure okay".split())
 
 
-def _asks(text: str) -> bool:
+def _asks(text: str, language: str) -> bool:
+    if language == "es":
+        folded = fold(text)
+        return any(phrase in folded for phrase in spanish.ASKING)
     lowered = text.lower()
     return any(phrase in lowered for phrase in _ASKING)

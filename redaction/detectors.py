@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from redaction import spanish
 from redaction.entities import EntityId
 from redaction.mentions import mentions
+from redaction.numbers_es import fold
 
 E = EntityId
 
@@ -115,19 +117,26 @@ LAST_FOUR = re.compile(
 )
 
 
-def names_the_last_four(text: str, start: int, digits: str) -> bool:
+def names_the_last_four(text: str, start: int, digits: str, language: str = "en") -> bool:
     """ "the card ending in 1234": four digits at `start` said as a card's last four, which may be shown."""
-    return len(digits) == 4 and bool(LAST_FOUR.search(text, 0, start))
+    last_four = spanish.LAST_FOUR if language == "es" else LAST_FOUR
+    return len(digits) == 4 and bool(last_four.search(text, 0, start))
 
 
 def digits_of(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
-def mentioned(text: str, entities: Collection[EntityId]) -> set[EntityId]:
+def mentioned(text: str, entities: Collection[EntityId], language: str = "en") -> set[EntityId]:
     """Entities that `text` names (the agent's prompt, or the utterance itself), however the ASR spelled them."""
-    found = {entity for entity in entities if entity in KEYWORDS and KEYWORDS[entity].search(text)}
-    return found | mentions(text, entities)
+    keywords = spanish.KEYWORDS if language == "es" else KEYWORDS
+    found = {entity for entity in entities if entity in keywords and keywords[entity].search(text)}
+    return found | mentions(text, entities, language)
+
+
+def not_a_card(text: str, language: str = "en") -> bool:
+    """Whether `text` names its number as another kind of number: a reference, order, tracking... number."""
+    return bool((spanish.NOT_A_CARD if language == "es" else NOT_A_CARD).search(text))
 
 
 @dataclass(frozen=True)
@@ -153,10 +162,12 @@ class NumberContext:
         return in_progress or (E.CREDIT_CARD_NUMBER in self.expected and not self.named_otherwise)
 
 
-def number_spans(text: str, active: frozenset[EntityId], context: NumberContext) -> Iterator[Span]:
+def number_spans(
+    text: str, active: frozenset[EntityId], context: NumberContext, language: str = "en"
+) -> Iterator[Span]:
     """Card, CVV, PIN, SSN and phone numbers among the digit groups of `text`."""
     for match in NUMBER.finditer(text):
-        if names_the_last_four(text, match.start(), digits_of(match.group(0))):
+        if names_the_last_four(text, match.start(), digits_of(match.group(0)), language):
             continue
         span = classify_number(match.group(0), context, active)
         if span is not None:
@@ -210,20 +221,23 @@ def email_spans(text: str) -> Iterator[Span]:
         yield Span(match.start(1), match.end(1), E.EMAIL)
 
 
-def dob_spans(text: str) -> Iterator[Span]:
-    for match in DATE.finditer(text):
+def dob_spans(text: str, language: str = "en") -> Iterator[Span]:
+    for match in (spanish.DATE if language == "es" else DATE).finditer(text):
         yield Span(match.start(), match.end(), E.DOB)
 
 
-def password_spans(text: str, expected: bool) -> Iterator[Span]:
+def password_spans(text: str, expected: bool, language: str = "en") -> Iterator[Span]:
     """The words after 'password is'; when the agent asked for one, every word of the answer but filler."""
-    for match in PASSWORD_VALUE.finditer(text):
-        for word in _WORD.finditer(match.group(1)):
-            if word.group(0).lower() not in FILLER:
+    spanish_words = language == "es"
+    value, word_pattern = (spanish.PASSWORD_VALUE, spanish.WORD) if spanish_words else (PASSWORD_VALUE, _WORD)
+    filler, folded = (spanish.FILLER, fold) if spanish_words else (FILLER, str.lower)
+    for match in value.finditer(text):
+        for word in word_pattern.finditer(match.group(1)):
+            if folded(word.group(0)) not in filler:
                 yield Span(match.start(1) + word.start(), match.start(1) + word.end(), E.PASSWORD)
     if expected:
-        for word in _WORD.finditer(text):
-            if word.group(0).lower().strip(".,") not in FILLER:
+        for word in word_pattern.finditer(text):
+            if folded(word.group(0)).strip(".,") not in filler:
                 yield Span(word.start(), word.end(), E.PASSWORD)
 
 

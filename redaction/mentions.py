@@ -14,7 +14,9 @@ from functools import cache, lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
+from redaction import spanish
 from redaction.entities import EntityId
+from redaction.numbers_es import fold
 
 E = EntityId
 
@@ -73,43 +75,59 @@ _ACRONYM = re.compile(r"\b(?:[a-z]\.){2,}")  # "c.v.v." -> "c v v"
 
 
 @cache
-def _all_phrases() -> tuple[tuple[EntityId, tuple[str, ...]], ...]:
+def _all_phrases(language: str) -> tuple[tuple[EntityId, tuple[str, ...]], ...]:
+    if language == "es":
+        return tuple(
+            (entity, tuple(words_of(phrase, language)))
+            for entity, phrases in spanish.PHRASES.items()
+            for phrase in phrases
+        )
     return tuple((entity, tuple(phrase.split())) for entity, phrases in PHRASES.items() for phrase in phrases)
 
 
-def words_of(text: str) -> list[str]:
+def words_of(text: str, language: str = "en") -> list[str]:
+    """The words of `text`, lower case; in Spanish without accents and without articles and possessives."""
+    if language == "es":
+        words = _TOKEN.findall(_ACRONYM.sub(lambda m: m.group(0).replace(".", " "), fold(text)))
+        return [word for word in words if word not in spanish.FUNCTION_WORDS]
     lowered = _ACRONYM.sub(lambda m: m.group(0).replace(".", " "), text.lower())
     return _TOKEN.findall(lowered)
 
 
-def mentions(text: str, entities: Collection[EntityId]) -> set[EntityId]:
-    """The entities among `entities` that `text` names."""
-    words = words_of(text)
+def mentions(text: str, entities: Collection[EntityId], language: str = "en") -> set[EntityId]:
+    """The entities among `entities` that `text` names, in the words of `language` ('en' or 'es')."""
+    words = words_of(text, language)
     found: set[EntityId] = set()
     for i, word in enumerate(words):
-        for entity, phrase in _starting_with(word):
-            if entity in entities and entity not in found and _matches(words[i + 1 : i + len(phrase)], phrase[1:]):
+        for entity, phrase in _starting_with(word, language):
+            if (
+                entity in entities
+                and entity not in found
+                and _matches(words[i + 1 : i + len(phrase)], phrase[1:], language)
+            ):
                 found.add(entity)
     return found
 
 
 @lru_cache(maxsize=4096)
-def _starting_with(word: str) -> tuple[tuple[EntityId, tuple[str, ...]], ...]:
+def _starting_with(word: str, language: str) -> tuple[tuple[EntityId, tuple[str, ...]], ...]:
     """The phrases whose first word `word` may be: each distinct word of a call is looked at once."""
-    return tuple((e, phrase) for e, phrase in _all_phrases() if _same_word(word, phrase[0], len(phrase) > 1))
-
-
-def _matches(words: list[str], phrase: tuple[str, ...]) -> bool:
-    return len(words) == len(phrase) and all(
-        _same_word(heard, said, True) for heard, said in zip(words, phrase, strict=True)
+    return tuple(
+        (e, phrase) for e, phrase in _all_phrases(language) if _same_word(word, phrase[0], len(phrase) > 1, language)
     )
 
 
-def _same_word(heard: str, said: str, in_phrase: bool) -> bool:
+def _matches(words: list[str], phrase: tuple[str, ...], language: str) -> bool:
+    return len(words) == len(phrase) and all(
+        _same_word(heard, said, True, language) for heard, said in zip(words, phrase, strict=True)
+    )
+
+
+def _same_word(heard: str, said: str, in_phrase: bool, language: str) -> bool:
     if heard == said:
         return True
     if not in_phrase:  # a keyword on its own ("card", "pin") must be the word itself
         return False
-    if heard in MISHEARD.get(said, ()):
+    if heard in (spanish.MISHEARD if language == "es" else MISHEARD).get(said, ()):
         return True
     return len(said) >= 5 and Levenshtein.distance(heard, said, score_cutoff=1) <= 1

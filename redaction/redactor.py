@@ -11,6 +11,7 @@ from redaction.context import ConversationContext
 from redaction.detectors import Span
 from redaction.digit_runs import digit_run_spans
 from redaction.entities import EntityId
+from redaction.languages import base_language
 from redaction.mentions import mentions
 from redaction.rules import CompiledRule, RuleTimeout
 
@@ -62,6 +63,7 @@ class _Utterance:
     now: float
     assume: frozenset[EntityId]  # secrets to take as asked for, whatever the context says (fail safe)
     has_digits: bool
+    language: str
 
 
 class Redactor:
@@ -79,16 +81,19 @@ class Redactor:
         context: ConversationContext | None = None,
         now: float = 0.0,
         assume: frozenset[EntityId] = frozenset(),
+        language: str = "en",
     ) -> Redaction:
-        """Mask `text`. `assume`: secrets to treat as asked for, when the question may not be known yet."""
+        """Mask `text`. `assume`: secrets to treat as asked for, when the question may not be known yet.
+        `language`: the ISO 639-1 code whose keywords and number words are read ('en', 'es'; others read as 'en')."""
         context = context or ConversationContext()
-        utterance = _Utterance(text, role, active, context, now, assume, any(c.isdigit() for c in text))
+        language = base_language(language)
+        utterance = _Utterance(text, role, active, context, now, assume, any(c.isdigit() for c in text), language)
         try:
             spans = self._find(utterance)
         except RuleTimeout as error:
             log.warning("%s; the utterance is masked whole", error)  # the rule name, never the text
             spans = [Span(0, len(text), error.rule)]
-        context.record(role, text, now, spans, active)
+        context.record(role, text, now, spans, active, language)
         if not spans:
             return Redaction(text)
         return Redaction(apply_mask(text, spans, self._options.mask), tuple(sorted(spans, key=lambda s: s.start)))
@@ -98,10 +103,11 @@ class Redactor:
         spans = self._numbers(u)
         if E.EMAIL in active and "@" in text:
             spans += detectors.email_spans(text)
-        if E.DOB in active and u.has_digits and (mentions(text, {E.DOB}) or u.context.expects(u.role, E.DOB, u.now)):
-            spans += detectors.dob_spans(text)
+        dob = E.DOB in active and u.has_digits
+        if dob and (mentions(text, {E.DOB}, u.language) or u.context.expects(u.role, E.DOB, u.now)):
+            spans += detectors.dob_spans(text, u.language)
         if E.PASSWORD in active:
-            spans += detectors.password_spans(text, u.context.expects(u.role, E.PASSWORD, u.now))
+            spans += detectors.password_spans(text, u.context.expects(u.role, E.PASSWORD, u.now), u.language)
         if E.PROFANITY in active:
             spans += detectors.profanity_spans(text)
         for rule in self._rules:
@@ -114,11 +120,11 @@ class Redactor:
         card_on = E.CREDIT_CARD_NUMBER in active
         if not (u.has_digits or card_on or u.assume):
             return []
-        numbers = u.context.number_context(u.role, text, u.now, active, u.assume)
+        numbers = u.context.number_context(u.role, text, u.now, active, u.assume, u.language)
         expected = numbers.expected_number(active)
         spans: list[Span] = []
         if u.has_digits:
-            spans += detectors.number_spans(text, active, numbers)
+            spans += detectors.number_spans(text, active, numbers, u.language)
             if E.PHONE_NUMBER in active:
                 spans += detectors.phone_spans(text)
         if card_on or expected:  # fail safe: long runs, and any digit of an expected secret, unless a keep rule allows
@@ -128,7 +134,12 @@ class Redactor:
             runs = [
                 run
                 for run in digit_run_spans(
-                    text, numbers.previous_digits, expected, long_runs=card_on, reading=numbers.card_in_progress
+                    text,
+                    numbers.previous_digits,
+                    expected,
+                    long_runs=card_on,
+                    reading=numbers.card_in_progress,
+                    language=u.language,
                 )
                 if not any(k.start <= run.start and run.end <= k.end for k in kept)
             ]
