@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import ctranslate2
 import numpy as np
@@ -71,16 +72,22 @@ class RecognitionRequest:
     samples: Pcm  # 8 kHz int16
     hotwords: str = ""
     word_timestamps: bool = False
+    language: str = "en"  # ISO 639-1: the decoder's language token (one of Recognizer.languages)
+
+
+class LanguageNotSupported(ValueError):
+    """A request for a language the loaded model cannot transcribe (the ingress refuses it first)."""
 
 
 class Recognizer:
     """Holds the shared model; `recognize` is thread-safe and blocking (call it from a worker thread)."""
 
-    def __init__(self, model: ModelOptions, decode: DecodeOptions) -> None:
+    def __init__(self, model: ModelOptions, decode: DecodeOptions, cache_dir: Path | None = None) -> None:
         device = resolve_device(model.device)
         self.device = device
         self.decode = decode
-        self.model_path = resolve_model_path(model.path)
+        self.model_name = model.path
+        self.model_path = resolve_model_path(model.path, cache_dir)
         self._model = WhisperModel(
             str(self.model_path),
             device=device,
@@ -89,16 +96,36 @@ class Recognizer:
             num_workers=model.workers,
             local_files_only=True,
         )
-        self._tokenizer = Tokenizer(
-            self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language="en"
-        )
+        self._multilingual = bool(self._model.model.is_multilingual)
+        self._languages = tuple(self._model.supported_languages)
+        self._tokenizers: dict[str, Tokenizer] = {}
+        # for what does not depend on the language (suppressed tokens, loop checks): English, or the model's first
+        self._tokenizer = self._tokenizer_for("en" if "en" in self.languages else self.languages[0])
         self._suppressed = list(get_suppressed_tokens(self._tokenizer, (-1,)) or ())
         self._window_frames = int(decode.window_seconds * 100)
 
     @property
     def languages(self) -> list[str]:
         """ISO 639-1 codes the loaded model can transcribe."""
-        return list(self._model.supported_languages)
+        return list(self._languages)
+
+    def _tokenizer_for(self, language: str) -> Tokenizer:
+        """The tokenizer whose start sequence names `language` (created once per language; a dict insert is
+        atomic, so worker threads may race to create the same one harmlessly)."""
+        tokenizer = self._tokenizers.get(language)
+        if tokenizer is None:
+            if language not in self._languages:
+                raise LanguageNotSupported(f"the model {self.model_name!r} cannot transcribe {language[:10]!r}")
+            tokenizer = self._tokenizers[language] = self._new_tokenizer(language)
+        return tokenizer
+
+    def _new_tokenizer(self, language: str) -> Tokenizer:
+        return Tokenizer(
+            self._model.hf_tokenizer,
+            self._multilingual,
+            task="transcribe",
+            language=language if self._multilingual else None,
+        )
 
     def recognize(self, request: RecognitionRequest) -> Recognition:
         return self.recognize_batch([request])[0]
@@ -107,19 +134,23 @@ class Recognizer:
         """Decode several utterances in one generate() call.
 
         Encoding runs per utterance (batched int8 encoding was slower here); the decoder's steps are shared,
-        which is where batching pays (bench/asr_decode.py). Utterances with different hotwords are decoded
-        in separate groups, since one call takes prompts of one length.
+        which is where batching pays (bench/asr_decode.py). Utterances with different hotwords or languages are
+        decoded in separate groups, since one call takes prompts of one length.
         """
         results: dict[int, Recognition] = {}
-        groups: dict[str, list[int]] = {}
+        groups: dict[tuple[str, str], list[int]] = {}
         for index, request in enumerate(requests):
-            groups.setdefault(request.hotwords.strip(), []).append(index)
-        for hotwords, indexes in groups.items():
+            groups.setdefault((request.hotwords.strip(), request.language), []).append(index)
+        for (hotwords, language), indexes in groups.items():
             batch = [requests[i] for i in indexes]
-            results.update(zip(indexes, self._decode_group(batch, self._prompt(hotwords)), strict=True))
+            tokenizer = self._tokenizer_for(language)
+            decoded = self._decode_group(batch, tokenizer, self._prompt(tokenizer, hotwords))
+            results.update(zip(indexes, decoded, strict=True))
         return [results[i] for i in range(len(requests))]
 
-    def _decode_group(self, requests: list[RecognitionRequest], prompt: list[int]) -> list[Recognition]:
+    def _decode_group(
+        self, requests: list[RecognitionRequest], tokenizer: Tokenizer, prompt: list[int]
+    ) -> list[Recognition]:
         started = time.perf_counter()
         encoded, frames = zip(*(self._encode(r.samples) for r in requests), strict=True)
         seconds = [len(r.samples) / SAMPLE_RATE for r in requests]
@@ -140,11 +171,11 @@ class Recognizer:
         for request, result, enc, n_frames, budget, secs in zip(
             requests, generated, encoded, frames, budgets, seconds, strict=True
         ):
-            tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
             produced = len(tokens)
             tokens, loop_cut = self._guard(tokens[:budget], budget, secs)
-            words = self._align(tokens, enc, n_frames) if request.word_timestamps and tokens else ()
-            text = self._tokenizer.decode(tokens).strip()
+            words = self._align(tokenizer, tokens, enc, n_frames) if request.word_timestamps and tokens else ()
+            text = tokenizer.decode(tokens).strip()
             no_speech, avg_logprob = float(result.no_speech_prob), _avg_logprob(result.scores[0], produced)
             if self._non_speech(no_speech, avg_logprob, text):
                 text, words, dropped = "", (), "no_speech"
@@ -178,12 +209,14 @@ class Recognizer:
         window[:, :frames] = mel[:, :frames]
         return window, frames
 
-    def _prompt(self, hotwords: str) -> list[int]:
+    @staticmethod
+    def _prompt(tokenizer: Tokenizer, hotwords: str) -> list[int]:
+        """[previous-text hotwords] <|startoftranscript|> <|language|> <|transcribe|> <|notimestamps|>"""
         prompt: list[int] = []
         if hotwords.strip():
-            hot = self._tokenizer.encode(" " + hotwords.strip())[: MAX_MODEL_TOKENS // 2 - 1]
-            prompt = [self._tokenizer.sot_prev, *hot]
-        return [*prompt, *self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+            hot = tokenizer.encode(" " + hotwords.strip())[: MAX_MODEL_TOKENS // 2 - 1]
+            prompt = [tokenizer.sot_prev, *hot]
+        return [*prompt, *tokenizer.sot_sequence, tokenizer.no_timestamps]
 
     def _guard(self, tokens: list[int], budget: int, audio_seconds: float) -> tuple[list[int], bool]:
         """Cut a decode that ran into a loop.
@@ -201,8 +234,8 @@ class Recognizer:
             log.warning("asr decode loop cut: %d of %d tokens kept", len(kept), len(tokens))
         return kept, len(kept) < len(tokens)
 
-    def _align(self, tokens: list[int], encoded: object, frames: int) -> tuple[Word, ...]:
-        aligned = self._model.find_alignment(self._tokenizer, [tokens], encoded, frames)[0]  # type: ignore[arg-type]
+    def _align(self, tokenizer: Tokenizer, tokens: list[int], encoded: object, frames: int) -> tuple[Word, ...]:
+        aligned = self._model.find_alignment(tokenizer, [tokens], encoded, frames)[0]  # type: ignore[arg-type]
         return tuple(
             Word(w["word"], int(round(w["start"] * 1000)), int(round(w["end"] * 1000)), float(w["probability"]))
             for w in aligned

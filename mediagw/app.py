@@ -46,7 +46,8 @@ SHUTDOWN: web.AppKey[Shutdown] = web.AppKey("shutdown", Shutdown)
 
 
 def load_recognizer(config: Config) -> Recognizer:
-    return Recognizer(config.asr.model, config.asr.decode)
+    """The configured model; ModelNotFound (naming the path or model) when it cannot be loaded here."""
+    return Recognizer(config.asr.model, config.asr.decode, cache_dir=Path(config.data_dir) / "models")
 
 
 def build_text_stage(config: Config) -> tuple[EntitySettings, TextStage]:
@@ -133,8 +134,12 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
         return
     if recognizer is None:
         recognizer = await asyncio.to_thread(load_recognizer, services.config)
-        log.info("ASR model %s loaded on %s", recognizer.model_path, recognizer.device)
     services.recognizer = recognizer
+    languages = services.language_tags
+    shown = ", ".join(languages[:8]) + (f" and {len(languages) - 8} more" if len(languages) > 8 else "")
+    log.info(
+        "ASR model %s (%s) on %s; languages %s", recognizer.model_name, recognizer.model_path, recognizer.device, shown
+    )
     asr = services.config.asr
     services.pool = AsrPool(
         recognizer.recognize_batch, asr.model.workers, asr.queue_size, asr.max_batch, asr.stream_queue_size

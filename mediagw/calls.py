@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from asr.frame import SAMPLE_RATE, Pcm
+from mediagw.languages import DEFAULT_LANGUAGE, model_language
 
 ROLES = ("customer", "agent")
 
 
 @dataclass(frozen=True)
 class TranscriptionParams:
-    language: str = "en-US"
+    language: str = ""  # IETF tag; empty: none named, the call's media language (else en-US) applies
     detailed_token: bool = False
     audio_recording_allowed: bool = False
     redaction_output: str = "redacted"
@@ -72,6 +73,9 @@ class Transcription(Protocol):
 
     def push(self, samples: Pcm) -> None: ...
 
+    def set_language(self, code: str) -> None:
+        """Decode (and format) the utterances that close from now on in this ISO 639-1 language."""
+
     async def finish(self) -> int:
         """Flush; return the number of transcripts it delivered."""
 
@@ -102,6 +106,7 @@ class Call:
         self.media_samples = dict.fromkeys(ROLES, 0)  # per role: audio received since its first, started or not
         self.media_sources = 0  # connected media streams (sockets, RTP sessions) feeding this call
         self.media_error: MediaError | None = None  # the media source failed (Amazon Connect's KVS reader)
+        self.media_language = ""  # the language the media's own signalling names (AudioHook open/update, Twilio)
         self._factory: TranscriptionFactory | None = None
         self._draining: list[asyncio.Future[None]] = []
         self.on_started: list[Callable[[Call], Awaitable[None]]] = []  # e.g. Amazon Connect starts its reader
@@ -109,6 +114,21 @@ class Call:
 
     def media_ms(self, role: str) -> int:
         return self.media_samples[role] * 1000 // SAMPLE_RATE
+
+    @property
+    def language(self) -> str:
+        """The language transcribed, as an ISO 639-1 code: start-streaming's, else the media's, else en-US's."""
+        return model_language(self.params.language or self.media_language or DEFAULT_LANGUAGE)
+
+    def media_language_changed(self, tag: str) -> bool:
+        """The media says its language changed (AudioHook `update`): running streams follow it unless the start
+        named a language (that one was asked for). True when the streams follow it."""
+        self.media_language = tag
+        if self.params.language:
+            return False
+        for running in self._running.values():
+            running.transcription.set_language(self.language)
+        return True
 
     @property
     def leg(self) -> Leg | None:

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from asr.model import ModelNotFound
+from asr.recognizer import Recognizer
 from mediagw.api.auth import hash_secret
 from mediagw.app import build_app, drain, hurry, load_recognizer, ssl_context
 from mediagw.config import Config, ConfigError, load_config
@@ -68,21 +70,26 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(config: Config, host: str | None, port: int | None) -> int:
     host = host or config.server.host
     port = port or config.server.port
+    try:  # before any socket is opened: a model that cannot be loaded stops start-up, named
+        recognizer = load_recognizer(config) if config.asr.enabled else None
+    except ModelNotFound as error:
+        print(f"mediagw: ASR model error: {error}", file=sys.stderr)
+        return 2
     log.info("mediagw listening on %s:%d (%s loop)", host, port, config.server.event_loop)
     loop = new_event_loop(config.server.event_loop)
     try:
-        loop.run_until_complete(_serve_until_signalled(config, host, port))
+        loop.run_until_complete(_serve_until_signalled(config, host, port, recognizer))
     finally:
         loop.close()
     return 0
 
 
-async def _serve_until_signalled(config: Config, host: str, port: int) -> None:
+async def _serve_until_signalled(config: Config, host: str, port: int, recognizer: Recognizer | None) -> None:
     """Serve until SIGTERM or SIGINT, then drain before the runner stops reading sockets (mediagw/shutdown.py).
 
     SIGTERM: drain within server.shutdown_timeout_s. SIGINT, or a second SIGTERM: the deadline is now. A third
     signal, or the watchdog HARD_EXIT_S after the deadline, ends the process whatever still runs."""
-    app = build_app(config)
+    app = build_app(config, recognizer)
     runner = http_runner(app, config, access_log=None)
     await runner.setup()
     try:
@@ -152,7 +159,11 @@ def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
 def _transcribe(config: Config, path: Path) -> int:
     from mediagw.offline import transcribe_file
 
-    recognizer = load_recognizer(config)
+    try:
+        recognizer = load_recognizer(config)
+    except ModelNotFound as error:
+        print(f"mediagw: ASR model error: {error}", file=sys.stderr)
+        return 2
     for utterance in transcribe_file(path, recognizer, config.segmenter, show_progress=sys.stderr.isatty()):
         print(
             json.dumps(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Collection, Iterable
+
+DEFAULT_LANGUAGE = "en-US"  # the reference's default when a start names no language
+_LANGUAGE_TAG = re.compile(r"^([a-zA-Z]{2,3})(?:-[a-zA-Z0-9]{2,8})*$")
 
 # The region each language is most often transcribed for; others take their own code as region (de -> de-DE).
 DEFAULT_REGIONS = {
@@ -48,6 +52,18 @@ def language_tag(code: str) -> str:
     if "-" in code:
         return code
     return f"{code.lower()}-{DEFAULT_REGIONS.get(code.lower(), code.upper())}"
+
+
+def model_language(tag: str) -> str:
+    """IETF tag to the model's ISO 639-1 code: en-US -> en. Malformed tags map to nothing."""
+    match = _LANGUAGE_TAG.match(tag)
+    return match.group(1).lower() if match else ""
+
+
+def supported(tag: str, codes: Collection[str]) -> bool:
+    """Whether a model with these ISO 639-1 codes transcribes `tag` (en-US, es-US...)."""
+    code = model_language(tag)
+    return bool(code) and code in {c.lower() for c in codes}
 
 
 def language_tags(codes: Iterable[str]) -> tuple[str, ...]:

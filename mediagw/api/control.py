@@ -16,7 +16,8 @@ from mediagw.calls import ROLES, Call, Leg, TranscriptionParams
 from mediagw.ingress.kvs.reader import ARN as STREAM_ARN
 from mediagw.ingress.siprec.callid import valid_guid
 from mediagw.ingress.twilio.protocol import CALL_SID
-from mediagw.ingress.websocket_api.protocol import REDACTION_OUTPUTS, model_language
+from mediagw.ingress.websocket_api.protocol import REDACTION_OUTPUTS
+from mediagw.languages import supported
 from mediagw.services import Services
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _transcription_params(raw: Any, languages: list[str], always_redact: bool) -
         if name in raw and not isinstance(raw[name], kind):
             raise ApiError(400, "400-202", f"autotranscribeParams.{name} must be {kind.__name__}")
     params = TranscriptionParams(
-        raw.get("language", "en-US"),
+        raw.get("language", ""),  # none named: the call's media may say (AudioHook, Twilio), else en-US
         raw.get("detailedToken", False),
         raw.get("audioRecordingAllowed", False),
         raw.get("redactionOutput", "redacted"),
@@ -100,7 +101,7 @@ def _transcription_params(raw: Any, languages: list[str], always_redact: bool) -
     redacting = params.redaction_output != "unredacted"
     problem = (
         "language is not supported"
-        if model_language(params.language) not in languages
+        if params.language and not supported(params.language, languages)
         else f"redactionOutput must be one of {', '.join(REDACTION_OUTPUTS)}"
         if params.redaction_output not in REDACTION_OUTPUTS
         else "redaction needs smartFormatting"
@@ -183,6 +184,9 @@ async def start_streaming(request: web.Request) -> web.Response:
     call = await _call(services, start.namespace, start.guid, wait=True)
     if call.transcribing:
         raise ApiError(409, "409-201", "Call transcription already started")
+    language = start.params.language or call.media_language
+    if language and not supported(language, services.languages):  # the media's (AudioHook open, Twilio <Parameter>)
+        raise ApiError(400, "400-202", f"autotranscribeParams: language {language[:20]!r} is not supported")
     if services.overloaded():  # ASR is too far behind for more streams: refused, as a capacity status per role
         leg = call.leg_for(start.customer_id, start.agent_id)
         log.warning("start-streaming refused: ASR backlog over asr.max_backlog", extra={"call_id": call.guid})

@@ -211,7 +211,18 @@ def build() -> dict[str, Any]:
         "/v1/health": {
             "get": _op(
                 "Check the gateway's health",
-                {"type": "object", "properties": {"healthCheck": {"type": "string", "enum": ["SUCCESS", "FAILED"]}}},
+                {
+                    "type": "object",
+                    "properties": {
+                        "healthCheck": {"type": "string", "enum": ["SUCCESS", "FAILED"]},
+                        "problems": {"type": "array", "items": STRING},
+                        "asr": {
+                            "type": "object",
+                            "description": "The loaded model and the languages a start may name",
+                            "properties": {"model": STRING, "languages": {"type": "array", "items": STRING}},
+                        },
+                    },
+                },
                 errors=(),
                 secured=False,
             )

@@ -79,9 +79,17 @@ async def health(request: web.Request) -> web.Response:
     problems = health_problems(services)
     if services.store is None or not await services.store.healthy():
         problems.append("transcript store is not usable")
+    asr = _asr_status(services)
     if problems:
-        return web.json_response({"healthCheck": "FAILED", "problems": problems}, status=503)
-    return web.json_response({"healthCheck": "SUCCESS"})
+        return web.json_response({"healthCheck": "FAILED", "problems": problems, **asr}, status=503)
+    return web.json_response({"healthCheck": "SUCCESS", **asr})
+
+
+def _asr_status(services: Services) -> dict[str, object]:
+    """The loaded model and the languages a start may name (beside the reference's healthCheck field)."""
+    if services.recognizer is None:
+        return {}
+    return {"asr": {"model": services.recognizer.model_name, "languages": list(services.language_tags)}}
 
 
 async def ready(request: web.Request) -> web.Response:

@@ -53,6 +53,8 @@ class UntranscribedAudio(Protocol):
     def audio_start_ms(self) -> int: ...
     @property
     def samples(self) -> Pcm: ...
+    @property
+    def language(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class SpoolSettings:
     redaction_output: str = "redacted"
     detailed_token: bool = False
     keep_audio: bool = False  # audioRecordingAllowed
+    language: str = "en"  # ISO 639-1: the utterance's (rows kept before languages existed read English)
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ CARD = "4111111111111111"  # what the travel call's customer reads out ("4111 11
 VISIBLE = 4  # the reference may leave a card's last four digits readable
 
 
-def shown_digits(text: str) -> str:
+def shown_digits(text: str, language: str = "en") -> str:
     """The digits a reader sees, spoken or written, with separators and masks stripped ("four 1-1" -> "411")."""
-    return re.sub(r"\D", "", normalize(text))
+    return re.sub(r"\D", "", normalize(text, language))
 
 
-def secret_run(text: str, secret: str = CARD) -> int:
+def secret_run(text: str, secret: str = CARD, language: str = "en") -> int:
     """Length of the longest run of `secret`'s digits that `text` shows."""
-    shown, best = shown_digits(text), 0
+    shown, best = shown_digits(text, language), 0
     for start in range(len(shown)):
         end = start + best + 1
         while end <= len(shown) and shown[start:end] in secret:
@@ -27,10 +27,10 @@ def secret_run(text: str, secret: str = CARD) -> int:
     return best
 
 
-def assert_masked(text: str, secret: str = CARD) -> None:
+def assert_masked(text: str, secret: str = CARD, language: str = "en") -> None:
     """The mask is there and no more of the secret than its last four digits can be read."""
     assert MASK in text, f"nothing masked: {text!r}"
-    assert secret_run(text, secret) <= VISIBLE, f"the secret shows through: {text!r}"
+    assert secret_run(text, secret, language) <= VISIBLE, f"the secret shows through: {text!r}"
 
 
 def assert_shown(text: str, secret: str = CARD) -> None:

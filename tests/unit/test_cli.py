@@ -35,7 +35,7 @@ def test_serve_starts_healthy_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=1) as response:
                 return json.loads(response.read())
 
-        assert wait_until(health, interval_s=0.1, what="/v1/health answered") == {"healthCheck": "SUCCESS"}
+        assert wait_until(health, interval_s=0.1, what="/v1/health answered")["healthCheck"] == "SUCCESS"
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=30)

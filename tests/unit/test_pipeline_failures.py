@@ -50,7 +50,7 @@ def numbered_recognizer(fail_asr_at: int | None = None) -> Any:
     return recognize
 
 
-def failing_once(text: str) -> TextOutput:
+def failing_once(text: str, **_: Any) -> TextOutput:
     if text == SECRET:
         raise ValueError(f"cannot format {text!r}")  # a message that quotes the unredacted text
     return TextOutput(text.upper())

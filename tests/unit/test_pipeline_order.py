@@ -33,7 +33,7 @@ def first_decode_finishes_last() -> Any:
 async def test_the_text_stage_runs_in_spoken_order_when_decodes_finish_out_of_order(call_audio: Any) -> None:
     seen: list[str] = []
 
-    def text_stage(text: str) -> TextOutput:
+    def text_stage(text: str, **_: Any) -> TextOutput:
         seen.append(text)
         return TextOutput(text)
 

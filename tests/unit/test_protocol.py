@@ -18,9 +18,9 @@ from mediagw.ingress.websocket_api.protocol import (
     VocabularyAccepted,
     VocabularyLimits,
     VocabularyRejected,
-    model_language,
 )
 from mediagw.ingress.websocket_api.status import Status
+from mediagw.languages import model_language
 from mediagw.transcripts import Token, Transcript
 
 START = json.dumps({"message": "startStream", "sender": {"role": "customer", "externalId": "JD232442"}})

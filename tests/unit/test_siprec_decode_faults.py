@@ -36,6 +36,9 @@ class Heard:
     def push(self, samples: Pcm) -> None:
         self.samples.append(samples)
 
+    def set_language(self, code: str) -> None:
+        pass
+
     async def finish(self) -> int:
         return 0
 

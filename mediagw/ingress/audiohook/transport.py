@@ -18,6 +18,7 @@ from mediagw.ingress.audiohook.protocol import (
     AudioReceived,
     ClientError,
     Discarded,
+    LanguageUpdated,
     ProtocolFailed,
     Resumed,
     Send,
@@ -28,7 +29,6 @@ from mediagw.ingress.audiohook.protocol import (
 from mediagw.ingress.idle import IdleWatch
 from mediagw.ingress.pacer import MediaPacer
 from mediagw.ingress.session import Ingress, Refusal, Refused, serve
-from mediagw.languages import language_tags
 from mediagw.services import Services
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ async def handle_audiohook(request: web.Request, services: Services, replay: Rep
             asyncio.get_running_loop().time(),
             session_id=credentials.session_id,
             organization_id=credentials.organization_id,
-            supported_languages=language_tags(services.languages),
+            supported_languages=services.language_tags,
         )
         return AudioHookStream(ws, services, session, idle)
 
@@ -128,6 +128,8 @@ class AudioHookStream:
             self._opened(event)
         elif isinstance(event, Discarded | Resumed):
             self._skipped(event)
+        elif isinstance(event, LanguageUpdated):
+            self._language(event.language)
         elif isinstance(event, ClientError):
             log.warning("audiohook client error %d: %s", event.code, event.message[:200], extra=self._log)
         elif isinstance(event, SessionClosed):
@@ -145,6 +147,12 @@ class AudioHookStream:
         self._call = self._services.attach_media(NAMESPACE, event.conversation_id)
         self._log.update(call_id=event.conversation_id, stream_id=event.session_id)
         log.info("audiohook session opened channels=%s", ",".join(event.channels), extra=self._log)
+        if event.language:
+            self._language(event.language)
+
+    def _language(self, tag: str) -> None:
+        if self._call is not None:
+            self._services.media_language(self._call, tag, self._log)
 
     def _audio(self, event: AudioReceived) -> None:
         call = self._call

@@ -89,6 +89,8 @@ class TwilioSession:
             self._call = self._services.attach_media(NAMESPACE, event.call_sid)
             self._log.update(call_id=event.call_sid, stream_id=event.stream_sid)
             log.info("twilio stream started tracks=%s", ",".join(event.tracks), extra=self._log)
+            if language := event.custom_parameters.get("language"):
+                self._services.media_language(self._call, language, self._log)
         elif isinstance(event, DtmfReceived):
             log.info("twilio dtmf on %s", event.track, extra=self._log)  # the digit itself is never logged
         elif isinstance(event, Dropped):

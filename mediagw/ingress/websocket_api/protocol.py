@@ -11,13 +11,13 @@ from enum import Enum
 from typing import Any
 
 from mediagw.ingress.websocket_api.status import Status
+from mediagw.languages import supported
 from mediagw.vocabulary import VocabularyPhrase
 
 ROLES = ("customer", "agent")
 REDACTION_OUTPUTS = ("redacted", "unredacted", "redacted_and_unredacted")
 MAX_EXTERNAL_ID_CHARS = 256  # sender.externalId, as streaming-url's externalId and start-streaming's ids
 VOCABULARY_CATEGORIES = ("address", "name", "number", "company", "currency")
-_LANGUAGE_TAG = re.compile(r"^([a-zA-Z]{2,3})(?:-[a-zA-Z0-9]{2,8})*$")
 _SOUNDS_LIKE = re.compile(r"^[a-z0-9áéíóúüñ' .-]+$")  # lower case English/Spanish letters, digits spelled or not
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ def parse_start_stream(
         raise ProtocolError(Status.ENCODING_NOT_SUPPORTED, f"encoding {params.encoding[:20]!r} is not supported")
     if params.sampling_rate != 8000:
         raise ProtocolError(Status.SAMPLE_RATE_NOT_SUPPORTED, f"samplingRate {params.sampling_rate} is not supported")
-    if model_language(params.language) not in {code.lower() for code in languages}:
+    if not supported(params.language, languages):
         raise ProtocolError(Status.LANGUAGE_NOT_SUPPORTED, f"language {params.language[:20]!r} is not supported")
     check_redaction_request(params, always_redact)
     return params
@@ -238,12 +238,6 @@ def check_redaction_request(params: StartStreamParams, always_redact: bool) -> N
         raise ProtocolError(Status.REDACTION_WITH_DETAILED_TOKENS, "redaction is not offered with detailedToken")
     if always_redact and params.redaction_output != "redacted":
         raise ProtocolError(Status.ALWAYS_REDACT, "this gateway always redacts")
-
-
-def model_language(tag: str) -> str:
-    """IETF tag to the model's ISO 639-1 code: en-US -> en. Malformed tags map to nothing."""
-    match = _LANGUAGE_TAG.match(tag)
-    return match.group(1).lower() if match else ""
 
 
 def _field(message: dict[str, Any], name: str, kind: type, default: Any) -> Any:

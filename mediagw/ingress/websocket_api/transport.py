@@ -28,11 +28,12 @@ from mediagw.ingress.websocket_api.protocol import (
     VocabularyRejected,
 )
 from mediagw.ingress.websocket_api.status import Status
+from mediagw.languages import model_language
 from mediagw.outputs.messages import dump
 from mediagw.outputs.spool import SpoolSettings
 from mediagw.outputs.store import StreamRecord
 from mediagw.pipeline import StreamPipeline, TranscriptionSettings, UtteranceFailed
-from mediagw.services import Services
+from mediagw.services import Services, bind_text_stage
 from mediagw.tokens import InvalidToken, StreamClaims
 from mediagw.transcripts import Transcript
 from mediagw.vocabulary import Vocabulary
@@ -223,13 +224,14 @@ class DirectStreamSession:
             settings=TranscriptionSettings(params.smart_formatting, params.detailed_token),
             vocabulary=self._vocabulary,
             metrics=self._services.metrics,
-            text_stage=partial(
-                self._services.text_stage.process,
+            text_stage=bind_text_stage(
+                self._services.text_stage,
                 conversation_id=self._conversation_id,
                 role=params.role,
                 smart_formatting=params.smart_formatting,
                 output=params.redaction_output,
             ),
+            language=model_language(params.language),
             on_transcript=self._send_transcript,
             on_failure=self._send_failure,
             turns=self._services.stream_turns(self._conversation_id, params.role),
