@@ -50,7 +50,6 @@ def bind_text_stage(
     """The text stage bound to a stream's settings; the pipeline adds each utterance's language."""
 
     def process(text: str, *, fail_safe: bool = fail_safe, language: str = "en") -> TextOutput:
-        # `language` reaches the text stage with its Spanish formatting and redaction (issue 17, item 4)
         return stage.process(
             text,
             conversation_id=conversation_id,
@@ -58,6 +57,7 @@ def bind_text_stage(
             smart_formatting=smart_formatting,
             output=output,
             fail_safe=fail_safe,
+            language=language,
         )
 
     return process

@@ -61,8 +61,8 @@ async def test_a_spanish_stream_is_transcribed_in_spanish_with_its_card_masked(
     heard = [t["utterance"][0]["unredactedText"] for t in result.transcripts]
     wer = word_error_rate(said, heard, "es")
     assert wer <= 0.6, (wer, heard)  # measured 0.4 (espeak-ng through mu-law, base: weak on this voice)
-    # The card: the fail-safe digit-run mask holds in every language; Spanish number words ("cuatro cinco...")
-    # need the Spanish ITN of issue 17 item 4, which this assertion also covers once it is on main.
+    # The card, whether the model wrote digits (the fail-safe digit-run mask, every language) or Spanish number
+    # words ("cuatro cinco tres nueve": the Spanish text stage's ITN)
     assert_masked(" ".join(t["utterance"][0]["text"] for t in result.transcripts), SPANISH_CARD, "es")
     async with aiohttp.ClientSession() as session, session.get(f"{multilingual_gateway.base_url}/v1/health") as r:
         health = await r.json()
