@@ -36,9 +36,10 @@ class Channel:
     utterances: list[dict[str, Any]]
 
 
-def sample_channels() -> list[Channel]:
+def sample_channels(language: str = "en") -> list[Channel]:
+    """Each channel of the sample calls of a language: English under samples/calls, Spanish under its es/."""
     channels = []
-    for path in sorted(CALLS.glob("*.flac")):
+    for path in sorted((CALLS if language == "en" else CALLS / language).glob("*.flac")):
         script = json.loads(path.with_suffix(".json").read_text())
         for index, samples in enumerate(read_channels(path)):
             role = script["channels"][index]

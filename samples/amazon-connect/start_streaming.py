@@ -4,7 +4,8 @@ Place it after "Start media streaming" in the flow. It reads the contact id, the
 the start fragment number from the contact data (`$.ContactId`, `$.MediaStreams.Customer.Audio.StreamARN`,
 `$.MediaStreams.Customer.Audio.StartFragmentNumber`) and POSTs start-streaming. Environment: MEDIAGW_URL
 (https://mg.example.com), ASAPP_API_ID, ASAPP_API_SECRET; optional AGENT_ID_ATTRIBUTE (a contact attribute
-holding the agent's id). Standard library only, so it deploys as a single file.
+holding the agent's id) and LANGUAGE_ATTRIBUTE (one holding the contact's language, e.g. es-US; the contact's
+own LanguageCode, then en-US, otherwise). Standard library only, so it deploys as a single file.
 """
 
 from __future__ import annotations
@@ -28,9 +29,16 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, str]:
         "guid": contact["ContactId"],
         "customerId": contact.get("CustomerEndpoint", {}).get("Address", "") or "unknown",
         "agentId": attributes.get(os.environ.get("AGENT_ID_ATTRIBUTE", "agentId"), "unknown"),
+        "autotranscribeParams": {"language": language_of(contact)},
         "amazonConnectParams": params,
     }
     return {"result": post("start-streaming", body)}
+
+
+def language_of(contact: dict[str, Any]) -> str:
+    """The language to transcribe: a contact attribute if set, else the flow's "Set voice" language."""
+    named = contact.get("Attributes", {}).get(os.environ.get("LANGUAGE_ATTRIBUTE", "language"))
+    return str(named or contact.get("LanguageCode") or "en-US")
 
 
 def post(action: str, body: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ class GatedRecognizer:
     """Stands in for the model: every decode waits until the gate opens."""
 
     languages = ["en"]
-    model_path, device = "gated", "cpu"
+    model_name, model_path, device = "gated", "gated", "cpu"
 
     def __init__(self) -> None:
         self.gate = threading.Event()

@@ -1,0 +1,50 @@
+"""Which language a call's streams are decoded in: the start's, else the media's, else en-US; updates follow."""
+
+from __future__ import annotations
+
+from asr.frame import Pcm
+from mediagw.calls import Call, Participant, TranscriptionParams
+
+
+class Heard:
+    """A participant's transcription that records the languages it is switched to."""
+
+    def __init__(self) -> None:
+        self.languages: list[str] = []
+
+    def push(self, samples: Pcm) -> None:
+        pass
+
+    def set_language(self, code: str) -> None:
+        self.languages.append(code)
+
+    async def finish(self) -> int:
+        return 0
+
+
+def started(params: TranscriptionParams, media_language: str = "") -> tuple[Call, dict[str, Heard]]:
+    call = Call("genesysaudiohook", "c0ffee00-0000-4000-8000-000000000000")
+    call.media_language = media_language
+    made: dict[str, Heard] = {}
+
+    def factory(_: Call, participant: Participant) -> Heard:
+        made[participant.role] = Heard()
+        return made[participant.role]
+
+    call.begin("c-1", "a-1", params, factory, 0.0)
+    return call, made
+
+
+def test_the_starts_language_wins_then_the_medias_then_english() -> None:
+    assert started(TranscriptionParams(language="es-US"), "en-US")[0].language == "es"
+    assert started(TranscriptionParams(), "es-MX")[0].language == "es"
+    assert started(TranscriptionParams())[0].language == "en"
+
+
+def test_a_media_update_moves_running_streams_unless_the_start_named_a_language() -> None:
+    call, heard = started(TranscriptionParams(), "en-US")
+    assert call.media_language_changed("es-US")
+    assert call.language == "es" and [h.languages for h in heard.values()] == [["es"], ["es"]]
+    named, heard = started(TranscriptionParams(language="en-US"))
+    assert not named.media_language_changed("es-US")
+    assert named.language == "en" and all(h.languages == [] for h in heard.values())
