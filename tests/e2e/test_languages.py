@@ -60,7 +60,7 @@ async def test_a_spanish_stream_is_transcribed_in_spanish_with_its_card_masked(
     assert result.final_response is not None and result.final_response["status"]["code"] == "1000"
     heard = [t["utterance"][0]["unredactedText"] for t in result.transcripts]
     wer = word_error_rate(said, heard, "es")
-    assert wer <= 0.6, (wer, heard)  # measured 0.4 (espeak-ng through mu-law, base: weak on this voice)
+    assert wer <= 0.6, (wer, heard)  # measured 0.35 (espeak-ng through mu-law: base is weak on it)
     # The card, whether the model wrote digits (the fail-safe digit-run mask, every language) or Spanish number
     # words ("cuatro cinco tres nueve": the Spanish text stage's ITN)
     assert_masked(" ".join(t["utterance"][0]["text"] for t in result.transcripts), SPANISH_CARD, "es")
@@ -105,18 +105,26 @@ async def play_audiohook(
             on_opened=started,
             language=language,
         )
-        stored = by_start(await api.messages(session, gateway, conversation))
+        if answer.get("isOk"):
+            await api.control(session, gateway, "stop", {"namespace": "genesysaudiohook", "guid": conversation})
+        stored = by_start(await api.messages(session, gateway, conversation))  # stop-streaming flushed them all
     return answer, stored
 
 
 async def test_audiohook_open_names_the_language_when_the_start_names_none(
     multilingual_gateway: GatewayThread, spanish_call: Any
 ) -> None:
-    answer, stored = await play_audiohook(multilingual_gateway, spanish_call, "es-US", {})
+    unredacted = {"autotranscribeParams": {"redactionOutput": "redacted_and_unredacted"}}  # no language named
+    answer, stored = await play_audiohook(multilingual_gateway, spanish_call, "es-US", unredacted)
     assert answer["status"] == 200 and answer["isOk"]
     _, script = spanish_call
-    texts = [m["autotranscribeResponse"]["utterance"][0]["text"] for m in stored]
-    assert word_error_rate([u["text"] for u in script["utterances"]], texts, "es") <= 0.6, texts  # measured 0.36
+    for role, bound in (("customer", 0.6), ("agent", 0.8)):  # measured 0.23 and 0.52 (the agent's voice is harder)
+        said = [u["text"] for u in script["utterances"] if u["role"] == role]
+        heard = [
+            m["autotranscribeResponse"]["utterance"][0]["unredactedText"] for m in stored if m["sender"]["role"] == role
+        ]
+        wer = word_error_rate(said, heard, "es")
+        assert wer <= bound, (role, wer, heard)  # decoded as English, the same audio scores above 1.0
 
 
 async def test_a_media_language_the_model_cannot_do_refuses_start_streaming(

@@ -12,8 +12,7 @@ from asr.recognizer import Recognition, RecognitionRequest
 from asr.segmenter import SegmenterOptions
 from mediagw.latency import STAGES
 from mediagw.metrics import Metrics
-from mediagw.postprocess import TextOutput
-from tests.unit.test_pipeline_failures import Outputs, stream_billing_customer
+from tests.unit.test_pipeline_failures import Outputs, as_heard, stream_billing_customer
 
 
 def decoded_in_250_ms(batch: list[RecognitionRequest]) -> list[Recognition]:
@@ -30,7 +29,7 @@ async def test_every_delivered_utterance_has_its_latency_by_stage(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="mediagw.pipeline")
     metrics, outputs = Metrics(), Outputs()
-    await stream_billing_customer(call_audio, decoded_in_250_ms, TextOutput, outputs, metrics)
+    await stream_billing_customer(call_audio, decoded_in_250_ms, as_heard, outputs, metrics)
     delivered = len(outputs.transcripts)
     assert delivered >= 3
     for stage in STAGES:

@@ -50,6 +50,11 @@ def numbered_recognizer(fail_asr_at: int | None = None) -> Any:
     return recognize
 
 
+def as_heard(text: str, **_: Any) -> TextOutput:
+    """A text stage that changes nothing."""
+    return TextOutput(text)
+
+
 def failing_once(text: str, **_: Any) -> TextOutput:
     if text == SECRET:
         raise ValueError(f"cannot format {text!r}")  # a message that quotes the unredacted text

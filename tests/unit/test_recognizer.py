@@ -116,7 +116,7 @@ def test_the_language_token_decides_the_language(multilingual_recognizer: Recogn
         for language in ("es", "en")
     }
     spanish = word_error_rate(references, by_language["es"], "es")
-    assert spanish <= 0.6, by_language["es"]  # espeak-ng at 8 kHz through mu-law: base is weak (measured 0.36)
+    assert spanish <= 0.6, by_language["es"]  # espeak-ng at 8 kHz through mu-law: base is weak (measured 0.45)
     assert word_error_rate(references, by_language["en"], "es") >= spanish + 0.3, by_language["en"]
 
 

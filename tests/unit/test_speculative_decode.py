@@ -13,9 +13,8 @@ import pytest
 from asr.pool import AsrPool
 from asr.recognizer import Recognition, RecognitionRequest
 from mediagw.metrics import Metrics
-from mediagw.postprocess import TextOutput
 from tests.conftest import channel_of
-from tests.unit.test_pipeline_failures import Outputs, pipeline_on
+from tests.unit.test_pipeline_failures import Outputs, as_heard, pipeline_on
 from tests.unit.test_speculation import _quiet, _speech
 from tests.waits import eventually
 
@@ -141,7 +140,7 @@ async def test_each_utterance_is_decoded_once_and_waits_as_its_text_ends(
     metrics, outputs = Metrics(), Outputs()
     pool = AsrPool(recognizer_saying(text, decodes), workers=1, queue_size=16)
     pool.start()
-    pipeline = pipeline_on(pool, TextOutput, outputs.transcript, metrics)
+    pipeline = pipeline_on(pool, as_heard, outputs.transcript, metrics)
     await fed_in_step(pipeline, pool, samples)
     assert len(outputs.transcripts) == len(script)
     assert sum(decodes) == len(script)  # no second decode of any utterance
@@ -154,7 +153,7 @@ async def test_speech_that_resumes_wastes_one_decode_and_the_utterance_stays_who
     metrics, outputs = Metrics(), Outputs()
     pool = AsrPool(recognizer_saying("I would like to pay and", decodes), workers=1, queue_size=16)
     pool.start()
-    pipeline = pipeline_on(pool, TextOutput, outputs.transcript, metrics)
+    pipeline = pipeline_on(pool, as_heard, outputs.transcript, metrics)
     audio = np.concatenate([_quiet(300), _speech(600), _quiet(280), _speech(600), _quiet(1200)])
     await fed_in_step(pipeline, pool, audio)
     assert len(outputs.transcripts) == 1  # "... and" held the utterance open over the 160 ms pause

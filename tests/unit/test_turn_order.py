@@ -84,8 +84,14 @@ async def converse(
         turns = stage.turns("c", role, wait_s, metrics.redaction_context_late.inc)
         pipelines[role] = pipeline_on(
             pool,
-            lambda text, fail_safe=False, role=role: stage.process(
-                text, conversation_id="c", role=role, smart_formatting=True, output="redacted", fail_safe=fail_safe
+            lambda text, fail_safe=False, language="en", role=role: stage.process(
+                text,
+                conversation_id="c",
+                role=role,
+                smart_formatting=True,
+                output="redacted",
+                fail_safe=fail_safe,
+                language=language,
             ),
             on_transcript,
             metrics,
