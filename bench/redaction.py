@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ def leaked(secret: str, output: str) -> bool:
     return secret.lower() in flat
 
 
-def score(lines: list[dict[str, Any]], results: list[Redaction]) -> dict[str, Any]:
+def score(
+    lines: list[dict[str, Any]], results: list[Redaction], leaked: Callable[[str, str], bool] = leaked
+) -> dict[str, Any]:
     caught: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     spans: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     misses = []
@@ -133,6 +136,8 @@ def question_recall(redactor: Redactor) -> dict[str, Any]:
 
 
 def main() -> None:
+    from bench import redaction_es  # it builds on this module's scoring
+
     lines = load()
     redactor = Redactor(RedactionOptions())
     scores = score(lines, run(lines, redactor))
@@ -148,8 +153,9 @@ def main() -> None:
         "pci_garbling": garbling_recall(redactor),
         "pci_questions": question_recall(redactor),
         "utterances_per_s_one_core": round(throughput(lines, redactor)),
+        "es_US": redaction_es.report(redactor),  # the Spanish corpus (bench/redaction_es.py)
     }
-    print(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":

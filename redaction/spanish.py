@@ -27,7 +27,7 @@ PHRASES: dict[EntityId, tuple[str, ...]] = {
     E.CVV: (
         "código de seguridad", "código de verificación", "número de seguridad", "número de verificación", "cvv",
         "cvv2", "cvc", "csc", "c v v", "ce ve ve", "se ve ve", "ce be be", "tres dígitos", "3 dígitos",
-        "cuatro dígitos", "4 dígitos", "código de tres dígitos", "código de atrás", "dígitos de atrás",
+        "código de tres dígitos", "código de atrás", "dígitos de atrás",
         "número de atrás", "números de atrás", "parte de atrás", "reverso de la tarjeta", "dorso de la tarjeta",
         "código del reverso", "security code",
     ),
