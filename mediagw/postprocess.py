@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from mediagw.turns import StreamTurns, TurnOrder
 from redaction.context import ConversationContext
 from redaction.entities import EntityId
-from redaction.formatting import spoken_form
-from redaction.languages import ENGLISH, to_written
+from redaction.languages import ENGLISH, spoken_form, to_written
 from redaction.redactor import Redactor
 from redaction.settings import EntitySettings
 
@@ -86,7 +85,7 @@ class TextStage:
         """`fail_safe`: the other party's last words are not known yet; any secret number is taken as asked for.
         `language`: the stream's ISO 639-1 code ('en', 'es'), whose words formatting and redaction read."""
         if not smart_formatting:
-            return TextOutput(spoken_form(text))  # redaction needs written text: refused at start (4092)
+            return TextOutput(spoken_form(text, language))  # redaction needs written text: refused at start (4092)
         written = to_written(text, language)
         now = time.monotonic()
         context = self._conversations.get(conversation_id, now)

@@ -7,26 +7,26 @@ import re
 from num2words import num2words
 
 _CURRENCY = re.compile(r"\$(\d+(?:,\d{3})*(?:\.\d+)?)")
-_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?%")
-_TIME = re.compile(r"\b(\d{1,2}):(\d{2})\b")
+PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?%")
+TIME = re.compile(r"\b(\d{1,2}):(\d{2})\b")
 _ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
-_DIGIT_GROUPS = re.compile(r"\b\d+(?:[ -]\d+)+\b")  # card, phone and account numbers read in groups
-_NUMBER = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d+")
+DIGIT_GROUPS = re.compile(r"\b\d+(?:[ -]\d+)+\b")  # card, phone and account numbers read in groups
+NUMBER = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d+")
 _PUNCTUATION = re.compile(r"[^\w\s']|(?<!\w)'|'(?!\w)")
-_SPACES = re.compile(r"\s+")
+SPACES = re.compile(r"\s+")
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 def spoken_form(text: str) -> str:
     """'It is $59.' -> 'it is fifty nine dollars'; lower case, no punctuation, numbers as words."""
     text = _CURRENCY.sub(lambda m: f"{m.group(1)} dollars", text)
-    text = _PERCENT.sub(lambda m: f"{m.group(1)} percent", text)
-    text = _TIME.sub(_say_time, text)
+    text = PERCENT.sub(lambda m: f"{m.group(1)} percent", text)
+    text = TIME.sub(_say_time, text)
     text = _ORDINAL.sub(lambda m: _words(num2words(int(m.group(1)), to="ordinal")), text)
-    text = _DIGIT_GROUPS.sub(lambda m: " ".join(DIGITS[int(d)] for d in m.group(0) if d.isdigit()), text)
-    text = _NUMBER.sub(lambda m: say_number(m.group(0)), text)
+    text = DIGIT_GROUPS.sub(lambda m: " ".join(DIGITS[int(d)] for d in m.group(0) if d.isdigit()), text)
+    text = NUMBER.sub(lambda m: say_number(m.group(0)), text)
     text = _PUNCTUATION.sub(" ", text.replace("-", " "))
-    return _SPACES.sub(" ", text).strip().lower()
+    return SPACES.sub(" ", text).strip().lower()
 
 
 def say_number(written: str) -> str:

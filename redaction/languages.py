@@ -5,7 +5,7 @@ Other languages get English's tables: written digits are still read, so the fail
 
 from __future__ import annotations
 
-from redaction import itn, itn_es
+from redaction import formatting, formatting_es, itn, itn_es
 
 ENGLISH, SPANISH = "en", "es"
 LANGUAGES = frozenset({ENGLISH, SPANISH})
@@ -22,3 +22,10 @@ def to_written(text: str, language: str = ENGLISH) -> str:
     if base_language(language) == SPANISH:
         return itn_es.to_written(text)
     return itn.to_written(text)
+
+
+def spoken_form(text: str, language: str = ENGLISH) -> str:
+    """Written forms to spoken ones for `smartFormatting: false`: lower case, no punctuation, numbers as words."""
+    if base_language(language) == SPANISH:
+        return formatting_es.spoken_form(text)
+    return formatting.spoken_form(text)

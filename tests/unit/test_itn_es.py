@@ -10,7 +10,7 @@ from num2words import num2words
 
 from mediagw.postprocess import Conversations, TextStage
 from redaction.itn_es import to_written
-from redaction.languages import base_language
+from redaction.languages import base_language, spoken_form
 from redaction.redactor import RedactionOptions, Redactor
 from redaction.settings import EntitySettings
 
@@ -103,3 +103,28 @@ def test_the_text_stage_formats_in_the_stream_language(tmp_path: Path) -> None:
     assert written("son veinticinco dólares", "es") == "son $25"
     assert written("twenty five dollars") == "$25"
     assert base_language("es-US") == "es" and base_language("de") == "en"
+
+
+@pytest.mark.parametrize(
+    ("written", "spoken"),
+    [
+        ("Son $25, el 10%.", "son veinticinco dólares el diez por ciento"),
+        ("$50.20", "cincuenta dólares con veinte centavos"),
+        ("$1", "un dólar"),
+        ("Mi tarjeta es 4111 1111.", "mi tarjeta es cuatro uno uno uno uno uno uno uno"),
+        ("A las 10:30 o a la 1:00.", "a las diez y treinta o a la una en punto"),
+        ("¿Me da su NIP?", "me da su nip"),
+        ("el año 2024", "el año dos mil veinticuatro"),
+        ("código 0815", "código cero ocho uno cinco"),
+    ],
+)
+def test_spanish_spoken_form(written: str, spoken: str) -> None:
+    assert spoken_form(written, "es") == spoken
+
+
+@pytest.mark.parametrize("written", ["$50.20", "$1,250", "4111 1111", "20%", "a las 10:30", "0815", "1980"])
+def test_spoken_then_written_again_is_the_same_number(written: str) -> None:
+    def plain(text: str) -> str:
+        return text.replace(",", "").replace(" ", "")
+
+    assert plain(to_written(spoken_form(written, "es"))) == plain(written)
