@@ -59,9 +59,15 @@ def build_text_stage(config: Config) -> tuple[EntitySettings, TextStage]:
     return entities, TextStage(redactor, entities, conversations, settings.mask)
 
 
+def check_text_stage(entities: EntitySettings, stage: TextStage) -> None:
+    """At start-up: the active entities can run here (ConfigError naming the missing extra otherwise)."""
+    stage.require_model(entities.active)
+
+
 def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Application:
     """`recognizer` lets several gateways in one process (tests, benchmarks) share a loaded model."""
     entities, text_stage = build_text_stage(config)
+    check_text_stage(entities, text_stage)
     signer = TokenSigner(config.auth.token_secret, config.auth.token_ttl_s)
     services = Services(config, Metrics(), signer, entities, text_stage)
     middlewares = [body_deadline(config.server.body_timeout_s), error_middleware]

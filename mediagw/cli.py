@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     feed.add_argument("--to", dest="end", required=True, help="end of the range, exclusive")
     feed.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     feed.add_argument("--out", type=Path, required=True)
+    redact = commands.add_parser("redact", help="redact stdin, one utterance a line, as one JSON object a line")
+    redact.add_argument("--entities", help="'all', or entity ids separated by commas (default: the active set)")
+    redact.add_argument("--role", choices=["customer", "agent"], default="customer")
     args = parser.parse_args(argv)
 
     if args.command == "hash-secret":
@@ -64,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         return _transcribe(config, args.file)
     if args.command == "export":
         return _export(config, args.start, args.end, args.format, args.out)
+    if args.command == "redact":
+        from mediagw.redact_lines import redact_stdin
+
+        return redact_stdin(config, args.entities, args.role)
     return _serve(config, args.host, args.port)
 
 

@@ -8,9 +8,11 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mediagw.config import ConfigError
 from mediagw.turns import StreamTurns, TurnOrder
+from redaction import ner
 from redaction.context import ConversationContext
-from redaction.entities import EntityId
+from redaction.entities import NEEDS_NER, EntityId
 from redaction.languages import ENGLISH, spoken_form, to_written
 from redaction.redactor import Redactor
 from redaction.settings import EntitySettings
@@ -66,6 +68,20 @@ class TextStage:
         self._settings = settings
         self._conversations = conversations
         self._mask = mask
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._redactor
+
+    def require_model(self, active: frozenset[EntityId]) -> None:
+        """Refuse (ConfigError) entities that need the named-entity model where it is missing; load it now
+        where it is needed, so no utterance waits for it."""
+        try:
+            ner.require(active)
+        except ner.NerUnavailable as error:
+            raise ConfigError(str(error)) from error
+        if active & NEEDS_NER:
+            ner.pipeline()
 
     def turns(self, conversation_id: str, role: str, limit_s: float, on_late: Callable[[], None]) -> StreamTurns:
         """A stream's place in its conversation's order, so it is redacted after the questions put to it."""

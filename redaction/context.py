@@ -13,10 +13,13 @@ from redaction.digit_runs import digit_words, number_digits
 from redaction.entities import EntityId
 from redaction.mentions import words_of
 from redaction.numbers_es import fold
+from redaction.names import name_words
 
 MAX_CARD_DIGITS = 19
 
 
+# Asked for, these are the whole of the next utterance: one answer closes them.
+ANSWERED_ONCE = frozenset({EntityId.NAME, EntityId.SECURITY_ANSWER, EntityId.USERNAME, EntityId.ADDRESS})
 NUMBERS = frozenset({EntityId.CREDIT_CARD_NUMBER, EntityId.CVV, EntityId.PIN, EntityId.SSN})
 SPLIT_QUESTION_S = 10.0  # an agent's utterance is read together with the one before it within this time
 
@@ -37,6 +40,7 @@ class _Request:
         found = {EntityId(span.entity) for span in spans if span.entity in EntityId.__members__}
         self.answering = found & NUMBERS
         self.entities -= found - NUMBERS
+        self.entities -= ANSWERED_ONCE  # a name or security answer is the next utterance, or was not given
 
 
 @dataclass
@@ -54,6 +58,7 @@ class ConversationContext:
         self._requests: dict[str, _Request] = {}  # by the role that is expected to answer
         self._fragments: dict[str, _Fragment] = {}
         self._unfinished: dict[str, tuple[str, float]] = {}  # an utterance that named nothing: half a question?
+        self.names: set[str] = set()  # words of the names given in the call, masked wherever they come back
 
     def number_context(
         self,
@@ -88,10 +93,19 @@ class ConversationContext:
             request and entity in request.entities and now - request.at <= self._window_s and request.answers_left > 0
         )
 
+    def expected(self, role: str, now: float) -> frozenset[EntityId]:
+        """What the other party asked `role` for and is still open."""
+        request = self._requests.get(role)
+        if request and now - request.at <= self._window_s and request.answers_left > 0:
+            return frozenset(request.entities)
+        return frozenset()
+
     def record(
         self, role: str, text: str, now: float, spans: list[Span], active: frozenset[EntityId], language: str = "en"
     ) -> None:
         """After an utterance is redacted: note what it asked the other party for and any number left open."""
+        if EntityId.NAME in active:
+            self.names |= name_words(text, spans)
         request = self._requests.get(role)
         if request:
             request.answers_left -= 1

@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 
 from redaction import spanish
+from redaction.cues import cued
 from redaction.entities import EntityId
 from redaction.mentions import mentions
 from redaction.numbers_es import fold
@@ -131,7 +132,7 @@ def mentioned(text: str, entities: Collection[EntityId], language: str = "en") -
     """Entities that `text` names (the agent's prompt, or the utterance itself), however the ASR spelled them."""
     keywords = spanish.KEYWORDS if language == "es" else KEYWORDS
     found = {entity for entity in entities if entity in keywords and keywords[entity].search(text)}
-    return found | mentions(text, entities, language)
+    return found | mentions(text, entities, language) | cued(text, entities)
 
 
 def not_a_card(text: str, language: str = "en") -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redaction import detectors
+from redaction.catalogue import CatalogueInput, catalogue_spans
 from redaction.context import ConversationContext
 from redaction.detectors import Span
 from redaction.digit_runs import digit_run_spans
@@ -17,12 +18,14 @@ from redaction.rules import CompiledRule, RuleTimeout
 
 log = logging.getLogger(__name__)
 E = EntityId
+TOO_LONG = "UTTERANCE_TOO_LONG"
 
 
 @dataclass(frozen=True)
 class RedactionOptions:
     mask: str = "#"
     rule_timeout_s: float = 0.05
+    max_chars: int = 2000  # longer "utterances" (no ASR segment is) are masked whole: bounded time, fail closed
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class Redactor:
         language = base_language(language)
         utterance = _Utterance(text, role, active, context, now, assume, any(c.isdigit() for c in text), language)
         try:
-            spans = self._find(utterance)
+            spans = self._find(utterance) if len(text) <= self._options.max_chars else [Span(0, len(text), TOO_LONG)]
         except RuleTimeout as error:
             log.warning("%s; the utterance is masked whole", error)  # the rule name, never the text
             spans = [Span(0, len(text), error.rule)]
@@ -100,7 +103,10 @@ class Redactor:
 
     def _find(self, u: _Utterance) -> list[Span]:
         text, active = u.text, u.active
-        spans = self._numbers(u)
+        catalogued = catalogue_spans(
+            CatalogueInput(text, active, u.context.expected(u.role, u.now), frozenset(u.context.names))
+        )  # a catalogue id masks the whole of a number inside it (an ITIN is no SSN with its last four shown)
+        spans = catalogued + [n for n in self._numbers(u) if not _inside_any(n, catalogued)]
         if E.EMAIL in active and "@" in text:
             spans += detectors.email_spans(text)
         dob = E.DOB in active and u.has_digits
@@ -145,6 +151,10 @@ class Redactor:
             ]
             spans = [_inside_runs(span, runs) for span in spans] + runs  # last: a named entity names the merge
         return spans
+
+
+def _inside_any(span: Span, others: list[Span]) -> bool:
+    return any(o.start <= span.start and span.end <= o.end for o in others)
 
 
 def _inside_runs(span: Span, runs: list[Span]) -> Span:

@@ -9,7 +9,8 @@ from aiohttp import web
 from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
 from mediagw.api.routes import AUTH, SERVICES
-from redaction.entities import ENTITIES, Entity, EntityId
+from redaction import ner
+from redaction.entities import ENTITIES, Entity, EntityId, UnknownEntity
 from redaction.settings import EntityLocked
 
 PREFIXES = ("/configuration/v1/redaction/redaction-entities", "/configuration/v1/redaction-entities")
@@ -25,11 +26,18 @@ def add_routes(app: web.Application) -> None:
 
 
 def _resource(entity: Entity, active: frozenset[EntityId]) -> dict[str, Any]:
+    """The reference's four fields, then the catalogue's own (camelCase, as the reference writes JSON)."""
     return {
         "id": entity.id.value,
         "name": entity.name,
         "description": entity.description,
         "active": entity.id in active,
+        "label": entity.label,
+        "category": entity.category.value,
+        "activeByDefault": entity.active_by_default,
+        "maskStyle": entity.mask_style.value,
+        "examples": list(entity.examples),
+        "needsModel": entity.needs_ner,
     }
 
 
@@ -37,7 +45,7 @@ def _entity(request: web.Request) -> Entity:
     request.app[AUTH].authenticate(request, "configuration")
     entity_id = request.match_info["entityId"]
     if entity_id not in EntityId.__members__:
-        raise ApiError(404, "404-01", f"No redaction entity {entity_id[:64]!r}")
+        raise ApiError(404, "404-01", str(UnknownEntity(entity_id)))
     return ENTITIES[EntityId(entity_id)]
 
 
@@ -63,7 +71,11 @@ async def patch_entity(request: web.Request) -> web.Response:
         raise ApiError(400, "400-02", 'request body must be {"active": true|false}')
     settings = request.app[SERVICES].entity_settings
     try:
+        if body["active"]:
+            ner.require({entity.id})
         settings.set_active(entity.id, body["active"])
     except EntityLocked as error:
         raise ApiError(403, "403-01", str(error)) from error
+    except ner.NerUnavailable as error:
+        raise ApiError(409, "409-01", str(error)) from error
     return web.json_response(_resource(entity, settings.active))

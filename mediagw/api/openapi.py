@@ -105,7 +105,18 @@ STOP = {
 }
 ENTITY = {
     "type": "object",
-    "properties": {"id": STRING, "name": STRING, "description": STRING, "active": {"type": "boolean"}},
+    "properties": {
+        "id": STRING,
+        "name": STRING,
+        "description": STRING,
+        "active": {"type": "boolean"},
+        "label": STRING,
+        "category": STRING,
+        "activeByDefault": {"type": "boolean"},
+        "maskStyle": {"type": "string", "enum": ["all", "last4"]},
+        "examples": {"type": "array", "items": STRING},
+        "needsModel": {"type": "boolean"},
+    },
 }
 ENTITIES = {
     "type": "object",
@@ -146,7 +157,7 @@ def _entity_paths(list_path: str, one_path: str) -> dict[str, Any]:
                 ENTITY,
                 params=[_path_param("entityId")],
                 body={"type": "object", "properties": {"active": {"type": "boolean"}}},
-                errors=(400, 401, 403, 404, 429),
+                errors=(400, 401, 403, 404, 409, 429),  # 409: the entity needs the `ner` extra
             ),
         },
     }

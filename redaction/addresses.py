@@ -1,0 +1,91 @@
+"""US street addresses and ZIP codes as a caller says them and Whisper writes them: "123 Main Street apartment
+4B Springfield Illinois 62704", "4 5 Elm Road, Austin, TX 78701", "P.O. Box 77".
+
+A house number, one to four street-name words and a USPS street suffix, then what may follow in one breath: a
+unit, a city and state, a ZIP. Street-name words are never function words ("2 dogs in the park" is no address),
+and a weak suffix ("Park", "View") counts only with a tail or where an address is named or asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+
+from redaction.detectors import Span
+from redaction.entities import EntityId
+
+E = EntityId
+
+STRONG_SUFFIXES = frozenset(
+    "street st avenue ave road rd drive dr lane ln boulevard blvd court ct parkway pkwy highway hwy terrace ter "
+    "circle cir place pl way trail trl".split()
+)
+FUNCTION_WORDS = frozenset(
+    "a an the in on at of to for from by with and or but my your our their his her its is are was were be "
+    "been i you we they he she it this that these those me us them up down out over about into than then just "
+    "so if as not no yes do did does have has had will would can could should may might per every each all "
+    "some any more most other times time years year days day months weeks minutes hours dollars".split()
+)
+_WORD = r"[A-Za-z][\w'.-]*"
+_UNIT = r"(?:apartment|apt\.?|unit|suite|ste\.?|number|no\.?|\#|floor|fl\.?|room|rm\.?|building|bldg\.?|lot|space)"
+_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten)"
+
+
+def _wordlist(name: str) -> list[str]:
+    text = resources.files("redaction").joinpath(f"wordlists/{name}").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@cache
+def address_pattern() -> re.Pattern[str]:
+    suffixes = "|".join(sorted({re.escape(s) for s in _wordlist("street_suffixes.txt")}, key=len, reverse=True))
+    states = _wordlist("us_states.txt")
+    names = "|".join(re.escape(s) for s in states if not s.isupper())
+    abbreviations = "|".join(s for s in states if s.isupper())
+    unit_value = rf"(?:\#\s?)?(?:[A-Za-z]?\d{{1,5}}(?:-?[A-Za-z0-9])?|{_DIGIT_WORD})(?:[\s-][A-Za-z](?![\w']))?"
+    state = rf"(?:(?i:{names})|(?:{abbreviations}))"
+    return re.compile(
+        rf"(?<![\w$.,])(?P<number>\d{{1,6}}(?:[ -]\d{{1,5}})?[A-Za-z]?)\s+"
+        rf"(?P<street>(?:(?i:north|south|east|west|n|s|e|w)\.?\s+)?(?:{_WORD}\s+){{0,3}}?{_WORD})\s+"
+        rf"(?P<suffix>(?i:{suffixes}))\b\.?"
+        rf"(?P<tail>(?:,?\s+(?i:{_UNIT})\s*{unit_value})?"
+        rf"(?:,?\s+(?:{_WORD},?\s+){{0,3}}{state}\b\.?(?:,?\s+\d{{5}}(?:[ -]\d{{4}})?)?"
+        rf"|,?\s+(?:{_WORD},?\s+){{0,4}}\d{{5}}(?:[ -]\d{{4}})?)?)"
+        r"(?![\w])"
+        r"|(?i:\bp\.?\s?o\.?\s+box\s+\d{1,6})",
+    )
+
+
+@cache
+def zip_pattern() -> re.Pattern[str]:
+    names = "|".join(re.escape(s) for s in _wordlist("us_states.txt") if not s.isupper())
+    abbreviations = "|".join(s for s in _wordlist("us_states.txt") if s.isupper())
+    return re.compile(
+        rf"(?:(?i:{names})|(?:{abbreviations})|(?i:zip(?:\s?code)?|postal code)(?:\s+(?i:is|was))?)[,:]?\s+"
+        r"(?P<zip>\d{5}(?:[ -]\d{4})?|(?:\d\s){4}\d)(?![\w-])"
+    )
+
+
+def address_spans(text: str, cued: bool) -> Iterator[Span]:
+    for match in address_pattern().finditer(text):
+        if match.group("number") is None:  # a P.O. box
+            yield Span(match.start(), match.end(), E.ADDRESS)
+            continue
+        street = [w.lower().strip(".") for w in match.group("street").split()]
+        if any(w in FUNCTION_WORDS for w in street):
+            continue
+        strong = match.group("suffix").lower().strip(".") in STRONG_SUFFIXES
+        if strong or cued or match.group("tail").strip(" ,"):
+            end = match.end("tail") if match.group("tail") else match.end()
+            yield Span(match.start(), end, E.ADDRESS)
+
+
+def zip_spans(text: str, cued: bool) -> Iterator[Span]:
+    """A ZIP after a state or the word 'zip'; any 5 or 9 digits when a ZIP was asked for."""
+    for match in zip_pattern().finditer(text):
+        yield Span(match.start("zip"), match.end("zip"), E.ZIP)
+    if cued:
+        for match in re.finditer(r"(?<![\w-])\d{5}(?:[ -]\d{4})?(?![\w-])", text):
+            yield Span(match.start(), match.end(), E.ZIP)
