@@ -68,7 +68,42 @@ def zip_pattern() -> re.Pattern[str]:
     )
 
 
+@cache
+def place_pattern() -> re.Pattern[str]:
+    """A state and a ZIP with the city before it: the end of an address whose street the ASR mangled."""
+    states = _wordlist("us_states.txt")
+    names = "|".join(re.escape(s) for s in states if not s.isupper())
+    abbreviations = "|".join(s for s in states if s.isupper())
+    return re.compile(
+        rf"(?:\b[A-Z][\w'-]*,?\s+){{0,3}}(?:(?i:{names})|(?:{abbreviations}))\b\.?,?\s+\d{{5}}(?:[ -]\d{{4}})?(?![\w-])"
+    )
+
+
+VALUE_CUE = re.compile(
+    r"\b(?:address is|address's|address was|live at|living at|live on|moved to|located at)\s+", re.IGNORECASE
+)
+_VALUE_WORD = re.compile(r"[\w'-]+")
+MAX_VALUE_WORDS = 6
+
+
 def address_spans(text: str, cued: bool) -> Iterator[Span]:
+    found = list(_street_spans(text, cued))
+    yield from found
+    if not found:  # the street was misheard: what follows "my address is", and the place before a ZIP
+        yield from _after_cue(text)
+        for match in place_pattern().finditer(text):
+            yield Span(match.start(), match.end(), E.ADDRESS)
+
+
+def _after_cue(text: str) -> Iterator[Span]:
+    for cue in VALUE_CUE.finditer(text):
+        for taken, word in enumerate(_VALUE_WORD.finditer(text, cue.end())):
+            if taken >= MAX_VALUE_WORDS or any(c in text[cue.end() : word.start()] for c in ".?!"):
+                break
+            yield Span(word.start(), word.end(), E.ADDRESS)
+
+
+def _street_spans(text: str, cued: bool) -> Iterator[Span]:
     for match in address_pattern().finditer(text):
         if match.group("number") is None:  # a P.O. box
             yield Span(match.start(), match.end(), E.ADDRESS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -25,20 +26,31 @@ def add_routes(app: web.Application) -> None:
         app.router.add_patch(path, patch_entity)
 
 
-def _resource(entity: Entity, active: frozenset[EntityId]) -> dict[str, Any]:
-    """The reference's four fields, then the catalogue's own (camelCase, as the reference writes JSON)."""
-    return {
+def _resource(entity: Entity, active: frozenset[EntityId], details: bool = False) -> dict[str, Any]:
+    """The reference's four fields; with `?details=true` the catalogue's own too (camelCase, as the reference)."""
+    resource: dict[str, Any] = {
         "id": entity.id.value,
         "name": entity.name,
         "description": entity.description,
         "active": entity.id in active,
-        "label": entity.label,
-        "category": entity.category.value,
-        "activeByDefault": entity.active_by_default,
-        "maskStyle": entity.mask_style.value,
-        "examples": list(entity.examples),
-        "needsModel": entity.needs_ner,
     }
+    if details:
+        resource |= {
+            "label": entity.label,
+            "category": entity.category.value,
+            "activeByDefault": entity.active_by_default,
+            "maskStyle": entity.mask_style.value,
+            "examples": list(entity.examples),
+            "needsModel": entity.needs_ner,
+        }
+    return resource
+
+
+def _details(request: web.Request) -> bool:
+    value = request.query.get("details", "false")
+    if value not in ("true", "false"):
+        raise ApiError(400, "400-01", "details must be true or false")
+    return value == "true"
 
 
 def _entity(request: web.Request) -> Entity:
@@ -55,13 +67,16 @@ async def list_entities(request: web.Request) -> web.Response:
     only = request.query.get("active")
     if only not in (None, "true", "false"):
         raise ApiError(400, "400-01", "active must be true or false")
-    entities = [_resource(e, active) for e in ENTITIES.values() if only is None or (e.id in active) == (only == "true")]
+    details = _details(request)
+    entities = [
+        _resource(e, active, details) for e in ENTITIES.values() if only is None or (e.id in active) == (only == "true")
+    ]
     return web.json_response({"redactionEntities": entities, "nextCursor": None, "prevCursor": None})
 
 
 async def get_entity(request: web.Request) -> web.Response:
     entity = _entity(request)
-    return web.json_response(_resource(entity, request.app[SERVICES].entity_settings.active))
+    return web.json_response(_resource(entity, request.app[SERVICES].entity_settings.active, _details(request)))
 
 
 async def patch_entity(request: web.Request) -> web.Response:
@@ -71,8 +86,9 @@ async def patch_entity(request: web.Request) -> web.Response:
         raise ApiError(400, "400-02", 'request body must be {"active": true|false}')
     settings = request.app[SERVICES].entity_settings
     try:
-        if body["active"]:
+        if body["active"] and entity.needs_ner:
             ner.require({entity.id})
+            await asyncio.to_thread(ner.pipeline)  # loaded now, off the loop: no utterance waits for it
         settings.set_active(entity.id, body["active"])
     except EntityLocked as error:
         raise ApiError(403, "403-01", str(error)) from error

@@ -147,7 +147,10 @@ def _entity_paths(list_path: str, one_path: str) -> dict[str, Any]:
             "get": _op(
                 "List redaction entities",
                 ENTITIES,
-                params=[{"name": "active", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}}],
+                params=[
+                    {"name": "active", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}},
+                    {"name": "details", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}},
+                ],
             )
         },
         one_path: {
