@@ -12,8 +12,8 @@ from redaction.detectors import CARD_COMPLETE_DIGITS, NumberContext, Span, menti
 from redaction.digit_runs import digit_words, number_digits
 from redaction.entities import EntityId
 from redaction.mentions import words_of
-from redaction.numbers_es import fold
 from redaction.names import name_words
+from redaction.numbers_es import fold
 
 MAX_CARD_DIGITS = 19
 
