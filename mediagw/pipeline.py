@@ -105,6 +105,7 @@ class Heard:
     stream_id: str
     sequence: int
     closed_at: float
+    language: str = "en"  # ISO 639-1: the words its tokens are spoken in without smart formatting
 
 
 def transcript_of(
@@ -123,7 +124,9 @@ def transcript_of(
     tokens = None
     if settings.detailed_tokens:  # only unredacted: detailed tokens with redaction is refused (4093)
         bounds = (audio.start_ms, audio.end_ms)
-        tokens = tokens_from_words(result.words, audio.audio_start_ms, bounds, settings.smart_formatting)
+        tokens = tokens_from_words(
+            result.words, audio.audio_start_ms, bounds, settings.smart_formatting, heard.language
+        )
     output = text_stage(text)
     return Transcript(
         heard.stream_id,
@@ -331,7 +334,7 @@ class StreamPipeline:
         return transcript_of(
             recognized.result,
             recognized.segment,
-            Heard(self.stream_id, recognized.sequence, recognized.closed_at),
+            Heard(self.stream_id, recognized.sequence, recognized.closed_at, language),
             self._vocabulary,
             self._settings,
             lambda text: stage(text, fail_safe=fail_safe, language=language),

@@ -94,7 +94,7 @@ async def _deliver(services: Services, spool: AudioSpool, item: SpooledUtterance
     transcript = transcript_of(
         result,
         item,
-        Heard(item.stream_id, -1, asyncio.get_running_loop().time()),
+        Heard(item.stream_id, -1, asyncio.get_running_loop().time(), settings.language),
         services.custom_vocabulary,
         TranscriptionSettings(settings.smart_formatting, settings.detailed_token),
         text_stage,

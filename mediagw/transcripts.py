@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from asr.recognizer import Word
-from redaction.formatting import spoken_form
+from redaction.languages import ENGLISH, spoken_form
 
 _LEADING = re.compile(r"^[\"'(\[¿¡]+")
 _TRAILING = re.compile(r"[\"')\].,!?;:…]+$")
@@ -36,7 +36,7 @@ class Transcript:
 
 
 def tokens_from_words(
-    words: Iterable[Word], offset_ms: int, bounds: tuple[int, int], smart_formatting: bool
+    words: Iterable[Word], offset_ms: int, bounds: tuple[int, int], smart_formatting: bool, language: str = ENGLISH
 ) -> tuple[Token, ...]:
     """Model words (' Hi,') to tokens with punctuation split off and stream-relative times kept within `bounds`.
 
@@ -52,7 +52,7 @@ def tokens_from_words(
         after = _TRAILING.search(text)
         content = text[before.end() if before else 0 : after.start() if after else len(text)]
         if not smart_formatting:
-            content, before, after = spoken_form(content), None, None
+            content, before, after = spoken_form(content, language), None, None
         if not content:  # the aligner gives punctuation as words of its own: attach it to a neighbour
             if smart_formatting and tokens and not _LEADING.fullmatch(text):
                 last = tokens[-1]

@@ -53,6 +53,14 @@ def test_tokens_take_punctuation_from_the_aligner_words() -> None:
     assert [(t.start_ms, t.end_ms) for t in tokens] == [(1100, 1200), (1300, 1400), (1400, 1550)]
 
 
+def test_detailed_tokens_without_smart_formatting_are_spoken_in_the_stream_language() -> None:
+    words = [Word(" Son", 0, 200, 1.0), Word(" $25.", 200, 600, 1.0)]
+    spanish = tokens_from_words(words, offset_ms=0, bounds=(0, 600), smart_formatting=False, language="es")
+    assert [t.content for t in spanish] == ["son", "veinticinco dólares"]
+    english = tokens_from_words(words, offset_ms=0, bounds=(0, 600), smart_formatting=False)
+    assert [t.content for t in english] == ["son", "twenty five dollars"]
+
+
 def test_wer_normalisation_treats_written_variants_alike() -> None:
     assert normalize("Sure, it is 4 5 2 7 8 1 3.") == normalize("sure it is 4527813")
     assert normalize("It's $59!") == "its 59 dollars"
