@@ -245,6 +245,73 @@ def hard_cases(corpus: SpanishCorpus) -> None:
         )
 
 
+QUESTIONS = {
+    "CREDIT_CARD_NUMBER": (
+        "¿Me da el número de su tarjeta?", "me puede dar el numero de la targeta",
+        "¿Cuál es el número de la tarjeta de crédito?", "por favor los dieciséis dígitos de la tarjeta",
+        "léame el número de la tarjeta de débito",
+    ),
+    "CVV": (
+        "¿Y el código de seguridad?", "el codigo de verificacion por favor", "¿Cuál es el CVV?",
+        "los tres digitos de atras", "y el ce ve ve",
+    ),
+    "PIN": (
+        "¿Cuál es su NIP?", "me confirma su clave", "su número de identificación personal, por favor",
+        "¿El PIN de la tarjeta?",
+    ),
+    "SSN": ("¿Me da su seguro social?", "cual es su numero de seguro social", "¿los últimos cuatro de su social?"),
+}  # fmt: skip
+LENGTHS = {"CVV": 3, "PIN": 4}
+
+
+def say_answer(digits: str, rng: random.Random) -> str:
+    """An answer as Whisper may write it: digits spaced or with commas, words, or both mixed."""
+    form = rng.choice(["spaced", "commas", "words", "mixed", "written"])
+    if form == "written":
+        return digits
+    said = [DIGITS[int(d)] if form == "words" or (form == "mixed" and rng.random() < 0.5) else d for d in digits]
+    return (", " if form == "commas" else " ").join(said)
+
+
+def garble_question(question: str, rng: random.Random) -> list[str]:
+    """No punctuation, no accents, or split in two utterances, as an ASR hands a question over."""
+    if rng.random() < 0.5:
+        question = question.strip("¿?")
+    if rng.random() < 0.3:
+        question = fold(question)
+    cut = question.split()
+    if len(cut) > 3 and rng.random() < 0.25:
+        at = rng.randint(1, len(cut) - 1)
+        return [" ".join(cut[:at]), " ".join(cut[at:])]
+    return [question]
+
+
+def question_dialogues(corpus: SpanishCorpus) -> None:
+    """Each way of asking for a secret, garbled, then an answer with no keyword in it."""
+    rng = corpus.rng
+    for entity, questions in QUESTIONS.items():
+        for question in questions * 2:
+            if entity == "CREDIT_CARD_NUMBER":
+                number = card(rng)
+                secret = number[:-4]
+            elif entity == "SSN":
+                number = "".join(str(rng.randrange(10)) for _ in range(4 if "cuatro" in question else 9))
+                secret = number if len(number) == 4 else number[:5]
+            else:
+                number = "".join(str(rng.randrange(10)) for _ in range(LENGTHS[entity]))
+                secret = number
+            turns: Turns = [("agent", part, []) for part in garble_question(question, rng)]
+            answer = say_answer(number, rng)
+            turns.append(
+                (
+                    "customer",
+                    rng.choice([answer, f"Sí, {answer}", f"Es {answer}."]),
+                    [{"entity": entity, "secret": secret}],
+                )
+            )
+            corpus.dialog(turns)
+
+
 def near_misses(corpus: SpanishCorpus) -> None:
     rng = corpus.rng
     templates = [
@@ -274,7 +341,7 @@ def near_misses(corpus: SpanishCorpus) -> None:
 
 def build(seed: int = 17) -> SpanishCorpus:
     corpus = SpanishCorpus(seed)
-    for part in (card_dialogues, pii_dialogues, hard_cases, near_misses):
+    for part in (card_dialogues, pii_dialogues, hard_cases, question_dialogues, near_misses):
         part(corpus)
     return corpus
 

@@ -148,3 +148,19 @@ def test_english_tables_do_not_read_spanish_and_spanish_do_not_read_english() ->
     assert to_written("once once once once", "es") == "11111111"
     english = REDACTOR.redact("once once once once", "customer", ALL).text
     assert english == "once once once once"
+
+
+def test_what_whisper_base_wrote_for_the_spanish_sample_card_is_masked() -> None:
+    """The multilingual model's words for the sample call's card (samples/calls/es, espeak-ng through mu-law)."""
+    out = conversation([("customer", "Claro, E-4-5-131-4-0-5-3-4-3-4-4-8-9-7")])[0]
+    assert digits(out) == ""
+
+
+def test_a_spanish_question_split_over_two_utterances_opens_its_entity() -> None:
+    out = conversation([("agent", "Y el código"), ("agent", "de seguridad, por favor"), ("customer", "cinco seis uno")])
+    assert out[2] == "###"
+
+
+def test_a_social_security_number_volunteered_in_spanish_keeps_its_last_four() -> None:
+    out = conversation([("customer", "Mi seguro social es uno dos tres cuatro cinco seis siete ocho nueve.")])[0]
+    assert digits(out) == "6789"
