@@ -2,6 +2,7 @@
 each labelled with the spans of the entities it holds (bench/corpus/breadth_corpus.jsonl).
 
     python -m bench.breadth_corpus     # seeded: the same file every run (needs Faker, a dev dependency)
+    python -m bench.breadth_corpus --seed 7 --out /tmp/held_out.jsonl   # a held-out corpus, same shapes
 
 A dialogue is one or two lines: a question, then the answer, as a call has them. A fifth of the callers speak in
 lower case (capitalisation is unreliable); ids come as Whisper writes them read out: grouped, digit by digit, or
@@ -10,6 +11,7 @@ letter by letter. Lines without any entity are ordinary contact-centre talk, num
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 from collections.abc import Callable
@@ -177,6 +179,12 @@ def utterance(entity: str, template: str, value: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    rnd.seed(args.seed)
+    fake.seed_instance(args.seed)
     lines: list[dict[str, Any]] = []
     for dialogue in range(1100):
         entity, question, templates, make = CASES[dialogue % len(CASES)]
@@ -189,8 +197,8 @@ def main() -> None:
     for dialogue in range(1100, 1600):
         text = rnd.choice(PLAIN).replace("{n}", str(rnd.randint(2, 60)), 1).replace("{n}", str(rnd.randint(2, 9)))
         lines.append({"dialogue": dialogue, "text": text, "role": rnd.choice(["customer", "agent"]), "entities": []})
-    OUT.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    print(f"{len(lines)} lines -> {OUT}")
+    args.out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    print(f"{len(lines)} lines -> {args.out}")
 
 
 if __name__ == "__main__":

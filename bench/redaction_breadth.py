@@ -3,6 +3,7 @@ without any entity that got a mask, and the text stage's time per utterance with
 reference nine, in the same run (JSON on stdout).
 
     python -m bench.redaction_breadth      # also part of python -m bench.redaction
+    python -m bench.redaction_breadth /tmp/held_out.jsonl   # another seed of bench.breadth_corpus
 
 Lines go through `redaction.lines` (what `mediagw redact` runs), one conversation per dialogue. A labelled span
 leaks when any letter or digit of it is left, but the last four of an entity whose mask style keeps them.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import platform
 import statistics
+import sys
 import time
 from collections import defaultdict
 from itertools import groupby
@@ -32,8 +34,8 @@ CORPUS = Path(__file__).parent / "corpus" / "breadth_corpus.jsonl"
 ALL = frozenset(EntityId)
 
 
-def load() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+def load(path: Path = CORPUS) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def run(lines: list[dict[str, Any]], redactor: Redactor, active: frozenset[EntityId]) -> list[Redaction]:
@@ -117,8 +119,8 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def report() -> dict[str, Any]:
-    lines = load()
+def report(corpus: Path = CORPUS) -> dict[str, Any]:
+    lines = load(corpus)
     redactor = Redactor(RedactionOptions())
     with_ner = ner.installed_model() is not None
     active = ALL if with_ner else ALL - NEEDS_NER
@@ -131,6 +133,7 @@ def report() -> dict[str, Any]:
     return {
         "benchmark": "redaction_catalogue",
         "cpu": cpu_name(),
+        "corpus": corpus.name,
         "lines": len(lines),
         "entities_active": len(active),
         "ner_model": ner.installed_model(),
@@ -145,7 +148,7 @@ def report() -> dict[str, Any]:
 
 
 def main() -> None:
-    print(json.dumps(report(), indent=1))
+    print(json.dumps(report(Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS), indent=1))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     redact = commands.add_parser("redact", help="redact stdin, one utterance a line, as one JSON object a line")
     redact.add_argument("--entities", help="'all', or entity ids separated by commas (default: the active set)")
     redact.add_argument("--role", choices=["customer", "agent"], default="customer")
+    redact.add_argument("--language", default="en", help="ISO 639-1 code of the text (en, es)")
     args = parser.parse_args(argv)
 
     if args.command == "hash-secret":
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "redact":
         from mediagw.redact_lines import redact_stdin
 
-        return redact_stdin(config, args.entities, args.role)
+        return redact_stdin(config, args.entities, args.role, args.language)
     return _serve(config, args.host, args.port)
 
 

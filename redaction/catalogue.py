@@ -74,6 +74,8 @@ def _shapes(text: str, active: frozenset[EntityId], named: set[EntityId]) -> Ite
         yield from patterns.url_spans(text)
     if E.CRYPTO in active:
         yield from patterns.wallet_spans(text)
+    if E.SWIFT_BIC in named:
+        yield from patterns.bic_spans(text)
     for entity in (E.USERNAME, E.SECURITY_ANSWER):
         if entity in active and entity in named:
             yield from patterns.answer_spans(text, entity, False)

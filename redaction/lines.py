@@ -19,11 +19,15 @@ class Line:
 
 
 def redact_lines(
-    lines: Iterable[Line], redactor: Redactor, active: frozenset[EntityId], seconds_apart: float = 4.0
+    lines: Iterable[Line],
+    redactor: Redactor,
+    active: frozenset[EntityId],
+    seconds_apart: float = 4.0,
+    language: str = "en",
 ) -> Iterator[Redaction]:
     context = ConversationContext()
     for index, line in enumerate(lines):
-        yield redactor.redact(line.text, line.role, active, context, now=index * seconds_apart)
+        yield redactor.redact(line.text, line.role, active, context, now=index * seconds_apart, language=language)
 
 
 def as_json(redaction: Redaction) -> str:

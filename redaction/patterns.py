@@ -7,7 +7,7 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
-from stdnum import bitcoin
+from stdnum import bic, bitcoin
 
 from redaction.cues import cue_ends
 from redaction.detectors import DATE, Span
@@ -75,6 +75,19 @@ def wallet_spans(text: str) -> Iterator[Span]:
         code = match.group(0)
         if code.startswith("0x") or bitcoin.is_valid(code):
             yield Span(match.start(), match.end(), E.CRYPTO)
+
+
+_CODE_WORD = re.compile(r"[A-Za-z0-9]{8}(?:[A-Za-z0-9]{3})?(?!\w)")
+
+
+def bic_spans(text: str) -> Iterator[Span]:
+    """A SWIFT/BIC code as one word after its cue, in any case ("the swift code is deutdeff"): ids.py reads
+    only capitals as letters of a code."""
+    for end in cue_ends(text, E.SWIFT_BIC):
+        for word in _CODE_WORD.finditer(text, end, min(len(text), end + 24)):
+            if bic.is_valid(word.group(0).upper()):
+                yield Span(word.start(), word.end(), E.SWIFT_BIC)
+                break
 
 
 def age_spans(text: str) -> Iterator[Span]:
