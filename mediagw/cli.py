@@ -18,6 +18,7 @@ from asr.recognizer import Recognizer
 from mediagw.api.auth import hash_secret
 from mediagw.app import build_app, drain, hurry, load_recognizer, ssl_context
 from mediagw.config import Config, ConfigError, load_config
+from mediagw.languages import model_language, supported
 from mediagw.listeners import http_runner, start_http_site
 from mediagw.logs import configure_logging
 from mediagw.shutdown import HARD_EXIT_S, abort_connections
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     transcribe = commands.add_parser("transcribe", help="transcribe an audio file offline, one JSON line per utterance")
     transcribe.add_argument("file", type=Path)
+    transcribe.add_argument("--language", default="en-US", help="en-US (default), es-US...: the model must have it")
     secret = commands.add_parser("hash-secret", help="print the secret_sha256 to configure for an API secret")
     secret.add_argument("secret")
     commands.add_parser("check-config", help="load and validate the configuration, print it as JSON")
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(dataclasses.asdict(config), indent=2))
         return 0
     if args.command == "transcribe":
-        return _transcribe(config, args.file)
+        return _transcribe(config, args.file, args.language)
     if args.command == "export":
         return _export(config, args.start, args.end, args.format, args.out)
     if args.command == "redact":
@@ -164,7 +166,7 @@ def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-def _transcribe(config: Config, path: Path) -> int:
+def _transcribe(config: Config, path: Path, language: str) -> int:
     from mediagw.offline import transcribe_file
 
     try:
@@ -172,7 +174,11 @@ def _transcribe(config: Config, path: Path) -> int:
     except ModelNotFound as error:
         print(f"mediagw: ASR model error: {error}", file=sys.stderr)
         return 2
-    for utterance in transcribe_file(path, recognizer, config.segmenter, show_progress=sys.stderr.isatty()):
+    if not supported(language, recognizer.languages):
+        print(f"mediagw: the model {recognizer.model_name!r} cannot transcribe {language[:20]!r}", file=sys.stderr)
+        return 2
+    progress = sys.stderr.isatty()
+    for utterance in transcribe_file(path, recognizer, config.segmenter, progress, model_language(language)):
         print(
             json.dumps(
                 {

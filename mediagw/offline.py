@@ -42,8 +42,9 @@ def segments(samples: Pcm, options: SegmenterOptions) -> Iterator[Segment]:
 
 
 def transcribe_file(
-    path: Path, recognizer: Recognizer, options: SegmenterOptions, show_progress: bool = True
+    path: Path, recognizer: Recognizer, options: SegmenterOptions, show_progress: bool = True, language: str = "en"
 ) -> list[FileUtterance]:
+    """Every channel's utterances decoded in `language` (ISO 639-1)."""
     channels = read_channels(path)
     total_frames = sum(len(c) for c in channels) // FRAME_SAMPLES
     out: list[FileUtterance] = []
@@ -51,7 +52,7 @@ def transcribe_file(
         for index, samples in enumerate(channels):
             done = 0
             for segment in segments(samples, options):
-                result = recognizer.recognize(RecognitionRequest(segment.samples))
+                result = recognizer.recognize(RecognitionRequest(segment.samples, language=language))
                 if result.text:
                     out.append(FileUtterance(index, segment.start_ms, segment.end_ms, result.text))
                 reached = segment.closed_at_ms * SAMPLE_RATE // 1000 // FRAME_SAMPLES

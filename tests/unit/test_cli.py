@@ -56,6 +56,17 @@ def test_transcribe_prints_one_json_line_per_utterance(tmp_path: Path) -> None:
     assert word_error_rate([greeting["text"]], [lines[0]["text"]]) <= 0.25
 
 
+def test_transcribe_refuses_a_language_the_model_cannot_do(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [*MEDIAGW, "transcribe", "--language", "es-US", str(CALLS / "billing.flac")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MEDIAGW_DATA_DIR": str(tmp_path)},
+    )
+    assert out.returncode == 2 and "cannot transcribe 'es-US'" in out.stderr and out.stdout == ""
+
+
 def test_hash_secret_and_config_errors() -> None:
     out = subprocess.run([*MEDIAGW, "hash-secret", "local-dev-secret"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "eb26d4a9a0ef04727f52fb5acc8936196ae90e23003fc5117ce8e3e28c49363f"
