@@ -2,8 +2,8 @@
 
 Every cardinal below a thousand that num2words spells as one word gives a word's value ('quince', 'veintidós',
 'cuarenta', 'doscientos'); 'ciento', 'mil' and 'millón' come from its spelling of 101, 1000 and 10**6.
-Written by hand: the feminine hundreds ('doscientas'), 'un'/'una', and the spellings without accents that a
-transcript may carry (every word is also listed folded: 'veintidos', 'millon').
+Written by hand: the feminine and shortened forms ('doscientas', 'veintiuna', 'veintiún'), 'un'/'una', and the
+spellings without accents that a transcript may carry (every word is also listed folded: 'veintidos', 'millon').
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def cardinal_words() -> dict[str, int]:
     for word, value in list(words.items()):
         if value >= 200 and word.endswith("os"):
             words[word[:-2] + "as"] = value  # 'doscientas' (personas)
+        if value > 20 and word.endswith("uno"):
+            words[word[:-3] + "ún"] = words[word[:-3] + "una"] = value  # 'veintiún años', 'veintiuna personas'
     words[_spelled(1000)[0]] = 1000
     words[_spelled(10**6)[-1]] = 10**6
     words[_spelled(2 * 10**6)[-1]] = 10**6

@@ -74,12 +74,14 @@ READING_WORDS = frozenset(
     "seria ahi ahora mira".split()
 )
 
-# What Whisper writes for a spoken digit when it writes neither the digit nor its word (folded), heard or
-# likely on a phone line; they count only inside a run of digits.
+# What Whisper writes for a spoken digit when it writes neither the digit nor its word (folded); they count only
+# inside a run of digits. "hueve" and "eis" were heard from Whisper base on espeak-ng Spanish digits at 8 kHz
+# mu-law; the others are misspellings of the same sounds. Heard too, and left out because they are common words:
+# "no" and "más" for "dos", "es" for "seis", "sin" for "cinco".
 HOMOPHONE_DIGITS: dict[str, str] = {
     "sero": "0", "zero": "0", "seros": "0", "dose": "2", "tre": "3", "trez": "3", "quatro": "4", "cuatros": "4",
-    "kuatro": "4", "sinco": "5", "zinco": "5", "cinko": "5", "seiz": "6", "seys": "6", "sei": "6", "siette": "7",
-    "sete": "7", "hocho": "8", "nuebe": "9", "nueb": "9",
+    "kuatro": "4", "sinco": "5", "zinco": "5", "cinko": "5", "seiz": "6", "seys": "6", "sei": "6", "eis": "6",
+    "siette": "7", "sete": "7", "hocho": "8", "nuebe": "9", "nueb": "9", "hueve": "9",
 }  # fmt: skip
 DIGIT_WORDS: dict[str, str] = {**HOMOPHONE_DIGITS, **digit_values()}
 ONE_WORDS = frozenset({"uno"})  # a digit only when a CVV, PIN or SSN is asked for, or while a card is read

@@ -30,6 +30,8 @@ CASES = [
     ("un millón doscientos mil", "1200000"),
     ("treinta y una personas", "31 personas"),
     ("doscientas personas", "200 personas"),
+    ("veintiún años", "21 años"),
+    ("veintiuna personas", "21 personas"),
     ("treinta y uno de enero de mil novecientos ochenta", "31 de enero de 1980"),
     ("Nací el primero de marzo de mil novecientos noventa.", "Nací el 1 de marzo de 1990."),
     ("el cinco de mayo", "el 5 de mayo"),

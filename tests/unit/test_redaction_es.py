@@ -79,6 +79,7 @@ def test_a_card_read_in_spanish_keeps_only_its_last_four(reply: str) -> None:
         "Mi tarjeta es cuatro sinco cuatro quatro cero cero uno dos tres cuatro sinco seis siete ocho nueve cero",
         "cuatro, cinco, cuatro, cuatro, sero, cero, uno, dos, tres, cuatro, cinco, seis, siete, ocho, nuebe, cero",
         "4544 00 uno dos este 3456 setenta y ocho noventa",
+        "Mi número es 4544. Eis 9. Eis 9. Y Eis hueve.",  # Whisper base on espeak-ng Spanish digits
     ],
 )
 def test_the_long_digit_run_rule_reads_spanish_homophones_without_any_question(reply: str) -> None:
