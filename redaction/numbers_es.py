@@ -3,7 +3,7 @@
 Every cardinal below a thousand that num2words spells as one word gives a word's value ('quince', 'veintidós',
 'cuarenta', 'doscientos'); 'ciento', 'mil' and 'millón' come from its spelling of 101, 1000 and 10**6.
 Written by hand: the feminine and shortened forms ('doscientas', 'veintiuna', 'veintiún'), 'un'/'una', and the
-spellings without accents that a transcript may carry (every word is also listed folded: 'veintidos', 'millon').
+spellings without accents that a transcript may carry (words are kept and looked up folded: 'veintidos', 'millon').
 """
 
 from __future__ import annotations
