@@ -46,8 +46,8 @@ def address_pattern() -> re.Pattern[str]:
     abbreviations = "|".join(s for s in states if s.isupper())
     unit_value = rf"(?:\#\s?)?(?:[A-Za-z]?\d{{1,5}}(?:-?[A-Za-z0-9])?|{_DIGIT_WORD})(?:[\s-][A-Za-z](?![\w']))?"
     state = rf"(?:(?i:{names})|(?:{abbreviations}))"
-    return re.compile(
-        rf"(?<![\w$.,])(?P<number>\d{{1,6}}(?:[ -]\d{{1,5}})?[A-Za-z]?)\s+"
+    return re.compile(  # a house number may carry ITN's thousands comma ("8,330")
+        rf"(?<![\w$.,])(?P<number>(?:\d{{1,3}},\d{{3}}|\d{{1,6}})(?:[ -]\d{{1,5}})?[A-Za-z]?)\s+"
         rf"(?P<street>(?:(?i:north|south|east|west|n|s|e|w)\.?\s+)?(?:{_WORD}\s+){{0,3}}?{_WORD})\s+"
         rf"(?P<suffix>(?i:{suffixes}))\b\.?"
         rf"(?P<tail>(?:,?\s+(?i:{_UNIT})\s*{unit_value})?"
