@@ -73,8 +73,9 @@ FILLER = frozenset(
 
 
 @cache
-def profanity_words() -> frozenset[str]:
-    text = resources.files("redaction").joinpath("wordlists/profanity.txt").read_text()
+def profanity_words(language: str = "en") -> frozenset[str]:
+    name = "wordlists/profanity_es.txt" if language == "es" else "wordlists/profanity.txt"
+    text = resources.files("redaction").joinpath(name).read_text(encoding="utf-8")
     return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
@@ -242,8 +243,9 @@ def password_spans(text: str, expected: bool, language: str = "en") -> Iterator[
                 yield Span(word.start(), word.end(), E.PASSWORD)
 
 
-def profanity_spans(text: str) -> Iterator[Span]:
-    words = profanity_words()
-    for word in _WORD.finditer(text):
-        if word.group(0).lower().strip(".,'") in words:
+def profanity_spans(text: str, language: str = "en") -> Iterator[Span]:
+    words = profanity_words(language)
+    word_pattern, folded = (spanish.WORD, fold) if language == "es" else (_WORD, str.lower)
+    for word in word_pattern.finditer(text):
+        if folded(word.group(0)).strip(".,'") in words:
             yield Span(word.start(), word.end(), E.PROFANITY)

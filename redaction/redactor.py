@@ -115,7 +115,7 @@ class Redactor:
         if E.PASSWORD in active:
             spans += detectors.password_spans(text, u.context.expects(u.role, E.PASSWORD, u.now), u.language)
         if E.PROFANITY in active:
-            spans += detectors.profanity_spans(text)
+            spans += detectors.profanity_spans(text, u.language)
         for rule in self._rules:
             if not rule.keep:
                 spans += rule.spans(text, self._options.rule_timeout_s)

@@ -165,3 +165,9 @@ def test_a_spanish_question_split_over_two_utterances_opens_its_entity() -> None
 def test_a_social_security_number_volunteered_in_spanish_keeps_its_last_four() -> None:
     out = conversation([("customer", "Mi seguro social es uno dos tres cuatro cinco seis siete ocho nueve.")])[0]
     assert digits(out) == "6789"
+
+
+def test_spanish_profanity_is_masked_with_or_without_accents() -> None:
+    out = conversation([("customer", "¡Esta mierda no funciona, carajo! Qué coño.")], frozenset({E.PROFANITY}))[0]
+    assert out == "¡Esta ###### no funciona, ######! Qué ####."
+    assert conversation([("customer", "Qué cono.")], frozenset({E.CREDIT_CARD_NUMBER}))[0] == "Qué cono."
