@@ -223,6 +223,7 @@ class _Plan:
     on_opened: OnOpened | None
     on_message: OnMessage | None
     close: bool
+    updates: tuple[tuple[int, str], ...] = ()  # (stream sample, language): an `update` sent when the audio gets there
 
 
 async def _first(within_s: float, *events: asyncio.Event) -> bool:
@@ -368,6 +369,9 @@ class _Connection:
             pause = self.plan.pause
             self.client_paused = pause is not None and pause[0] <= offset < pause[1]
             await self._pause_or_resume(offset)
+            for at, language in self.plan.updates:
+                if offset <= at < end:  # the conversation's language changed (Genesys sends `update`)
+                    await self.send("update", {"language": language})
             chunk = audio[offset:end]
             if self.paused_since is None and self.media:
                 await self._send_audio(pcm_to_ulaw(chunk[:, [CHANNEL_COLUMN[c] for c in self.media]].reshape(-1)))
@@ -452,13 +456,15 @@ async def play_session(
     close: bool = True,
     language: str = "en-US",
     on_message: OnMessage | None = None,
+    language_updates: tuple[tuple[float, str], ...] = (),
 ) -> SessionResult:
     """One AudioHook session for `audio` ((n, 2) int16 8 kHz: customer = external, agent = internal).
 
     `on_opened` runs between `opened` and the first audio. A pause (`pause_at_s`, `pause_for_s`, as Genesys does for
     hold and secure pause) sends `paused`, drops that stretch of audio and ends with `resumed`; the `position` of
     each client message counts audio sent and audio dropped. `close=False` drops the socket without the close
-    transaction. A refused upgrade raises aiohttp.WSServerHandshakeError.
+    transaction. `language_updates`: (seconds into the audio, language) sent as `update` messages. A refused
+    upgrade raises aiohttp.WSServerHandshakeError.
     """
     if audio.ndim != 2 or audio.shape[1] != 2 or audio.dtype != np.int16:
         raise ValueError("audio must be (n, 2) int16: customer (external), agent (internal)")
@@ -467,7 +473,8 @@ async def play_session(
     pause = (
         None if pause_at_s is None else (int(pause_at_s * SAMPLE_RATE), int((pause_at_s + pause_for_s) * SAMPLE_RATE))
     )
-    plan = _Plan(parameters, realtime, frame_ms, pause, ping_every_s, on_opened, on_message, close)
+    updates = tuple((int(at_s * SAMPLE_RATE), tag) for at_s, tag in language_updates)
+    plan = _Plan(parameters, realtime, frame_ms, pause, ping_every_s, on_opened, on_message, close, updates)
     return await _start(session, url, audio, api_key, client_secret, plan)
 
 

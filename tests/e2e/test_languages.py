@@ -80,7 +80,7 @@ async def test_the_same_stream_on_tiny_en_is_refused_with_4050(
 
 
 async def play_audiohook(
-    gateway: GatewayThread, spanish_call: Any, language: str, start: dict[str, Any]
+    gateway: GatewayThread, spanish_call: Any, language: str, start: dict[str, Any], updates: tuple[Any, ...] = ()
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """An AudioHook session opened in `language`; start-streaming (with `start`'s autotranscribeParams) once opened."""
     channels, script = spanish_call
@@ -104,6 +104,7 @@ async def play_audiohook(
             realtime=False,
             on_opened=started,
             language=language,
+            language_updates=updates,
         )
         if answer.get("isOk"):
             await api.control(session, gateway, "stop", {"namespace": "genesysaudiohook", "guid": conversation})
@@ -111,11 +112,16 @@ async def play_audiohook(
     return answer, stored
 
 
-async def test_audiohook_open_names_the_language_when_the_start_names_none(
-    multilingual_gateway: GatewayThread, spanish_call: Any
+@pytest.mark.parametrize(
+    ("opened_in", "updates"),
+    [("es-US", ()), ("en-US", ((0.5, "es-US"),))],  # named at open, or by an `update` before the first words end
+    ids=["open", "update"],
+)
+async def test_audiohook_names_the_language_when_the_start_names_none(
+    multilingual_gateway: GatewayThread, spanish_call: Any, opened_in: str, updates: tuple[Any, ...]
 ) -> None:
     unredacted = {"autotranscribeParams": {"redactionOutput": "redacted_and_unredacted"}}  # no language named
-    answer, stored = await play_audiohook(multilingual_gateway, spanish_call, "es-US", unredacted)
+    answer, stored = await play_audiohook(multilingual_gateway, spanish_call, opened_in, unredacted, updates)
     assert answer["status"] == 200 and answer["isOk"]
     _, script = spanish_call
     for role, bound in (("customer", 0.6), ("agent", 0.8)):  # measured 0.23 and 0.52 (the agent's voice is harder)
