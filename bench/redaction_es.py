@@ -51,13 +51,18 @@ def leaked(secret: str, output: str) -> bool:
 
 def report(redactor: Redactor) -> dict[str, Any]:
     lines = load()
-    scores = score(lines, run(lines, redactor), leaked)
+    results = run(lines, redactor)
+    scores = score(lines, results, leaked)
     started = time.process_time()
     rounds = 10
     for _ in range(rounds):
         run(lines, redactor)
     rate = len(lines) * rounds / (time.process_time() - started)
-    leaked_lines = [e for e in scores["errors"] if "entity" in e]
+    leaked_lines = [
+        line
+        for line, result in zip(lines, results, strict=True)
+        if any(e["secret"] and leaked(e["secret"], result.text) for e in line["entities"])
+    ]
     return {
         "utterances": len(lines),
         "dialogues": len({line["dialogue"] for line in lines}),
