@@ -3,7 +3,8 @@
 With T = server.shutdown_timeout_s and C = min(server.shutdown_close_s, T / 2), from the SIGTERM (t0):
 
   draining   t0 on        new work is refused (GET /v1/ready 503, streaming URLs 503, direct API 5001, Twilio 1001,
-                          AudioHook 503, SIPREC INVITE 503 with Retry-After); calls in progress go on, until none is
+                          AudioHook 503, SIPREC INVITE 503 with Retry-After, a new Amazon Connect contact's
+                          start-streaming 5001); calls in progress go on, until none is
                           left (the process leaves at once) or the close phase begins
   closing    t0 + T - C   open streams are ended as their protocol says (finalResponse 5001, Twilio 1001, AudioHook
                           disconnect, SIPREC BYE, KVS readers stopped); what they said is flushed and decoded while

@@ -31,6 +31,7 @@ GUID_FORMATS = {  # siprec: callid.valid_guid, which follows siprec.guid_source
 }
 OK_STATUS = {"code": 1000, "description": "OK"}
 NO_INSTANCES = {"code": 5002, "description": "No instances available"}  # ASR backlog over asr.max_backlog
+SHUTTING_DOWN = {"code": 5001, "description": "Service shutting down"}  # draining: no new pulled media
 
 
 def _bad(message: str) -> ApiError:
@@ -179,11 +180,19 @@ async def start_streaming(request: web.Request) -> web.Response:
     start = parse_start(
         await _body(request), services.languages, config.redaction.always_redact, config.siprec.guid_source
     )
-    if start.namespace == "amazonconnect" and services.connect is not None:
+    pulled = start.namespace == "amazonconnect" and services.connect is not None
+    new_pull = pulled and services.calls.get(start.namespace, start.guid) is None
+    if pulled and services.connect is not None:
         services.connect.call_for(start.guid)  # Connect media is pulled from KVS once started: the call is made here
     call = await _call(services, start.namespace, start.guid, wait=True)
     if call.transcribing:
         raise ApiError(409, "409-201", "Call transcription already started")
+    if new_pull and services.draining:  # a new contact's reader is new work, which a draining node refuses
+        leg = call.leg_for(start.customer_id, start.agent_id)
+        response = _streams(call, leg, summary=False, status=SHUTTING_DOWN)
+        services.calls.remove(call.namespace, call.guid)  # refused: the contact leaves no call behind
+        log.warning("start-streaming refused: draining", extra={"call_id": call.guid})
+        return web.json_response({"isOk": False, "autotranscribeResponse": response})
     language = start.params.language or call.media_language
     if language and not supported(language, services.languages):  # the media's (AudioHook open, Twilio <Parameter>)
         raise ApiError(400, "400-202", f"autotranscribeParams: language {language[:20]!r} is not supported")

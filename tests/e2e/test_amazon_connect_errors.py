@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mediagw.simulators.kvs_endpoint import KvsEndpoint, KvsFragment, KvsStream
-from tests.e2e.api import control
+from tests.e2e.api import HEADERS, control
 from tests.e2e.kvs import ARN, customer_bytes, fragment_read, fragments, reader_done, start_body, stop_body
 from tests.fixtures.kvs.make_mkv import mux, to_get_media
 from tests.gateway import GatewayThread
@@ -165,3 +165,20 @@ async def test_a_start_beyond_max_readers_is_refused_not_stalled(
         assert (await control(session, gateway, "stop", stop_body(first)))["isOk"] is True
         assert (await control(session, gateway, "start", start_body(second)))["isOk"] is True  # a reader is free
         assert (await control(session, gateway, "stop", stop_body(second)))["isOk"] is True
+
+
+async def test_a_draining_node_refuses_a_new_contact_with_5001_and_starts_no_reader(
+    gateway: GatewayThread, kvs: KvsEndpoint, billing_fragments: list[KvsFragment]
+) -> None:
+    kvs.streams[ARN] = KvsStream(ARN, billing_fragments)
+    contact = str(uuid.uuid4())
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{gateway.base_url}/v1/drain", headers=HEADERS) as drained:
+            assert drained.status == 202
+        refused = await control(session, gateway, "start", start_body(contact))
+    assert refused["status"] == 200 and refused["isOk"] is False, refused
+    streams = refused["autotranscribeResponse"]
+    assert set(streams) == {"customer", "agent"}
+    assert all(entry["status"] == {"code": 5001, "description": "Service shutting down"} for entry in streams.values())
+    assert gateway.services.calls.get("amazonconnect", contact) is None
+    assert kvs.requests == []  # no reader asked KVS for the contact's media
