@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 
+from redaction import catalogue_es
 from redaction.detectors import Span
 from redaction.entities import EntityId
 
@@ -29,7 +30,10 @@ FUNCTION_WORDS = frozenset(
     "some any more most other times time years year days day months weeks minutes hours dollars".split()
 )
 _WORD = r"[A-Za-z][\w'.-]*"
-_UNIT = r"(?:apartment|apt\.?|unit|suite|ste\.?|number|no\.?|\#|floor|fl\.?|room|rm\.?|building|bldg\.?|lot|space)"
+_UNIT = (  # and the Spanish words of a unit, for US addresses said in Spanish
+    r"(?:apartment|apt\.?|unit|suite|ste\.?|number|no\.?|\#|floor|fl\.?|room|rm\.?|building|bldg\.?|lot|space"
+    r"|(?:apartamento|departamento|interior)(?:\s+n[uú]mero)?|n[uú]mero)"
+)
 _DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten)"
 
 
@@ -86,17 +90,25 @@ _VALUE_WORD = re.compile(r"[\w'-]+")
 MAX_VALUE_WORDS = 6
 
 
-def address_spans(text: str, cued: bool) -> Iterator[Span]:
+def address_spans(text: str, cued: bool, language: str = "en") -> Iterator[Span]:
     found = list(_street_spans(text, cued))
+    if language == "es":  # "calle Juárez número 120, colonia Centro", and US addresses said in Spanish
+        found += _spanish_spans(text)
     yield from found
     if not found:  # the street was misheard: what follows "my address is", and the place before a ZIP
-        yield from _after_cue(text)
+        yield from _after_cue(text, language)
         for match in place_pattern().finditer(text):
             yield Span(match.start(), match.end(), E.ADDRESS)
 
 
-def _after_cue(text: str) -> Iterator[Span]:
-    for cue in VALUE_CUE.finditer(text):
+def _spanish_spans(text: str) -> Iterator[Span]:
+    for match in catalogue_es.ADDRESS.finditer(catalogue_es.folded(text)):
+        yield Span(match.start(), match.end(), E.ADDRESS)
+
+
+def _after_cue(text: str, language: str) -> Iterator[Span]:
+    cues = catalogue_es.VALUE_CUE.finditer(catalogue_es.folded(text)) if language == "es" else VALUE_CUE.finditer(text)
+    for cue in cues:
         for taken, word in enumerate(_VALUE_WORD.finditer(text, cue.end())):
             if taken >= MAX_VALUE_WORDS or any(c in text[cue.end() : word.start()] for c in ".?!"):
                 break
@@ -117,10 +129,13 @@ def _street_spans(text: str, cued: bool) -> Iterator[Span]:
             yield Span(match.start(), end, E.ADDRESS)
 
 
-def zip_spans(text: str, cued: bool) -> Iterator[Span]:
-    """A ZIP after a state or the word 'zip'; any 5 or 9 digits when a ZIP was asked for."""
+def zip_spans(text: str, cued: bool, language: str = "en") -> Iterator[Span]:
+    """A ZIP after a state or the word 'zip' ('código postal'); any 5 or 9 digits when a ZIP was asked for."""
     for match in zip_pattern().finditer(text):
         yield Span(match.start("zip"), match.end("zip"), E.ZIP)
+    if language == "es":
+        for match in catalogue_es.ZIP.finditer(catalogue_es.folded(text)):
+            yield Span(match.start("zip"), match.end("zip"), E.ZIP)
     if cued:
         for match in re.finditer(r"(?<![\w-])\d{5}(?:[ -]\d{4})?(?![\w-])", text):
             yield Span(match.start(), match.end(), E.ZIP)

@@ -30,16 +30,19 @@ class CatalogueInput:
     active: frozenset[EntityId]  # the catalogue entities turned on
     expected: frozenset[EntityId]  # asked for by the other party
     remembered_names: frozenset[str] = frozenset()
+    language: str = "en"  # 'es': Spanish cues and answers, and no English named-entity model
 
 
 def catalogue_spans(u: CatalogueInput) -> list[Span]:
     active = u.active - REFERENCE
     if not active:
         return []
-    named = cued(u.text, active) | (u.expected & active) | (mentions(u.text, {E.DOB}) & u.active)
-    spans = list(_shapes(u.text, active, named))
+    named = (
+        cued(u.text, active, u.language) | (u.expected & active) | (mentions(u.text, {E.DOB}, u.language) & u.active)
+    )
+    spans = list(_shapes(u.text, active, named, u.language))
     if active & ID_ENTITIES and (any(c.isdigit() for c in u.text) or named & ID_ENTITIES):
-        spans += id_spans(u.text, active, named)
+        spans += id_spans(u.text, active, named, u.language)
     spans += _people(u, active, spans)
     return [Span(s.start, s.end, s.entity, ENTITIES[EntityId(s.entity)].keep_last) for s in _outermost(spans)]
 
@@ -53,13 +56,13 @@ def _outermost(spans: list[Span]) -> list[Span]:
     return kept
 
 
-def _shapes(text: str, active: frozenset[EntityId], named: set[EntityId]) -> Iterator[Span]:
+def _shapes(text: str, active: frozenset[EntityId], named: set[EntityId], language: str) -> Iterator[Span]:
     has_digits = any(c.isdigit() for c in text)
     if has_digits:
         if E.ADDRESS in active:
-            yield from addresses.address_spans(text, E.ADDRESS in named)
+            yield from addresses.address_spans(text, E.ADDRESS in named, language)
         if E.ZIP in active:
-            yield from addresses.zip_spans(text, E.ZIP in named)
+            yield from addresses.zip_spans(text, E.ZIP in named, language)
         if E.IP_ADDRESS in active:
             yield from patterns.ip_spans(text)
         if E.AGE in active:
@@ -78,20 +81,22 @@ def _shapes(text: str, active: frozenset[EntityId], named: set[EntityId]) -> Ite
         yield from patterns.bic_spans(text)
     for entity in (E.USERNAME, E.SECURITY_ANSWER):
         if entity in active and entity in named:
-            yield from patterns.answer_spans(text, entity, False)
+            yield from patterns.answer_spans(text, entity, False, language)
 
 
 def _people(u: CatalogueInput, active: frozenset[EntityId], found: list[Span]) -> Iterator[Span]:
     own: list[Span] = []
     if E.NAME in active:
-        own += names.cue_spans(u.text)
-        own += names.remembered_spans(u.text, set(u.remembered_names))
+        own += names.cue_spans(u.text, u.language)
+        own += names.remembered_spans(u.text, set(u.remembered_names), u.language)
     wanted = active & {E.NAME, E.LOCATION}
-    if wanted and ner.installed_model() is not None:
+    # The model is English: on Spanish it takes "Qué" for a name and misses "María". Spanish names come from
+    # cues, answers and the call's memory.
+    if wanted and u.language == "en" and ner.installed_model() is not None:
         own += ner.ner_spans(u.text, wanted)
     yield from own
     # Asked for and not found otherwise, the answer (but filler) is the entity: "garcia", "12 Oak, Dover".
     seen = {s.entity for s in [*own, *found]}
     for entity in (ANSWERED_WHOLE | {E.ADDRESS}) & u.expected & active:
         if entity not in seen:
-            yield from patterns.answer_spans(u.text, entity, True)
+            yield from patterns.answer_spans(u.text, entity, True, u.language)

@@ -105,7 +105,7 @@ class ConversationContext:
     ) -> None:
         """After an utterance is redacted: note what it asked the other party for and any number left open."""
         if EntityId.NAME in active:
-            self.names |= name_words(text, spans)
+            self.names |= name_words(text, spans, language)
         request = self._requests.get(role)
         if request:
             request.answers_left -= 1

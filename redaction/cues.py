@@ -1,6 +1,7 @@
 """Words that name the catalogue's entities ("routing number", "passport", "maiden name"): in the caller's own
 utterance they make a weak format count (Presidio's context words); in the agent's question they make the
-answer expected. The reference nine keep theirs in mentions.py and detectors.py."""
+answer expected. The reference nine keep theirs in mentions.py and detectors.py; the Spanish cues are in
+catalogue_es.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from collections.abc import Collection
 from functools import cache
 
+from redaction import catalogue_es
 from redaction.entities import EntityId
 
 E = EntityId
@@ -68,11 +70,18 @@ def _pattern(entity: EntityId) -> re.Pattern[str]:
     return re.compile(CUES[entity], re.IGNORECASE)
 
 
-def cued(text: str, entities: Collection[EntityId]) -> set[EntityId]:
-    """The entities among `entities` that `text` names."""
+def cued(text: str, entities: Collection[EntityId], language: str = "en") -> set[EntityId]:
+    """The entities among `entities` that `text` names, in the words of `language` ('en' or 'es')."""
+    if language == "es":
+        text = catalogue_es.folded(text)
+        return {e for e in entities if e in catalogue_es.CUES and catalogue_es.cue_pattern(e).search(text)}
     return {e for e in entities if e in CUES and _pattern(e).search(text)}
 
 
-def cue_ends(text: str, entity: EntityId) -> list[int]:
+def cue_ends(text: str, entity: EntityId, language: str = "en") -> list[int]:
     """Where each mention of `entity` ends: the value is looked for after it."""
+    if language == "es":
+        if entity not in catalogue_es.CUES:
+            return []
+        return [m.end() for m in catalogue_es.cue_pattern(entity).finditer(catalogue_es.folded(text))]
     return [m.end() for m in _pattern(entity).finditer(text)] if entity in CUES else []

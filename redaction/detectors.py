@@ -133,7 +133,7 @@ def mentioned(text: str, entities: Collection[EntityId], language: str = "en") -
     """Entities that `text` names (the agent's prompt, or the utterance itself), however the ASR spelled them."""
     keywords = spanish.KEYWORDS if language == "es" else KEYWORDS
     found = {entity for entity in entities if entity in keywords and keywords[entity].search(text)}
-    return found | mentions(text, entities, language) | cued(text, entities)
+    return found | mentions(text, entities, language) | cued(text, entities, language)
 
 
 def not_a_card(text: str, language: str = "en") -> bool:

@@ -23,8 +23,11 @@ from stdnum.it import codicefiscale
 from stdnum.mx import curp, rfc
 from stdnum.us import ein, itin, rtn
 
+from redaction import catalogue_es
+from redaction import spanish as spanish_words
 from redaction.detectors import Span
 from redaction.entities import EntityId
+from redaction.numbers_es import fold
 
 E = EntityId
 MAX_TOKENS = 24  # tokens of one code run looked at: keeps a long run of digits linear, not quadratic
@@ -126,6 +129,7 @@ _BY_LENGTH_CACHE: dict[frozenset[EntityId], dict[int, tuple[IdFormat, ...]]] = {
 
 # A code run: tokens of letters and digits, or digit words next to them, separated by a space, hyphen or dot.
 _TOKEN = re.compile(r"[A-Za-z0-9']+")
+_SPANISH_TOKEN = re.compile(r"[^\W_]+")  # "número" is one word, not "n" and "mero"
 _SEPARATOR = re.compile(r"[ \t]*[-.,/]?[ \t]*")
 _DIGIT_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())} | {
     "oh": "0"
@@ -150,14 +154,21 @@ _WORDS = frozenset(
 )
 
 
-def _code_token(word: str, start: int, end: int) -> _Token | None:
-    lowered = word.lower()
+def _code_token(word: str, start: int, end: int, spanish: bool = False) -> _Token | None:
+    lowered = fold(word) if spanish else word.lower()
     if "'" in word:
         return None
     if any(c.isdigit() for c in word):
         return _Token(start, end, word.upper())
-    if lowered in _DIGIT_WORDS:
+    if lowered in _DIGIT_WORDS and not spanish:
         return _Token(start, end, _DIGIT_WORDS[lowered])
+    if spanish:
+        if lowered in spanish_words.DIGIT_WORDS:  # a digit word ITN left alone: "G T nueve"
+            return _Token(start, end, spanish_words.DIGIT_WORDS[lowered])
+        if lowered in catalogue_es.LETTER_NAMES:  # "doce hache de efe": letters spelled by their names
+            return _Token(start, end, catalogue_es.LETTER_NAMES[lowered], sure=lowered != "ese")
+        if lowered in catalogue_es.SHORT_WORDS:
+            return None
     if len(word) == 1 or (word.isupper() and len(word) <= 11 and word not in _NOT_CODE):
         return _Token(start, end, word.upper())
     if len(word) <= 5 and not _VOWELS & set(lowered):  # "nfxh": a group of a code read out, never a word
@@ -167,17 +178,17 @@ def _code_token(word: str, start: int, end: int) -> _Token | None:
     return None
 
 
-def code_runs(text: str) -> Iterator[list[_Token]]:
+def code_runs(text: str, language: str = "en") -> Iterator[list[_Token]]:
     """Runs of code-like tokens with only separators between them."""
-    for run in _raw_runs(text):
+    for run in _raw_runs(text, language == "es"):
         yield from _trusted(run)
 
 
-def _raw_runs(text: str) -> Iterator[list[_Token]]:
+def _raw_runs(text: str, spanish: bool) -> Iterator[list[_Token]]:
     run: list[_Token] = []
     last_end = -1
-    for match in _TOKEN.finditer(text):
-        token = _code_token(match.group(0), match.start(), match.end())
+    for match in (_SPANISH_TOKEN if spanish else _TOKEN).finditer(text):
+        token = _code_token(match.group(0), match.start(), match.end(), spanish)
         joined = token is not None and run and _SEPARATOR.fullmatch(text, last_end, match.start())
         if token is None or (run and not joined):
             if run:
@@ -217,12 +228,12 @@ def _formats_by_length(active: frozenset[EntityId]) -> dict[int, tuple[IdFormat,
     return table
 
 
-def id_spans(text: str, active: frozenset[EntityId], cued: set[EntityId]) -> Iterator[Span]:
+def id_spans(text: str, active: frozenset[EntityId], cued: set[EntityId], language: str = "en") -> Iterator[Span]:
     """The longest valid id in each code run, leftmost first; ids that need a cue only where one is named."""
     table = _formats_by_length(active)
     if not table:
         return
-    for run in code_runs(text):
+    for run in code_runs(text, language):
         run = run[:MAX_TOKENS]
         i = 0
         while i < len(run):

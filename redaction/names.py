@@ -1,13 +1,18 @@
 """Names as callers give them: after a cue ("my name is maria lopez", "this is Maria"), as the answer to the
-agent's question, from the named-entity model, and again wherever a name given once comes back in the call."""
+agent's question, from the named-entity model, and again wherever a name given once comes back in the call.
+
+Spanish ("me llamo María López", "a nombre de José") is read folded, with its cues in catalogue_es.py; a name
+given once is remembered folded, so "Maria" finds "María" again."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+from redaction import catalogue_es
 from redaction.detectors import Span
 from redaction.entities import EntityId
+from redaction.numbers_es import fold
 
 E = EntityId
 
@@ -37,20 +42,30 @@ _NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 MAX_NAME_WORDS = 3
 
 
-def cue_spans(text: str) -> Iterator[Span]:
+_SPANISH_WORD = re.compile(r"[^\W\d_][\w'-]*")  # with accents: "María", "Núñez"
+
+
+def cue_spans(text: str, language: str = "en") -> Iterator[Span]:
+    if language == "es":
+        lowered = catalogue_es.folded(text)
+        for pattern, strong in ((catalogue_es.STRONG_NAME_CUE, True), (catalogue_es.WEAK_NAME_CUE, False)):
+            for cue in pattern.finditer(lowered):
+                yield from _name_after(text, cue.end(), strong, language)
+        return
     for pattern, strong in ((STRONG_CUE, True), (WEAK_CUE, False)):
         for cue in pattern.finditer(text):
-            yield from _name_after(text, cue.end(), strong)
+            yield from _name_after(text, cue.end(), strong, language)
 
 
-def _name_after(text: str, start: int, strong: bool) -> Iterator[Span]:
+def _name_after(text: str, start: int, strong: bool, language: str) -> Iterator[Span]:
+    word_pattern, not_names, lowered = _words(language)
     position = start
-    for taken, word in enumerate(_NAME_WORD.finditer(text, start)):
+    for taken, word in enumerate(word_pattern.finditer(text, start)):
         between = text[position : word.start()]
         if taken and (any(c in between for c in ".,?!;") or len(between) > 2):
             return
         value = word.group(0)
-        if value.lower() in NOT_NAMES or (not strong and not value[0].isupper()):
+        if lowered(value) in not_names or (not strong and not value[0].isupper()):
             return
         yield Span(word.start(), word.end(), E.NAME)
         position = word.end()
@@ -58,21 +73,29 @@ def _name_after(text: str, start: int, strong: bool) -> Iterator[Span]:
             return
 
 
-def name_words(text: str, spans: Iterable[Span]) -> set[str]:
-    """The words of the NAME spans found, lower case, to find again later in the call."""
+def _words(language: str) -> tuple[re.Pattern[str], frozenset[str], Callable[[str], str]]:
+    if language == "es":
+        return _SPANISH_WORD, catalogue_es.NOT_NAMES, fold
+    return _NAME_WORD, NOT_NAMES, str.lower
+
+
+def name_words(text: str, spans: Iterable[Span], language: str = "en") -> set[str]:
+    """The words of the NAME spans found, lower case (folded in Spanish), to find again later in the call."""
+    word_pattern, not_names, lowered = _words(language)
     words: set[str] = set()
     for span in spans:
         if span.entity == E.NAME:
-            for word in _NAME_WORD.findall(text[span.start : span.end]):
-                if len(word) >= 2 and word.lower() not in NOT_NAMES:
-                    words.add(word.lower())
+            for word in word_pattern.findall(text[span.start : span.end]):
+                if len(word) >= 2 and lowered(word) not in not_names:
+                    words.add(lowered(word))
     return words
 
 
-def remembered_spans(text: str, names: set[str]) -> Iterator[Span]:
+def remembered_spans(text: str, names: set[str], language: str = "en") -> Iterator[Span]:
     if not names:
         return
-    for word in _NAME_WORD.finditer(text):
-        value = word.group(0).lower()
+    word_pattern, _, lowered = _words(language)
+    for word in word_pattern.finditer(text):
+        value = lowered(word.group(0))
         if value in names or (value.endswith("'s") and value[:-2] in names):
             yield Span(word.start(), word.end(), E.NAME)

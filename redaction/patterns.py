@@ -9,9 +9,11 @@ from collections.abc import Iterator
 
 from stdnum import bic, bitcoin
 
+from redaction import catalogue_es
 from redaction.cues import cue_ends
 from redaction.detectors import DATE, Span
 from redaction.entities import EntityId
+from redaction.numbers_es import fold
 
 E = EntityId
 
@@ -31,6 +33,7 @@ AGE = re.compile(
 )
 EXPIRY = re.compile(r"(?<![\w/])(?:0?[1-9]|1[0-2])\s?/\s?(?:\d{2}|20\d{2})(?![\w/])")
 _ANSWER_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'._@-]*")
+_SPANISH_ANSWER_WORD = re.compile(r"[^\W_][\w'.@-]*")  # with accents: "Ramírez"
 # Words around an answer that are not the answer.
 FILLER = frozenset(
     "hi hello hey this speaking calling here sure yes yeah yep yup ok okay so um uh hmm it it's its is was my the "
@@ -109,17 +112,20 @@ def expiry_spans(text: str, cued: bool) -> Iterator[Span]:
             yield Span(match.start(), match.end(), E.CARD_EXPIRY)
 
 
-def answer_spans(text: str, entity: EntityId, expected: bool) -> Iterator[Span]:
+def answer_spans(text: str, entity: EntityId, expected: bool, language: str = "en") -> Iterator[Span]:
     """The words after the entity's cue ('my username is jdoe 42'); the whole answer, but filler, when the other
     party asked for it."""
-    starts = [0] if expected else cue_ends(text, entity)
+    starts = [0] if expected else cue_ends(text, entity, language)
+    spanish = language == "es"
+    word_pattern = _SPANISH_ANSWER_WORD if spanish else _ANSWER_WORD
+    filler, ends = (catalogue_es.FILLER, catalogue_es.ENDS_ANSWER) if spanish else (FILLER, ENDS_ANSWER)
     for start in starts:
         taken = 0
-        for word in _ANSWER_WORD.finditer(text, start):
-            lowered = word.group(0).lower().strip(".,'")
-            if not expected and (taken >= MAX_ANSWER_WORDS or (taken and lowered in ENDS_ANSWER)):
+        for word in word_pattern.finditer(text, start):
+            lowered = (fold if spanish else str.lower)(word.group(0)).strip(".,'")
+            if not expected and (taken >= MAX_ANSWER_WORDS or (taken and lowered in ends)):
                 break
-            if lowered in FILLER:
+            if lowered in filler:
                 continue
             taken += 1
             yield Span(word.start(), word.end(), entity)

@@ -104,7 +104,7 @@ class Redactor:
     def _find(self, u: _Utterance) -> list[Span]:
         text, active = u.text, u.active
         catalogued = catalogue_spans(
-            CatalogueInput(text, active, u.context.expected(u.role, u.now), frozenset(u.context.names))
+            CatalogueInput(text, active, u.context.expected(u.role, u.now), frozenset(u.context.names), u.language)
         )  # a catalogue id masks the whole of a number inside it (an ITIN is no SSN with its last four shown)
         spans = catalogued + [n for n in self._numbers(u) if not _inside_any(n, catalogued)]
         if E.EMAIL in active and "@" in text:
