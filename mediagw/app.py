@@ -30,7 +30,8 @@ from mediagw.outputs.deliveries import DeliveryJournal
 from mediagw.outputs.export import export_daily
 from mediagw.outputs.files import private_directory
 from mediagw.outputs.spool import AudioSpool
-from mediagw.outputs.store import SqliteStore
+from mediagw.outputs.store import TranscriptStore, create_store
+from mediagw.outputs.store_settings import load_entity_settings
 from mediagw.outputs.webhooks import WebhookPublisher
 from mediagw.postprocess import Conversations, TextStage
 from mediagw.recovery import recover_spooled
@@ -52,7 +53,7 @@ def load_recognizer(config: Config) -> Recognizer:
 
 def build_text_stage(config: Config) -> tuple[EntitySettings, TextStage]:
     settings = config.redaction
-    entities = EntitySettings(Path(config.data_dir) / "redaction-entities.json", settings.allow_pci_disable)
+    entities = EntitySettings(settings.allow_pci_disable)
     rules = compile_rules(settings.custom_rules, settings.mask, settings.rule_timeout_ms / 1000)
     redactor = Redactor(RedactionOptions(settings.mask, settings.rule_timeout_ms / 1000), rules)
     conversations = Conversations(settings.context_seconds, settings.context_utterances)
@@ -117,17 +118,18 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
             "a client sends, so a forged Host can point a client's audio elsewhere; set one of them"
         )
     settings = services.config.store
-    services.store = SqliteStore(
-        Path(settings.path or Path(services.config.data_dir) / "mediagw.sqlite3"), settings.synchronous
-    )
-    await services.store.open()
+    services.store = create_store(services.config)
+    await services.store.open()  # StoreUnavailable (naming the host, never a password) stops start-up
+    log.info("transcript store: %s", services.store.description)
+    await load_entity_settings(services.store, services.entity_settings, Path(services.config.data_dir))
+    check_text_stage(services.entity_settings, services.text_stage)  # what was kept may need the NER model
     services.spool = AudioSpool(Path(services.config.data_dir) / "spool", services.store)
     await vocabularies.load(services)
     services.keep(_purge_forever(services.store, settings.retention_days, settings.purge_interval_s), name="purge")
     exports = services.config.export
     if exports.daily:
         directory = Path(exports.directory or Path(services.config.data_dir) / "exports")
-        services.keep(export_daily(services.store.path, directory, exports.hour_utc, exports.formats), name="export")
+        services.keep(export_daily(services.store, directory, exports.hour_utc, exports.formats), name="export")
     if services.config.webhooks.targets:
         services.publisher = WebhookPublisher(
             services.config.webhooks.targets,
@@ -184,7 +186,7 @@ async def _end_sessions(app: web.Application, services: Services) -> None:
     await app[SHUTDOWN].run(immediately=not app[SHUTDOWN].started)
 
 
-async def _purge_forever(store: SqliteStore, retention_days: float, interval_s: float) -> None:
+async def _purge_forever(store: TranscriptStore, retention_days: float, interval_s: float) -> None:
     """Retention: conversations untouched for `retention_days` go, with everything stored for them."""
     while True:
         try:

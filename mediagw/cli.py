@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from asr.model import ModelNotFound
@@ -21,6 +22,7 @@ from mediagw.config import Config, ConfigError, load_config
 from mediagw.languages import model_language, supported
 from mediagw.listeners import http_runner, start_http_site
 from mediagw.logs import configure_logging
+from mediagw.outputs.store import StoreUnavailable, create_store, sqlite_path
 from mediagw.shutdown import HARD_EXIT_S, abort_connections
 
 log = logging.getLogger("mediagw")
@@ -89,6 +91,9 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
     loop = new_event_loop(config.server.event_loop)
     try:
         loop.run_until_complete(_serve_until_signalled(config, host, port, recognizer))
+    except (ConfigError, StoreUnavailable) as error:  # found at start-up: the store, what it keeps
+        print(f"mediagw: {error}", file=sys.stderr)
+        return 2
     finally:
         loop.close()
     return 0
@@ -193,19 +198,29 @@ def _transcribe(config: Config, path: Path, language: str) -> int:
 
 
 def _export(config: Config, start: str, end: str, fmt: str, out: Path) -> int:
-    from mediagw.outputs.export import export, parse_instant
+    from mediagw.outputs.export import parse_instant
 
-    database = Path(config.store.path or Path(config.data_dir) / "mediagw.sqlite3")
-    if not database.is_file():
-        print(f"mediagw: no transcript store at {database}", file=sys.stderr)
+    if not sqlite_path(config).is_file():
+        print(f"mediagw: no transcript store at {sqlite_path(config)}", file=sys.stderr)
         return 2
     try:
-        count = export(database, parse_instant(start), parse_instant(end), out, fmt)
-    except ValueError as error:
+        count = asyncio.run(_export_through_store(config, parse_instant(start), parse_instant(end), out, fmt))
+    except (ValueError, StoreUnavailable) as error:
         print(f"mediagw: {error}", file=sys.stderr)
         return 2
     print(f"exported {count} utterances to {out}", file=sys.stderr)
     return 0
+
+
+async def _export_through_store(config: Config, start: datetime, end: datetime, out: Path, fmt: str) -> int:
+    from mediagw.outputs.export import export
+
+    store = create_store(config)
+    await store.open(read_only=True)
+    try:
+        return await export(store, start, end, out, fmt)
+    finally:
+        await store.close()
 
 
 if __name__ == "__main__":

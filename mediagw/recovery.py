@@ -109,7 +109,7 @@ async def _deliver(services: Services, spool: AudioSpool, item: SpooledUtterance
         sender,
         publish=item.namespace in MEDIA_GATEWAY_NAMESPACES or services.config.websocket_api.publish_webhooks,
         late=True,
-        and_then=spool.delivered(item),
+        spooled_id=item.id,
     )
     return "delivered"
 

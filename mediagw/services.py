@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,7 +18,7 @@ from mediagw.languages import language_tags, supported
 from mediagw.metrics import Metrics
 from mediagw.outputs.messages import transcript_message, webhook_message
 from mediagw.outputs.spool import SPOOLED, AudioSpool, SpoolSettings
-from mediagw.outputs.store import SqliteStore, StreamRecord
+from mediagw.outputs.store import StreamRecord, TranscriptStore
 from mediagw.outputs.webhooks import WebhookPublisher
 from mediagw.pipeline import StreamPipeline, TextProcessor, TranscriptionSettings, UtteranceUntranscribed
 from mediagw.postprocess import TextOutput, TextStage
@@ -89,7 +88,7 @@ class Services:
     text_stage: TextStage
     recognizer: Recognizer | None = None
     pool: AsrPool | None = None
-    store: SqliteStore | None = None
+    store: TranscriptStore | None = None
     publisher: WebhookPublisher | None = None
     spool: AudioSpool | None = None  # what the shutdown deadline left undecoded
     siprec: SiprecServer | None = None
@@ -270,10 +269,10 @@ class Services:
         sender: dict[str, str],
         publish: bool,
         late: bool = False,
-        and_then: Callable[[sqlite3.Connection, str], None] | None = None,
+        spooled_id: str | None = None,
     ) -> dict[str, Any]:
         """Commit the transcript message, then hand it to the webhooks; returns the message for other outputs.
-        `late`: transcribed after a restart from the spool (the message says so); `and_then`: the store's."""
+        `late`: transcribed after a restart from the spool (the message says so), `spooled_id` its spooled row."""
         body = transcript_message(transcript)
         if late:
             body["late"] = True
@@ -287,7 +286,7 @@ class Services:
             transcript.unredacted_text,
             body,
             self.publisher.target_names if publish and self.publisher is not None else (),  # queued records
-            and_then,
+            spooled_id,
         )
         if publish and self.publisher is not None:
             webhook = webhook_message(conversation_id, transcript.stream_id, sender, body)

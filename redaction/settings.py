@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 
 from redaction.entities import ENTITIES, EntityId, default_active
 
@@ -15,12 +12,12 @@ class EntityLocked(PermissionError):
 
 
 class EntitySettings:
-    """Active entities, persisted as a small JSON file written atomically."""
+    """Active entities, held in memory and kept by the caller (mediagw keeps them in its store): `load` what was
+    kept, `kept` what to keep after a change."""
 
-    def __init__(self, path: Path, allow_pci_disable: bool = False) -> None:
-        self._path = path
+    def __init__(self, allow_pci_disable: bool = False) -> None:
         self._allow_pci_disable = allow_pci_disable
-        self._active = self._load()
+        self._active = self._with_pci(default_active())
 
     @property
     def active(self) -> frozenset[EntityId]:
@@ -30,25 +27,19 @@ class EntitySettings:
         if not active and ENTITIES[entity].pci and not self._allow_pci_disable:
             raise EntityLocked(f"{entity.value} is a PCI entity and cannot be turned off on this gateway")
         self._active = self._active | {entity} if active else self._active - {entity}
-        self._save()
 
-    def _load(self) -> frozenset[EntityId]:
-        try:
-            stored = json.loads(self._path.read_text())
-        except FileNotFoundError:
-            return default_active()
-        active = {EntityId(k) for k, on in stored.get("active", {}).items() if on and k in EntityId.__members__}
-        known = {EntityId(k) for k in stored.get("active", {}) if k in EntityId.__members__}
-        unknown_defaults = {e for e in default_active() if e not in known}  # entities added since the file was written
-        result = frozenset(active | unknown_defaults)
-        if not self._allow_pci_disable:
-            result |= {e.id for e in ENTITIES.values() if e.pci}
-        return result
+    def load(self, kept: str | None) -> None:
+        """What `kept` returned before (None: nothing kept, the defaults)."""
+        if kept is None:
+            return
+        stored = json.loads(kept).get("active", {})
+        active = {EntityId(k) for k, on in stored.items() if on and k in EntityId.__members__}
+        known = {EntityId(k) for k in stored if k in EntityId.__members__}
+        unknown_defaults = {e for e in default_active() if e not in known}  # entities added since it was kept
+        self._active = self._with_pci(frozenset(active | unknown_defaults))
 
-    def _save(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        body = json.dumps({"active": {e.value: e in self._active for e in EntityId}}, indent=1)
-        handle, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".entities")
-        with os.fdopen(handle, "w") as out:
-            out.write(body)
-        os.replace(temporary, self._path)
+    def kept(self) -> str:
+        return json.dumps({"active": {e.value: e in self._active for e in EntityId}})
+
+    def _with_pci(self, active: frozenset[EntityId]) -> frozenset[EntityId]:
+        return active if self._allow_pci_disable else active | {e.id for e in ENTITIES.values() if e.pci}

@@ -10,6 +10,7 @@ from aiohttp import web
 from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
 from mediagw.api.routes import AUTH, SERVICES
+from mediagw.outputs.store_settings import keep_entity_settings
 from redaction import ner
 from redaction.entities import ENTITIES, Entity, EntityId, UnknownEntity
 from redaction.settings import EntityLocked
@@ -90,6 +91,7 @@ async def patch_entity(request: web.Request) -> web.Response:
             ner.require({entity.id})
             await asyncio.to_thread(ner.pipeline)  # loaded now, off the loop: no utterance waits for it
         settings.set_active(entity.id, body["active"])
+        await keep_entity_settings(request.app[SERVICES].store, settings)
     except EntityLocked as error:
         raise ApiError(403, "403-01", str(error)) from error
     except ner.NerUnavailable as error:

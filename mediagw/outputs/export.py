@@ -6,13 +6,13 @@ import asyncio
 import csv
 import json
 import logging
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from mediagw.outputs.files import private_fd
+from mediagw.outputs.store import ExportRow, TranscriptStore
 
 log = logging.getLogger(__name__)
 
@@ -30,63 +30,76 @@ COLUMNS = (
     "end_ms",
     "utterance_text",
 )
-_QUERY = """
-    SELECT u.created_at, c.external_id, c.namespace, s.leg_id, u.stream_id, s.role, s.participant_id, u.id,
-           u.start_ms, u.end_ms, u.text, u.conversation_id
-    FROM utterances u JOIN conversations c ON c.id = u.conversation_id JOIN streams s ON s.id = u.stream_id
-    WHERE u.created_at >= ? AND u.created_at < ? ORDER BY u.seq
-"""
+PAGE = 1000  # rows read at a time, so memory stays bounded whatever the range
 
 
-def rows(database: Path, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-    """Feed rows in stored order, read with a cursor so memory stays bounded; the text is what outputs saw."""
-    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        ordinals: dict[str, int] = {}
-        for row in db.execute(_QUERY, (start.timestamp(), end.timestamp())):
-            created, external, namespace, leg, stream, role, sender, uid, start_ms, end_ms, text, conversation = row
-            ordinals[conversation] = ordinals.get(conversation, 0) + 1
-            yield dict(
-                zip(
-                    COLUMNS,
-                    (
-                        datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                        external,
-                        namespace,
-                        leg,
-                        stream,
-                        role,
-                        sender,
-                        uid,
-                        ordinals[conversation],
-                        start_ms,
-                        end_ms,
-                        text,
-                    ),
-                    strict=True,
-                )
-            )
-    finally:
-        db.close()
+async def pages(store: TranscriptStore, start: datetime, end: datetime) -> AsyncIterator[list[dict[str, Any]]]:
+    """Feed rows in stored order, a page at a time through the store so memory stays bounded; the text is what
+    outputs saw."""
+    ordinals: dict[str, int] = {}
+    after = 0
+    while True:
+        page = await store.export_rows(start.timestamp(), end.timestamp(), after, PAGE)
+        rows = []
+        for row in page:
+            ordinals[row.conversation_id] = ordinals.get(row.conversation_id, 0) + 1
+            rows.append(_feed_row(row, ordinals[row.conversation_id]))
+        yield rows
+        if len(page) < PAGE:
+            return
+        after = page[-1].seq
 
 
-def export(database: Path, start: datetime, end: datetime, out: Path, fmt: str) -> int:
+def _feed_row(row: ExportRow, ordinal: int) -> dict[str, Any]:
+    created = datetime.fromtimestamp(row.created_at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    values = (
+        created,
+        row.conversation_external_id,
+        row.namespace,
+        row.leg_id,
+        row.stream_id,
+        row.role,
+        row.participant_id,
+        row.utterance_id,
+        ordinal,
+        row.start_ms,
+        row.end_ms,
+        row.text,
+    )
+    return dict(zip(COLUMNS, values, strict=True))
+
+
+async def export(store: TranscriptStore, start: datetime, end: datetime, out: Path, fmt: str) -> int:
     """Write the feed to `out` (written to a temporary name, then renamed); returns the number of rows."""
     partial = out.with_name(out.name + ".part")
-    out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    count = 0
-    with open(private_fd(partial), "w", newline="") as handle:
-        writer = csv.DictWriter(handle, COLUMNS) if fmt == "csv" else None
-        if writer is not None:
-            writer.writeheader()
-        for row in rows(database, start, end):
-            if writer is not None:
-                writer.writerow(row)
-            else:
-                handle.write(json.dumps(row) + "\n")
-            count += 1
+    feed = await asyncio.to_thread(_Feed, partial, fmt)
+    try:
+        async for page in pages(store, start, end):
+            await asyncio.to_thread(feed.write, page)
+    finally:
+        await asyncio.to_thread(feed.handle.close)
     partial.replace(out)
-    return count
+    return feed.count
+
+
+class _Feed:
+    """The file being written, off the loop: JSON Lines, or CSV with its header."""
+
+    def __init__(self, partial: Path, fmt: str) -> None:
+        partial.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.handle = open(private_fd(partial), "w", newline="")  # noqa: SIM115 (closed by export)
+        self.csv = csv.DictWriter(self.handle, COLUMNS) if fmt == "csv" else None
+        if self.csv is not None:
+            self.csv.writeheader()
+        self.count = 0
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            if self.csv is not None:
+                self.csv.writerow(row)
+            else:
+                self.handle.write(json.dumps(row) + "\n")
+        self.count += len(rows)
 
 
 def parse_instant(text: str) -> datetime:
@@ -95,7 +108,7 @@ def parse_instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def export_daily(database: Path, directory: Path, hour_utc: int, formats: tuple[str, ...]) -> None:
+async def export_daily(store: TranscriptStore, directory: Path, hour_utc: int, formats: tuple[str, ...]) -> None:
     """Each day at `hour_utc`, the previous UTC day's feed, as the reference's File Exporter updates at 02:00."""
     while True:
         now = datetime.now(UTC)
@@ -108,7 +121,7 @@ async def export_daily(database: Path, directory: Path, hour_utc: int, formats: 
         for fmt in formats:
             out = directory / f"utterances-{day_start:%Y-%m-%d}.{fmt}"
             try:
-                count = await asyncio.to_thread(export, database, day_start, day_end, out, fmt)
+                count = await export(store, day_start, day_end, out, fmt)
                 log.info("daily export wrote %d utterances to %s", count, out)
             except Exception:
                 log.exception("daily export to %s failed", out)

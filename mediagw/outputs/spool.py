@@ -7,7 +7,7 @@ media time span; the stream's transcription settings; its state) and, where the 
 Why WAV files beside the database rather than FLAC or blobs: the spool is written at the worst moment, the
 shutdown deadline, so writing must cost no CPU and no codec (8 kHz 16-bit mono is 16 kB a second, and a spool holds
 seconds to minutes of it); the standard library writes and reads it; an operator can play a file; and the database
-stays small, its rows committed in the same store thread as the transcripts.
+stays small, its rows kept by the store interface with the transcripts.
 
 States: `spooled` (audio kept, to transcribe), `lost` (recording not allowed: the record of what went
 untranscribed, no audio), `delivered` (transcribed after a restart: `utterance_id` names the late utterance,
@@ -17,23 +17,21 @@ after `MAX_ATTEMPTS` restarts that could not transcribe it).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
-import sqlite3
-import time
 import wave
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from ulid import ULID
 
 from asr.frame import SAMPLE_RATE, Pcm
 from mediagw.outputs.files import private_directory, private_fd
-from mediagw.outputs.store import SqliteStore
+from mediagw.outputs.store import PendingUntranscribed, TranscriptStore, Untranscribed
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -87,122 +85,80 @@ class SpooledUtterance:
 
 
 class AudioSpool:
-    def __init__(self, directory: Path, store: SqliteStore) -> None:
+    def __init__(self, directory: Path, store: TranscriptStore) -> None:
         self.directory = directory
         self._store = store
 
     async def keep(self, utterance: UntranscribedAudio, settings: SpoolSettings) -> str:
         """Record an untranscribed utterance (and its audio, where allowed); returns its state."""
-
-        def write(db: sqlite3.Connection) -> str:
-            item_id = str(ULID())
-            audio_file = None
-            if settings.keep_audio:
-                private_directory(self.directory)
-                audio_file = f"{item_id}.wav"
-                _write_wav(self.directory / audio_file, utterance.samples)
-            now = time.time()
-            state = SPOOLED if audio_file else LOST
-            db.execute(
-                "INSERT INTO untranscribed (id, stream_id, start_ms, end_ms, audio_start_ms, audio_file, settings,"
-                " state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    item_id,
-                    utterance.stream_id,
-                    utterance.start_ms,
-                    utterance.end_ms,
-                    utterance.audio_start_ms,
-                    audio_file,
-                    json.dumps(asdict(settings)),
-                    state,
-                    now,
-                    now,
-                ),
+        item_id = str(ULID())
+        audio_file = None
+        if settings.keep_audio:
+            audio_file = f"{item_id}.wav"
+            await asyncio.to_thread(self._write, audio_file, utterance.samples)
+        state = SPOOLED if audio_file else LOST
+        await self._store.add_untranscribed(
+            Untranscribed(
+                item_id,
+                utterance.stream_id,
+                utterance.start_ms,
+                utterance.end_ms,
+                utterance.audio_start_ms,
+                audio_file,
+                json.dumps(asdict(settings)),
+                state,
             )
-            return state
-
-        return await self._store.transaction(write)
+        )
+        return state
 
     async def pending(self, limit: int = 100) -> list[SpooledUtterance]:
         """Spooled utterances still to transcribe, oldest first."""
-
-        def read(db: sqlite3.Connection) -> list[SpooledUtterance]:
-            rows = db.execute(
-                "SELECT u.id, u.stream_id, u.start_ms, u.end_ms, u.audio_start_ms, u.audio_file, u.settings,"
-                " u.attempts, c.namespace, c.external_id, s.role, s.participant_id FROM untranscribed u"
-                " JOIN streams s ON s.id = u.stream_id JOIN legs l ON l.id = s.leg_id"
-                " JOIN conversations c ON c.id = l.conversation_id"
-                " WHERE u.state = ? ORDER BY u.created_at, u.start_ms LIMIT ?",
-                (SPOOLED, limit),
-            )
-            return [_spooled(row) for row in rows]
-
-        return await self._store.transaction(read)
+        return [_spooled(row) for row in await self._store.pending_untranscribed(SPOOLED, limit)]
 
     def read_audio(self, item: SpooledUtterance) -> Pcm:
         """The utterance's samples (blocking: call it off the loop)."""
         with wave.open(str(self.directory / item.audio_file), "rb") as wav:
             return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.int16)
 
-    @staticmethod
-    def delivered(item: SpooledUtterance) -> Callable[[sqlite3.Connection, str], None]:
-        """`and_then` for the store's save_utterance: the row is marked in the late utterance's transaction."""
-
-        def mark(db: sqlite3.Connection, utterance_id: str) -> None:
-            db.execute(
-                "UPDATE untranscribed SET state = ?, utterance_id = ?, updated_at = ? WHERE id = ?",
-                (DELIVERED, utterance_id, time.time(), item.id),
-            )
-
-        return mark
-
     async def settle(self, item: SpooledUtterance, state: str) -> None:
         """An outcome without a delivery: `empty`, or a failed attempt (`failed` after MAX_ATTEMPTS)."""
-
-        def write(db: sqlite3.Connection) -> None:
-            if state == FAILED and item.attempts + 1 < MAX_ATTEMPTS:
-                db.execute("UPDATE untranscribed SET attempts = attempts + 1 WHERE id = ?", (item.id,))
-                return
-            db.execute(
-                "UPDATE untranscribed SET state = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                (state, time.time(), item.id),
-            )
-
-        await self._store.transaction(write)
+        retry = state == FAILED and item.attempts + 1 < MAX_ATTEMPTS
+        await self._store.settle_untranscribed(item.id, None if retry else state)
 
     async def sweep(self) -> int:
         """Remove audio files whose utterance is no longer waiting (delivered, given up, purged by retention)."""
+        waiting = await self._store.untranscribed_audio(SPOOLED)
+        return await asyncio.to_thread(self._remove_all_but, waiting)
 
-        def clean(db: sqlite3.Connection) -> int:
-            if not self.directory.is_dir():
-                return 0
-            waiting = {row[0] for row in db.execute("SELECT audio_file FROM untranscribed WHERE state = ?", (SPOOLED,))}
-            removed = 0
-            for path in self.directory.glob("*.wav"):
-                if path.name not in waiting:
-                    path.unlink(missing_ok=True)
-                    removed += 1
-            return removed
+    def _write(self, audio_file: str, samples: Pcm) -> None:
+        private_directory(self.directory)
+        _write_wav(self.directory / audio_file, samples)
 
-        return await self._store.transaction(clean)
+    def _remove_all_but(self, waiting: set[str]) -> int:
+        if not self.directory.is_dir():
+            return 0
+        removed = 0
+        for path in self.directory.glob("*.wav"):
+            if path.name not in waiting:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
 
-def _spooled(row: tuple[Any, ...]) -> SpooledUtterance:
-    item_id, stream_id, start_ms, end_ms, audio_start_ms, audio_file, settings, attempts, *stream = row
-    namespace, external_id, role, participant_id = stream
+def _spooled(row: PendingUntranscribed) -> SpooledUtterance:
     return SpooledUtterance(
-        item_id,
-        stream_id,
-        start_ms,
-        end_ms,
-        audio_start_ms,
-        audio_file,
-        SpoolSettings(**json.loads(settings)),
-        attempts,
-        namespace,
-        external_id,
-        role,
-        participant_id,
+        row.id,
+        row.stream_id,
+        row.start_ms,
+        row.end_ms,
+        row.audio_start_ms,
+        row.audio_file,
+        SpoolSettings(**json.loads(row.settings)),
+        row.attempts,
+        row.namespace,
+        row.conversation_external_id,
+        row.role,
+        row.participant_id,
     )
 
 

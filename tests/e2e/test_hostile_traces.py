@@ -17,6 +17,7 @@ import pytest
 
 from mediagw.logs import ContextFormatter, JsonFormatter
 from mediagw.outputs.export import export
+from mediagw.outputs.store import SqliteStore
 from tests.e2e.hostile import HEADERS, bare_gateways, streaming_url
 from tests.gateway import GatewayThread
 
@@ -39,16 +40,19 @@ async def test_the_data_directory_and_its_files_are_private(bare_gateway: Any, t
     async with aiohttp.ClientSession(headers=HEADERS) as session, session.patch(entity, json={"active": False}) as r:
         assert r.status == 200
     check_private(data)
+    out = data / "exports" / "day.csv"
+    store = SqliteStore(data / "mediagw.sqlite3")
+    await store.open(read_only=True)
+    await export(store, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC), out, "csv")
+    await store.close()
+    assert mode(out) == 0o600 and mode(out.parent) == 0o700
 
 
 def check_private(data: Path) -> None:
     assert mode(data) == 0o700
     files = sorted(path.name for path in data.iterdir())
-    assert {"mediagw.sqlite3", "mediagw.sqlite3-wal", "mediagw.sqlite3-shm", "redaction-entities.json"} <= set(files)
+    assert {"mediagw.sqlite3", "mediagw.sqlite3-wal", "mediagw.sqlite3-shm"} <= set(files)
     assert {name: mode(data / name) for name in files} == dict.fromkeys(files, 0o600)
-    out = data / "exports" / "day.csv"
-    export(data / "mediagw.sqlite3", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC), out, "csv")
-    assert mode(out) == 0o600 and mode(out.parent) == 0o700
 
 
 @pytest.mark.parametrize("formatter", [ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"), None])

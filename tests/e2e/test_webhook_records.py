@@ -16,7 +16,8 @@ from aiohttp import web
 
 from bench.common import GatewayProcess
 from mediagw.outputs.deliveries import DeliveryJournal
-from mediagw.outputs.store import LEFT_IN_FLIGHT, LEFT_QUEUED, DeliveryRecord, SqliteStore
+from mediagw.outputs.store import DeliveryRecord, SqliteStore
+from mediagw.outputs.store_schema import LEFT_IN_FLIGHT, LEFT_QUEUED
 from mediagw.outputs.webhooks import TargetPublisher, WebhookTarget
 from mediagw.simulators.direct_ws import stream_audio, streaming_url
 from tests.conftest import channel_of

@@ -3,6 +3,7 @@ context and name memory, the named-entity model's extra, `mediagw redact`, and b
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -10,9 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from mediagw.app import build_app
 from mediagw.config import ConfigError
+from mediagw.outputs.store import SqliteStore
+from mediagw.outputs.store_schema import ENTITY_SETTINGS
 from redaction import ner
 from redaction.context import ConversationContext
 from redaction.entities import ENTITIES, REFERENCE, EntityId, UnknownEntity, parse_entities
@@ -148,10 +152,32 @@ def test_entities_needing_the_model_are_refused_at_start_up_where_it_is_missing(
     with pytest.raises(ner.NerUnavailable, match=r"NAME need the named-entity model: install .*mediagw\[ner\]"):
         ner.require({E.NAME, E.IBAN})
     ner.require({E.IBAN, E.ADDRESS})  # pattern entities run without it
-    config = make_config(tmp_path)
-    (Path(config.data_dir) / "redaction-entities.json").write_text(json.dumps({"active": {"LOCATION": True}}))
+    config = make_config(tmp_path, asr={"enabled": False}, export={"daily": False})
+    kept = json.dumps({"active": {"LOCATION": True}})
+    asyncio.run(_keep_entities(tmp_path / "mediagw.sqlite3", kept))
     with pytest.raises(ConfigError, match="LOCATION need the named-entity model"):
-        build_app(config)
+        asyncio.run(_start(build_app(config)))
+    # kept by a version before the store: a JSON file in data_dir, moved into the store at start-up
+    (tmp_path / "mediagw.sqlite3").unlink()
+    (tmp_path / "redaction-entities.json").write_text(kept)
+    with pytest.raises(ConfigError, match="LOCATION need the named-entity model"):
+        asyncio.run(_start(build_app(config)))
+    assert not (tmp_path / "redaction-entities.json").exists()
+
+
+async def _keep_entities(path: Path, kept: str) -> None:
+    store = SqliteStore(path)
+    await store.open()
+    await store.put_setting(ENTITY_SETTINGS, kept)
+    await store.close()
+
+
+async def _start(app: web.Application) -> None:
+    runner = web.AppRunner(app)
+    try:
+        await runner.setup()
+    finally:
+        await runner.cleanup()
 
 
 def test_hostile_text_is_bounded_with_every_entity_on() -> None:

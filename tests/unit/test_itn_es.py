@@ -95,7 +95,7 @@ def test_odd_input_does_not_crash(text: str) -> None:
 
 
 def test_the_text_stage_formats_in_the_stream_language(tmp_path: Path) -> None:
-    stage = TextStage(Redactor(RedactionOptions()), EntitySettings(tmp_path / "e.json"), Conversations(30, 3), "#")
+    stage = TextStage(Redactor(RedactionOptions()), EntitySettings(), Conversations(30, 3), "#")
 
     def written(text: str, language: str = "en") -> str:
         return stage.process(

@@ -184,19 +184,24 @@ def test_odd_and_huge_input_is_handled_in_bounded_time(text: str) -> None:
     assert "4111 1111 1111" not in out.text
 
 
-def test_entity_settings_persist_and_pci_is_locked(tmp_path: Path) -> None:
-    path = tmp_path / "entities.json"
-    settings = EntitySettings(path)
+def reloaded(kept: str, allow_pci_disable: bool = False) -> EntitySettings:
+    settings = EntitySettings(allow_pci_disable)
+    settings.load(kept)
+    return settings
+
+
+def test_entity_settings_are_kept_and_pci_is_locked() -> None:
+    settings = EntitySettings()
     settings.set_active(E.EMAIL, True)
     settings.set_active(E.PIN, False)
     with pytest.raises(EntityLocked):
         settings.set_active(E.CVV, False)
-    reloaded = EntitySettings(path)
-    assert E.EMAIL in reloaded.active and E.PIN not in reloaded.active and E.CVV in reloaded.active
-    admin = EntitySettings(path, allow_pci_disable=True)
+    again = reloaded(settings.kept())
+    assert E.EMAIL in again.active and E.PIN not in again.active and E.CVV in again.active
+    admin = reloaded(settings.kept(), allow_pci_disable=True)
     admin.set_active(E.CREDIT_CARD_NUMBER, False)
-    assert E.CREDIT_CARD_NUMBER not in EntitySettings(path, allow_pci_disable=True).active
-    assert E.CREDIT_CARD_NUMBER in EntitySettings(path).active  # without the setting, PCI stays on
+    assert E.CREDIT_CARD_NUMBER not in reloaded(admin.kept(), allow_pci_disable=True).active
+    assert E.CREDIT_CARD_NUMBER in reloaded(admin.kept()).active  # without the setting, PCI stays on
 
 
 def test_a_failing_redactor_masks_the_utterance_and_logs_no_text(
@@ -208,7 +213,7 @@ def test_a_failing_redactor_masks_the_utterance_and_logs_no_text(
         def redact(self, text: str, *args: object, **kwargs: object):  # type: ignore[no-untyped-def, override]
             raise ValueError(f"cannot parse {text}")
 
-    stage = TextStage(Exploding(RedactionOptions()), EntitySettings(tmp_path / "e.json"), Conversations(30, 3), "#")
+    stage = TextStage(Exploding(RedactionOptions()), EntitySettings(), Conversations(30, 3), "#")
     out = stage.process(
         "card 4111 1111 1111 1111", conversation_id="c", role="customer", smart_formatting=True, output="redacted"
     )

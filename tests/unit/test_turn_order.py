@@ -67,7 +67,7 @@ async def converse(
     """The agent's question, then the customer's answer, each on its own stream of one conversation;
     `customer_ready` is set when the customer's answer is decoded and ready for its text stage, `customer_out`
     when it is delivered."""
-    stage = TextStage(Redactor(RedactionOptions()), EntitySettings(tmp_path / "e.json"), Conversations(30, 3), "#")
+    stage = TextStage(Redactor(RedactionOptions()), EntitySettings(), Conversations(30, 3), "#")
     metrics = Metrics()
     delivered: dict[str, list[Transcript]] = {"agent": [], "customer": []}
     pipelines, pools = {}, []
