@@ -22,6 +22,10 @@ class PoolClosed(RuntimeError):
     """The pool is shutting down and takes no new work."""
 
 
+class SpeculationSkipped(RuntimeError):
+    """An utterance came to decode before a worker took this speculative decode: it is dropped."""
+
+
 class Abandoned(PoolClosed):
     """The shutdown deadline came before this utterance was decoded: the caller keeps it for later."""
 
@@ -61,7 +65,8 @@ class AsrPool:
     waits to fill a batch. Callers without a stream key share one lane.
 
     Speculative decodes (an utterance whose end is not confirmed yet) are the first work skipped under load: one
-    is accepted only while a worker is idle and nothing is queued, and taken only when no utterance is queued.
+    is accepted only while a worker is idle and nothing is queued, and one no worker has taken yet is dropped
+    (SpeculationSkipped) as soon as an utterance comes to decode.
     They count in no backlog. `confirm` turns one into an utterance that waits its turn in its stream's lane
     (unless a worker has it already); `withdraw` drops it, or ignores its result if its decode has begun.
     """
@@ -158,12 +163,21 @@ class AsrPool:
         return False
 
     def _enqueue(self, job: _Job) -> None:
+        self._skip_speculations()
         lane = self._lanes.get(job.stream)
         if lane is None:
             lane = self._lanes[job.stream] = _Lane(self._served.get(job.stream, -1), next(self._clock))
         lane.waiting.append(job)
         self._waiting += 1
         self._admit()
+
+    def _skip_speculations(self) -> None:
+        skipped = list(self._speculative)
+        self._speculative.clear()
+        for job in skipped:
+            job.future.set_exception(SpeculationSkipped("an utterance came to decode first"))
+        if skipped:
+            self._finished(len(skipped))
 
     def _finished(self, count: int) -> None:
         self._unfinished -= count

@@ -9,28 +9,36 @@ resumes voids the speculation.
 
 from __future__ import annotations
 
+import enum
 from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from asr.endings import Ending
 from asr.frame import FRAME_MS, Frame, Pcm
 from asr.vad import VADS, VadOptions, make_vad
+
+
+class Ending(enum.Enum):
+    """Where a speculative transcript stops (mediagw/endpointing.py reads it)."""
+
+    FINISHED = "finished"  # words, the last of which can end a sentence
+    OPEN = "open"  # mid-phrase: a digit group (a card or phone read in pieces), a trailing "and" or "um", a comma
+    UNKNOWN = "unknown"  # no words (the model heard none, or the no-speech guard dropped them)
 
 
 @dataclass(frozen=True)
 class SegmenterOptions:
     """Tuning of utterance boundaries; all times in ms."""
 
-    vad: str = "webrtc"  # webrtc | silero (bench/vad.py, bench/badline.py)
+    vad: str = "webrtc"  # webrtc | silero (bench/vad.py, bench/badline.py, bench/endpointing.py)
     aggressiveness: int = 2  # webrtcvad mode 0 (permissive) .. 3 (strict)
     silero_threshold: float = 0.5  # Silero speech probability that opens speech (closes 0.15 lower)
     start_window_ms: int = 100  # speech starts when this window holds...
     start_trigger_ms: int = 60  # ...at least this much voiced audio
     end_silence_ms: int = 300  # an utterance ends after this much unvoiced audio, unless a speculation adapts it
     speculate_ms: int = 100  # after this much silence the utterance is offered for a speculative decode (0: off)
-    end_silence_finished_ms: int = 200  # the wait once the speculative text ends a sentence
+    end_silence_finished_ms: int = 200  # the wait once the speculative text can end a sentence (see default.yaml)
     end_silence_open_ms: int = 800  # the wait once it stops mid-phrase (a digit group, a trailing "and" or "um")
     pre_roll_ms: int = 200  # audio kept before the detected start (soft onsets)
     post_roll_ms: int = 100  # audio kept after the last voiced frame
@@ -135,13 +143,20 @@ class Segmenter:
         return []
 
     def speculations(self) -> list[Speculation]:
-        """Utterances to decode speculatively, offered since the last call (at most one is live)."""
+        """Utterances to decode speculatively, offered since the last call (at most one is live). Taking one
+        promises its answer (`speculated`; Ending.UNKNOWN if it was not decoded): until then the utterance waits
+        for it, up to end_silence_open_ms, since closing sooner would not deliver it sooner (the decode is the
+        transcript's) and its text may ask for a longer wait."""
         offers, self._offers = self._offers, []
-        return [offer for offer in offers if offer.id == self._speculation]  # not one closed or voided since
+        live = [offer for offer in offers if offer.id == self._speculation]  # not one closed or voided since
+        if live:
+            self._end_silence_ms = self._options.end_silence(Ending.OPEN)
+        return live
 
     def speculated(self, speculation_id: int, ending: Ending) -> list[Segment]:
-        """A speculation's text stops at `ending`: the wait adapts, and the utterance closes now if its silence
-        is already that long. A void speculation (speech resumed, or closed) changes nothing."""
+        """A speculation's text stops at `ending` (UNKNOWN: no text, or not decoded): the wait adapts, and the
+        utterance closes now if its silence is already that long. A void speculation (speech resumed, or
+        closed) changes nothing."""
         if speculation_id != self._speculation or not self._frames:
             return []
         self._end_silence_ms = self._options.end_silence(ending)

@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from asr.endings import ending_of
 from asr.frame import SAMPLE_RATE, FrameAssembler, Pcm
-from asr.pool import Abandoned, AsrPool, SpeculativeJob
+from asr.pool import Abandoned, AsrPool, SpeculationSkipped, SpeculativeJob
 from asr.recognizer import Recognition, RecognitionRequest
-from asr.segmenter import Segment, Segmenter, SegmenterOptions, Speculation
+from asr.segmenter import Ending, Segment, Segmenter, SegmenterOptions, Speculation
+from mediagw.endpointing import ending_of
 from mediagw.latency import StageTimes
 from mediagw.metrics import Metrics
 from mediagw.postprocess import TextOutput
@@ -243,6 +243,7 @@ class StreamPipeline:
         job = self._pool.speculate(self._request(speculation.segment), self.stream_id)
         if job is None:
             self._speculative.labels("skipped").inc()
+            self._answer(speculation.id, Ending.UNKNOWN)  # the usual wait, as without speculation
             return
         self._speculation = (speculation.id, job)
         job.future.add_done_callback(lambda future: self._speculated(speculation.id, future))
@@ -250,9 +251,19 @@ class StreamPipeline:
     def _speculated(self, speculation_id: int, future: asyncio.Future[Recognition]) -> None:
         """A speculative decode is done: where its text stops sets the end-of-utterance wait (the text itself
         goes nowhere else), and the utterance may close at once."""
-        if future.cancelled() or future.exception() is not None or self._segmenter is None or self._finished:
+        if future.cancelled():
+            return  # void: the segmenter has moved on
+        error = future.exception()
+        skipped = isinstance(error, SpeculationSkipped)
+        if skipped and self._speculation is not None and self._speculation[0] == speculation_id:
+            self._speculation = None  # an utterance came to decode first: no decode was spent
+            self._speculative.labels("skipped").inc()
+        self._answer(speculation_id, Ending.UNKNOWN if error is not None else ending_of(future.result().text))
+
+    def _answer(self, speculation_id: int, ending: Ending) -> None:
+        if self._segmenter is None or self._finished:
             return
-        for segment in self._segmenter.speculated(speculation_id, ending_of(future.result().text)):
+        for segment in self._segmenter.speculated(speculation_id, ending):
             self._schedule(segment)
 
     def _void_speculation(self) -> None:
@@ -267,6 +278,10 @@ class StreamPipeline:
             self._void_speculation()
             return None
         job, self._speculation = self._speculation[1], None
+        if job.future.done() and not job.future.cancelled() and (error := job.future.exception()) is not None:
+            if isinstance(error, SpeculationSkipped):
+                self._speculative.labels("skipped").inc()
+            return None  # skipped, or its decode failed: the utterance is decoded as any other
         self._pool.confirm(job)
         self._speculative.labels("used").inc()
         return job

@@ -29,7 +29,8 @@ async def test_every_delivered_utterance_has_its_latency_by_stage(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="mediagw.pipeline")
     metrics, outputs = Metrics(), Outputs()
-    await stream_billing_customer(call_audio, decoded_in_250_ms, as_heard, outputs, metrics)
+    fixed_wait = SegmenterOptions(speculate_ms=0)  # every utterance waits end_silence_ms (no speculation)
+    await stream_billing_customer(call_audio, decoded_in_250_ms, as_heard, outputs, metrics, segmenter=fixed_wait)
     delivered = len(outputs.transcripts)
     assert delivered >= 3
     for stage in STAGES:

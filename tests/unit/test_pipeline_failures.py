@@ -62,13 +62,19 @@ def failing_once(text: str, **_: Any) -> TextOutput:
 
 
 def pipeline_on(
-    pool: AsrPool, text_stage: Any, on_transcript: Any, metrics: Metrics, stream_id: str = "s-1", **more: Any
+    pool: AsrPool,
+    text_stage: Any,
+    on_transcript: Any,
+    metrics: Metrics,
+    stream_id: str = "s-1",
+    segmenter: SegmenterOptions | None = None,
+    **more: Any,
 ) -> StreamPipeline:
     """A direct-API stream's pipeline with default settings on `pool`."""
     return StreamPipeline(
         stream_id=stream_id,
         ingress="websocket",
-        segmenter=SegmenterOptions(),
+        segmenter=segmenter or SegmenterOptions(),
         pool=pool,
         settings=TranscriptionSettings(),
         vocabulary=Vocabulary(),
@@ -80,12 +86,20 @@ def pipeline_on(
 
 
 async def stream_billing_customer(
-    call_audio: Any, recognize: Any, text_stage: Any, outputs: Outputs, metrics: Metrics, workers: int = 1
+    call_audio: Any,
+    recognize: Any,
+    text_stage: Any,
+    outputs: Outputs,
+    metrics: Metrics,
+    workers: int = 1,
+    segmenter: SegmenterOptions | None = None,
 ) -> StreamPipeline:
     """The billing call's customer channel through a pipeline on a pool of `recognize`, finished."""
     pool = AsrPool(recognize, workers=workers, queue_size=16, max_batch=1)
     pool.start()
-    pipeline = pipeline_on(pool, text_stage, outputs.transcript, metrics, on_failure=outputs.failure)
+    pipeline = pipeline_on(
+        pool, text_stage, outputs.transcript, metrics, segmenter=segmenter, on_failure=outputs.failure
+    )
     samples, _ = channel_of(call_audio["billing"], "customer")
     for start in range(0, len(samples), 160):
         pipeline.push(samples[start : start + 160])
