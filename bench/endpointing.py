@@ -2,6 +2,7 @@
 
     python -m bench.endpointing                   # both setups: clean, bad line, card groups, capacity
     python -m bench.endpointing --no-capacity     # without the capacity search (about 8 minutes)
+    python -m bench.endpointing --capacity-only   # only the capacity search, today and new
 
 Setups, each in its own gateway process: `today` (segmenter.speculate_ms 0: a fixed 300 ms end-of-utterance
 wait, and webrtcvad, as main before this change), `new` (the shipped defaults: speculation and the adaptive
@@ -251,7 +252,14 @@ def main() -> None:
     parser.add_argument("--capacity-start", type=int, default=20)
     parser.add_argument("--capacity-step", type=int, default=10)
     parser.add_argument("--setups", default=",".join(SETUPS), help="comma-separated, of: " + ", ".join(SETUPS))
+    parser.add_argument("--capacity-only", action="store_true", help="only the capacity search, today and new")
     args = parser.parse_args()
+    if args.capacity_only:
+        found = {name: capacity(name, args.capacity_start, args.capacity_step) for name in ("today", "new")}
+        held = found["today"]["streams"]
+        ratio = round(found["new"]["streams"] / held, 3) if held else None
+        print(json.dumps({"cpu": cpu_name(), **found, "capacity_new_over_today": ratio}, indent=1))
+        return
     names = args.setups.split(",")
     channels, clips = sample_channels(), card_clips()
     report: dict[str, Any] = {"benchmark": "endpointing", "cpu": cpu_name(), "bad_line": BAD.describe()}
