@@ -258,7 +258,8 @@ class StreamPipeline:
         if skipped and self._speculation is not None and self._speculation[0] == speculation_id:
             self._speculation = None  # an utterance came to decode first: no decode was spent
             self._speculative.labels("skipped").inc()
-        self._answer(speculation_id, Ending.UNKNOWN if error is not None else ending_of(future.result().text))
+        ending = Ending.UNKNOWN if error is not None else ending_of(future.result().text, self.language)
+        self._answer(speculation_id, ending)
 
     def _answer(self, speculation_id: int, ending: Ending) -> None:
         if self._segmenter is None or self._finished:

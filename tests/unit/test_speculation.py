@@ -173,3 +173,25 @@ def test_speculation_options_are_validated() -> None:
 )
 def test_endings_of_speculative_texts(text: str, ending: Ending) -> None:
     assert ending_of(text) is ending
+
+
+@pytest.mark.parametrize(
+    ("text", "ending"),
+    [
+        ("Quisiera pagar mi factura de este mes.", Ending.FINISHED),
+        ("¿Me da el número de su tarjeta?", Ending.FINISHED),
+        ("Sí, es cuatro uno uno uno.", Ending.OPEN),  # a card's first group, in Spanish number words
+        ("cuatro cinco dos siete, uno uno", Ending.OPEN),
+        ("Quiero pagar la factura y", Ending.OPEN),
+        ("El número de mi tarjeta es, este", Ending.OPEN),  # "este": the Spanish filler
+        ("Mi fecha de nacimiento es el", Ending.OPEN),
+        ("Gracias, eso es todo", Ending.FINISHED),
+    ],
+)
+def test_endings_of_spanish_speculative_texts(text: str, ending: Ending) -> None:
+    assert ending_of(text, "es") is ending
+
+
+def test_spanish_number_words_are_no_group_to_english() -> None:
+    """The language decides: read as English, "cuatro uno uno uno" is words, and ends a finished phrase."""
+    assert ending_of("Sí, es cuatro uno uno uno.", "en") is Ending.FINISHED
