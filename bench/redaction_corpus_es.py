@@ -6,17 +6,20 @@ The same form as the English corpus (bench/redaction_corpus.py): one utterance a
 it in Spanish, {"dialogue", "turn", "role", "text", "entities": [{"entity", "secret"}]}. Numbers are spelled
 by num2words (lang='es'), digit by digit, in pairs or as thousands; some lines lose their accents, and some
 card readings carry the misspelt digits Whisper writes ("sinco", "quatro", "nuebe"). Near misses (order
-numbers, prices, dates that are no birth dates, a card's last four) carry no entities.
+numbers, prices, dates that are no birth dates, a card's last four) carry no entities of the nine. Then the
+catalogue's entities (bench/catalogue_corpus_es.py): names, addresses, account and id numbers.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 from num2words import num2words
 
+from bench.catalogue_corpus_es import catalogue_dialogues
 from bench.redaction_corpus import Corpus, card, groups
 from redaction.numbers_es import fold
 
@@ -25,6 +28,7 @@ DIGITS = [str(num2words(d, lang="es")) for d in range(10)]
 MISSPELT = {"0": "sero", "4": "quatro", "5": "sinco", "9": "nuebe", "6": "seys"}
 MONTHS = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split()
 Turns = list[tuple[str, str, list[dict[str, str]]]]
+POSTCODE = re.compile(r"c[oó]digo postal es (\d{5})")
 
 
 def words(number: int) -> str:
@@ -343,6 +347,14 @@ def build(seed: int = 17) -> SpanishCorpus:
     corpus = SpanishCorpus(seed)
     for part in (card_dialogues, pii_dialogues, hard_cases, question_dialogues, near_misses):
         part(corpus)
+    for line in corpus.lines:  # a near miss for the nine, a ZIP for the catalogue
+        postcode = POSTCODE.search(line["text"])
+        if postcode and not line["entities"]:
+            line["entities"] = [{"entity": "ZIP", "secret": postcode.group(1)}]
+    first = len(corpus.lines)
+    catalogue_dialogues(corpus.rng, corpus.dialog)
+    for line in corpus.lines[first:]:
+        line["part"] = "catalogue"  # scored with every entity on; the nine's figures stay on their own lines
     return corpus
 
 

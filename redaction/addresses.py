@@ -136,6 +136,9 @@ def zip_spans(text: str, cued: bool, language: str = "en") -> Iterator[Span]:
     if language == "es":
         for match in catalogue_es.ZIP.finditer(catalogue_es.folded(text)):
             yield Span(match.start("zip"), match.end("zip"), E.ZIP)
+        if cued:  # "Es el 7 5 6 6 9": read digit by digit
+            for match in re.finditer(r"(?<![\w-])(?:\d ){4}\d(?![\w-])", text):
+                yield Span(match.start(), match.end(), E.ZIP)
     if cued:
         for match in re.finditer(r"(?<![\w-])\d{5}(?:[ -]\d{4})?(?![\w-])", text):
             yield Span(match.start(), match.end(), E.ZIP)

@@ -38,7 +38,9 @@ def catalogue_spans(u: CatalogueInput) -> list[Span]:
     if not active:
         return []
     named = (
-        cued(u.text, active, u.language) | (u.expected & active) | (mentions(u.text, {E.DOB}, u.language) & u.active)
+        cued(u.text, active, u.language)
+        | (u.expected & (active | {E.DOB}))  # a date asked for as a date of birth is DOB's
+        | (mentions(u.text, {E.DOB}, u.language) & u.active)
     )
     spans = list(_shapes(u.text, active, named, u.language))
     if active & ID_ENTITIES and (any(c.isdigit() for c in u.text) or named & ID_ENTITIES):
@@ -70,7 +72,7 @@ def _shapes(text: str, active: frozenset[EntityId], named: set[EntityId], langua
         if E.CARD_EXPIRY in active:
             yield from patterns.expiry_spans(text, E.CARD_EXPIRY in named)
     if E.DATE in active and E.DOB not in named:  # a date of birth is DOB's (on or off)
-        yield from patterns.date_spans(text)
+        yield from patterns.date_spans(text, language)
     if E.MAC_ADDRESS in active:
         yield from patterns.mac_spans(text)
     if E.URL in active and "." in text:

@@ -46,7 +46,7 @@ CUES: dict[EntityId, str] = {
     E.IBAN: r"\biban\b",
     E.SWIFT_BIC: r"\bswift\b|\bbic\b",
     E.ACCOUNT_NUMBER: r"numero de (?:la )?cuenta|cuenta numero|numero de (?:cliente|socio|miembro|poliza|contrato)|"
-    r"\bpoliza\b|numero de referencia",
+    r"\bpoliza\b",
     E.CRYPTO: r"billetera|monedero|bitcoin|\bbtc\b|ethereum|cripto",
     E.DRIVER_LICENSE: r"licencia|permiso de (?:conducir|manejar)",
     E.PASSPORT_NUMBER: r"pasaporte|passport",
@@ -100,7 +100,8 @@ NOT_NAMES = frozenset(
     "muy bien mal gracias hola buenos buenas dias tardes noches claro bueno ok okay pues este eh cliente senor "
     "senora titular nombre apellido apellidos completo llamo llamando llamaba quiero necesito tengo quisiera "
     "aqui ahora hoy manana tambien todavia solo usuario cuenta tarjeta numero pago factura servicio ayuda "
-    "problema pregunta de la mexico estados unidos lunes martes miercoles jueves viernes sabado domingo".split()
+    "problema pregunta quien quienes cual cuales mexico estados unidos lunes martes miercoles jueves viernes "
+    "sabado domingo".split()
 )
 # Words around an answer that are not the answer (folded).
 FILLER = frozenset(
@@ -118,9 +119,11 @@ _STREET = (
     r"callejon|cerrada|circuito|andador|prolongacion|periferico|glorieta)"
 )
 _NAME = r"[^\W\d_][\w'.-]*"
-_NUMBER = r"(?:(?:numero|num\.?|no\.?|n\.?o|\#)\s*)?\d{1,6}(?:\s?[a-z]\b)?"
+_NUMBER = (
+    r"(?:(?:numero|num\.?|no\.?|n\.?o|\#)\s*)?\d{1,6}(?: \d{1,5})*(?:\s?[a-z]\b)?"  # "4 8 3 4" read digit by digit
+)
 _UNIT = r"(?:interior|int\.?|apartamento|apto\.?|departamento|depto\.?|piso|local|casa)"
-_ZIP = r"(?:codigo postal|c\.?\s?p\.?)(?:\s+(?:es|era))?[,:]?\s+\d{5}"
+_ZIP = r"(?:codigo postal|c\.?\s?p\.?)(?:\s+(?:es|era))?[,:]?\s+(?:\d{5}|(?:\d ){4}\d)"
 # A street word, one to four words of its name, and the number; then what may follow in one breath: a unit,
 # a colonia and a postal code.
 ADDRESS = re.compile(
@@ -135,7 +138,9 @@ VALUE_CUE = re.compile(
     r"\b(?:vivo en|vivimos en|vive en|me mude a|nos mudamos a|mi direccion es|la direccion es|direccion es|"
     r"mi domicilio es|el domicilio es)\s+"
 )
-ZIP = re.compile(r"(?:codigo postal|\bc\.?\s?p\.?|zip(?: code)?)(?:\s+(?:es|era))?[,:]?\s+(?P<zip>\d{5})(?![\w-])")
+ZIP = re.compile(
+    r"(?:codigo postal|\bc\.?\s?p\.?|zip(?: code)?)(?:\s+(?:es|era))?[,:]?\s+(?P<zip>\d{5}|(?:\d ){4}\d)(?![\w-])"
+)
 
 # Letters of a code spelled by their Spanish names (folded). Left out as common words: "de", "te", "ve", and
 # one-letter words, which are letters of a code anyway.

@@ -166,7 +166,7 @@ def _code_token(word: str, start: int, end: int, spanish: bool = False) -> _Toke
         if lowered in spanish_words.DIGIT_WORDS:  # a digit word ITN left alone: "G T nueve"
             return _Token(start, end, spanish_words.DIGIT_WORDS[lowered])
         if lowered in catalogue_es.LETTER_NAMES:  # "doce hache de efe": letters spelled by their names
-            return _Token(start, end, catalogue_es.LETTER_NAMES[lowered], sure=lowered != "ese")
+            return _Token(start, end, catalogue_es.LETTER_NAMES[lowered])
         if lowered in catalogue_es.SHORT_WORDS:
             return None
     if len(word) == 1 or (word.isupper() and len(word) <= 11 and word not in _NOT_CODE):

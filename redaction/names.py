@@ -40,6 +40,7 @@ NOT_NAMES = frozenset(
 )
 _NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 MAX_NAME_WORDS = 3
+PARTICLES = frozenset({"de", "del", "la", "las", "los"})  # inside Spanish names, not counted as their words
 
 
 _SPANISH_WORD = re.compile(r"[^\W\d_][\w'-]*")  # with accents: "María", "Núñez"
@@ -59,17 +60,20 @@ def cue_spans(text: str, language: str = "en") -> Iterator[Span]:
 
 def _name_after(text: str, start: int, strong: bool, language: str) -> Iterator[Span]:
     word_pattern, not_names, lowered = _words(language)
-    position = start
-    for taken, word in enumerate(word_pattern.finditer(text, start)):
+    position, taken = start, 0
+    for word in word_pattern.finditer(text, start):
         between = text[position : word.start()]
         if taken and (any(c in between for c in ".,?!;") or len(between) > 2):
             return
         value = word.group(0)
+        position = word.end()
+        if taken and strong and language == "es" and lowered(value) in PARTICLES:
+            continue  # "me llamo Leonardo de la Cruz"; after "soy" ("Soy Ana de Telcel") the name ends
         if lowered(value) in not_names or (not strong and not value[0].isupper()):
             return
         yield Span(word.start(), word.end(), E.NAME)
-        position = word.end()
-        if taken + 1 >= MAX_NAME_WORDS:
+        taken += 1
+        if taken >= MAX_NAME_WORDS:
             return
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from stdnum import bic, bitcoin
 
-from redaction import catalogue_es
+from redaction import catalogue_es, spanish
 from redaction.cues import cue_ends
 from redaction.detectors import DATE, Span
 from redaction.entities import EntityId
@@ -100,8 +100,8 @@ def age_spans(text: str) -> Iterator[Span]:
             yield Span(match.start(group), match.end(group), E.AGE)
 
 
-def date_spans(text: str) -> Iterator[Span]:
-    for match in DATE.finditer(text):
+def date_spans(text: str, language: str = "en") -> Iterator[Span]:
+    for match in (spanish.DATE if language == "es" else DATE).finditer(text):
         yield Span(match.start(), match.end(), E.DATE)
 
 

@@ -220,3 +220,29 @@ def test_letter_names_join_a_code_only_next_to_it() -> None:
 def test_spanish_offsets_fold_one_character_for_one() -> None:
     text = "Dirección: Ñuñoa, ¿código?"
     assert len(catalogue_es.folded(text)) == len(text)
+
+
+def test_particles_inside_a_spanish_name() -> None:
+    out = one("me llamo maria de los angeles perez y quiero pagar")
+    assert left(out, "maria", "angeles", "perez") == [] and "quiero pagar" in out.text
+    assert left(one("Soy Ana de Telcel."), "Telcel") == ["Telcel"]  # after "soy" the name ends at "de"
+
+
+def test_the_name_question_itself_is_no_name() -> None:
+    assert conversation([("agent", "¿a nombre de quien esta la cuenta?")])[0].spans == ()
+
+
+def test_digits_read_one_by_one_in_addresses_and_zips() -> None:
+    assert digits(one("Vivo en la avenida Hidalgo número 4 8 3 4, colonia Centro.").text) == ""
+    assert digits(one("codigo postal 7 3 2 6 0").text) == ""
+
+
+def test_a_date_asked_for_as_a_birth_date_is_dob() -> None:
+    out = conversation([("agent", "¿Y su fecha de nacimiento?"), ("customer", "Es el 9 de abril de 1980.")])[1]
+    assert digits(out.text) == "" and {s.entity for s in out.spans} == {E.DOB}
+    assert {s.entity for s in one("El vuelo sale el 7 de abril.").spans} == {E.DATE}
+
+
+def test_a_zip_asked_for_and_read_digit_by_digit() -> None:
+    out = conversation([("agent", "¿Y el código postal?"), ("customer", "Es el siete cinco seis seis nueve.")])[1]
+    assert digits(out.text) == "" and {s.entity for s in out.spans} == {E.ZIP}
