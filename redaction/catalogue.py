@@ -68,7 +68,7 @@ def _shapes(text: str, active: frozenset[EntityId], named: set[EntityId], langua
         if E.IP_ADDRESS in active:
             yield from patterns.ip_spans(text)
         if E.AGE in active:
-            yield from patterns.age_spans(text)
+            yield from patterns.age_spans(text, language)
         if E.CARD_EXPIRY in active:
             yield from patterns.expiry_spans(text, E.CARD_EXPIRY in named)
     if E.DATE in active and E.DOB not in named:  # a date of birth is DOB's (on or off)

@@ -138,6 +138,11 @@ VALUE_CUE = re.compile(
     r"\b(?:vivo en|vivimos en|vive en|me mude a|nos mudamos a|mi direccion es|la direccion es|direccion es|"
     r"mi domicilio es|el domicilio es)\s+"
 )
+# "tengo 45 años", "mi padre tiene 80 años", "45 años de edad", "edad de 45" (folded; three groups, as English's)
+AGE = re.compile(
+    r"\b(?:tengo|tiene|tenia|tenemos|cumpli|cumple|cumplo|cumplio)\s+(\d{1,3})\s+anos\b(?!\s+(?:de|con|en)\b(?! edad))"
+    r"|\b(\d{1,3})\s+anos de edad\b|\bedad(?:\s+es)?(?:\s+de)?\s+(\d{1,3})\b"
+)
 ZIP = re.compile(
     r"(?:codigo postal|\bc\.?\s?p\.?|zip(?: code)?)(?:\s+(?:es|era))?[,:]?\s+(?P<zip>\d{5}|(?:\d ){4}\d)(?![\w-])"
 )

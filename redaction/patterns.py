@@ -93,8 +93,11 @@ def bic_spans(text: str) -> Iterator[Span]:
                 break
 
 
-def age_spans(text: str) -> Iterator[Span]:
-    for match in AGE.finditer(text):
+def age_spans(text: str, language: str = "en") -> Iterator[Span]:
+    spanish_words = language == "es"
+    for match in (catalogue_es.AGE if spanish_words else AGE).finditer(
+        catalogue_es.folded(text) if spanish_words else text
+    ):
         group = next(g for g in (1, 2, 3) if match.group(g))
         if int(match.group(group)) <= 120:
             yield Span(match.start(group), match.end(group), E.AGE)

@@ -246,3 +246,17 @@ def test_a_date_asked_for_as_a_birth_date_is_dob() -> None:
 def test_a_zip_asked_for_and_read_digit_by_digit() -> None:
     out = conversation([("agent", "¿Y el código postal?"), ("customer", "Es el siete cinco seis seis nueve.")])[1]
     assert digits(out.text) == "" and {s.entity for s in out.spans} == {E.ZIP}
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [("Tengo 45 años.", "45"), ("mi papá tiene ochenta años", "80"), ("Tiene 30 años de edad.", "30")],
+)
+def test_ages_in_spanish(text: str, age: str) -> None:
+    out = one(text)
+    assert age not in out.text and {s.entity for s in out.spans} == {E.AGE}
+
+
+def test_years_that_are_no_age() -> None:
+    assert one("Tengo 3 años con ustedes.").spans == ()  # a customer for three years
+    assert one("Soy cliente desde hace diez años.").spans == ()
