@@ -118,7 +118,7 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
             "a client sends, so a forged Host can point a client's audio elsewhere; set one of them"
         )
     settings = services.config.store
-    services.store = create_store(services.config)
+    services.store = create_store(services.config, services.metrics.store_dropped.inc)
     await services.store.open()  # StoreUnavailable (naming the host, never a password) stops start-up
     log.info("transcript store: %s", services.store.description)
     await load_entity_settings(services.store, services.entity_settings, Path(services.config.data_dir))

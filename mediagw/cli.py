@@ -200,7 +200,7 @@ def _transcribe(config: Config, path: Path, language: str) -> int:
 def _export(config: Config, start: str, end: str, fmt: str, out: Path) -> int:
     from mediagw.outputs.export import parse_instant
 
-    if not sqlite_path(config).is_file():
+    if not config.store.url and not sqlite_path(config).is_file():
         print(f"mediagw: no transcript store at {sqlite_path(config)}", file=sys.stderr)
         return 2
     try:

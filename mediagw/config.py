@@ -115,10 +115,13 @@ class RedactionConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
+    url: str = ""  # postgresql://user:password@host:port/db; empty: SQLite
     path: str = ""  # SQLite file; empty: mediagw.sqlite3 in data_dir
     retention_days: float = 7.0
     purge_interval_s: float = 3600.0
     synchronous: str = "NORMAL"  # NORMAL survives a crash of the process; FULL also a power cut, at a cost
+    buffer_size: int = 10000  # PostgreSQL lost: utterances held for it; beyond, counted and logged
+    batch_wait_ms: float = 20.0  # PostgreSQL: how long an utterance may wait to share a commit
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,11 @@ class Metrics:
             registry=self.registry,
         )
         self.errors = Counter("mediagw_errors", "Errors by status code", ["code"], registry=self.registry)
+        self.store_dropped = Counter(
+            "mediagw_store_dropped_utterances",
+            "Utterances dropped because PostgreSQL was away and the store's buffer (store.buffer_size) was full",
+            registry=self.registry,
+        )
         self.redaction_context_late = Counter(
             "mediagw_redaction_context_late",
             "Utterances redacted fail-safe: the other party's earlier words were not transcribed in time",

@@ -17,6 +17,7 @@ from mediagw.app import load_recognizer
 from mediagw.config import load_config
 from mediagw.offline import read_channels
 from tests.gateway import GatewayThread, SlowCallbackRecorder, make_config
+from tests.postgres import PostgresCluster, server_binaries
 
 CALLS = Path(__file__).resolve().parent.parent / "samples" / "calls"
 SPANISH_CALL = CALLS / "es" / "pago.flac"  # es-US, espeak-ng through mu-law; its customer reads a card number
@@ -101,3 +102,25 @@ def gateway_factory(tmp_path: Path, recognizer: Recognizer, slow_callbacks: Slow
 def gateway(gateway_factory: Any) -> GatewayThread:
     gateway: GatewayThread = gateway_factory()
     return gateway
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One PostgreSQL cluster for the whole run (tests take a fresh database each)."""
+    binaries = server_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL server binaries are absent (apt-get install postgresql)")
+    cluster = PostgresCluster(binaries).init()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        try:
+            cluster.stop("immediate")
+        finally:
+            cluster.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> str:
+    return postgres_cluster.create_database()

@@ -7,6 +7,7 @@ mediagw/outputs/store_sqlite.py) or PostgreSQL when `store.url` names one (media
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -103,6 +104,15 @@ def sqlite_path(config: Config) -> Path:
     return Path(config.store.path or Path(config.data_dir) / "mediagw.sqlite3")
 
 
-def create_store(config: Config) -> TranscriptStore:
-    """The configured backend, not yet opened."""
-    return SqliteStore(sqlite_path(config), config.store.synchronous)
+def create_store(config: Config, on_dropped: Callable[[], None] | None = None) -> TranscriptStore:
+    """The configured backend, not yet opened: PostgreSQL when store.url names one, else SQLite in data_dir.
+    `on_dropped`: an utterance PostgreSQL's buffer had no room for (counted by the caller)."""
+    settings = config.store
+    if settings.url:
+        try:
+            from mediagw.outputs.store_postgres import PostgresStore
+        except ImportError as error:
+            raise StoreUnavailable("store.url names PostgreSQL: pip install 'mediagw[postgres]'") from error
+
+        return PostgresStore(settings.url, settings.buffer_size, settings.batch_wait_ms / 1000, on_dropped)
+    return SqliteStore(sqlite_path(config), settings.synchronous)

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 from mediagw.evaluation import word_error_rate
-from mediagw.outputs.store import SqliteStore, StreamRecord
 from mediagw.simulators.direct_ws import stream_audio, streaming_url
 from tests.conftest import channel_of, clip
 from tests.e2e.masking import VISIBLE, assert_masked, assert_shown, secret_run, strings_of
@@ -130,22 +129,15 @@ async def test_redacted_streams_store_no_unredacted_text(gateway: GatewayThread,
     assert all(secret_run(stored) <= VISIBLE for stored in strings_of(json.loads(message))), message
 
 
-async def test_retention_purges_old_conversations(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    await store.open()
-    await store.open_stream(StreamRecord("s1", "websocket", "old-call", "customer", "c"))
-    await store.save_utterance("s1", 0, 100, "hello", None, {"message": "transcript"})
-    assert await store.purge(older_than_s=3600) == 0
-    assert len(await store.messages(None, "old-call", 10)) == 1
-    assert await store.purge(older_than_s=-1) == 1  # everything is older than "one second in the future"
-    assert await store.messages(None, "old-call", 10) == []
-    await store.close()
-
-
-def test_every_stored_utterance_survives_sigkill(tmp_path: Path, call_audio: Any) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_every_stored_utterance_survives_sigkill(
+    tmp_path: Path, call_audio: Any, backend: str, request: pytest.FixtureRequest
+) -> None:
     samples, script = channel_of(call_audio["billing"], "agent")
     port = free_port()
     env = {**os.environ, "MEDIAGW_DATA_DIR": str(tmp_path / "data"), "MEDIAGW_SIPREC__PORT": "0"}
+    if backend == "postgres":
+        env["MEDIAGW_STORE__URL"] = request.getfixturevalue("postgres_url")
     command = [sys.executable, "-m", "mediagw.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
 
