@@ -117,7 +117,7 @@ class SqliteStore:
         """Each message's record with its target, created or brought up to date, in one transaction."""
         now = time.time()
         rows = [(r.utterance_id, r.target, r.outcome, r.attempts, r.detail[:500], now) for r in records]
-        await self._write(lambda db: db.executemany(UPSERT_DELIVERY, rows))
+        await self._write(lambda db: _execute(db, UPSERT_DELIVERY, rows, many=True))
 
     async def deliveries(self) -> list[DeliveryRecord]:
         query = "SELECT utterance_id, target, outcome, attempts, detail FROM deliveries ORDER BY id"
@@ -139,7 +139,7 @@ class SqliteStore:
 
     async def add_vocabulary(self, entry_id: str, phrase: str, sounds_like: list[str]) -> None:
         row = (entry_id, phrase, json.dumps(sounds_like), time.time())
-        await self._write(lambda db: db.execute(ADD_VOCABULARY, row))
+        await self._write(lambda db: _execute(db, ADD_VOCABULARY, row))
 
     async def delete_vocabulary(self, entry_id: str) -> bool:
         query = "DELETE FROM custom_vocabularies WHERE id = ?"
@@ -151,7 +151,7 @@ class SqliteStore:
         return None if row is None else str(row[0])
 
     async def put_setting(self, key: str, value: str) -> None:
-        await self._write(lambda db: db.execute(PUT_SETTING, (key, value, time.time())))
+        await self._write(lambda db: _execute(db, PUT_SETTING, (key, value, time.time())))
 
     async def export_rows(self, start: float, end: float, after_seq: int, limit: int) -> list[ExportRow]:
         """One page of the feed: utterances created in [start, end) past `after_seq`, in stored order."""
@@ -161,7 +161,7 @@ class SqliteStore:
     async def add_untranscribed(self, item: Untranscribed) -> None:
         now = time.time()
         row = (*_untranscribed_row(item), now, now)
-        await self._write(lambda db: db.execute(ADD_UNTRANSCRIBED, row))
+        await self._write(lambda db: _execute(db, ADD_UNTRANSCRIBED, row))
 
     async def pending_untranscribed(self, state: str, limit: int) -> list[PendingUntranscribed]:
         return await self._run(
@@ -175,7 +175,7 @@ class SqliteStore:
         else:
             query = "UPDATE untranscribed SET state = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?"
             params = (state, time.time(), item_id)  # type: ignore[assignment]
-        await self._write(lambda db: db.execute(query, params))
+        await self._write(lambda db: _execute(db, query, params))
 
     async def untranscribed_audio(self, state: str) -> set[str]:
         query = "SELECT audio_file FROM untranscribed WHERE state = ? AND audio_file IS NOT NULL"
@@ -203,7 +203,8 @@ class SqliteStore:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`work` in one transaction, committed (rolled back if it raises)."""
+        """`work` in one transaction, committed (rolled back if it raises). It must not return a cursor: one freed
+        on the loop's thread would finalize its statement while this thread uses the connection (`_execute`)."""
 
         def run() -> T:
             try:
@@ -259,6 +260,11 @@ class SqliteStore:
                 raise KeyError(f"stream {stream_id} was never opened in the store")
             known = self._streams[stream_id] = row[0]
         return known
+
+
+def _execute(db: sqlite3.Connection, query: str, params: Any, many: bool = False) -> None:
+    """A statement whose cursor is closed in the store's thread."""
+    (db.executemany(query, params) if many else db.execute(query, params)).close()
 
 
 def _untranscribed_row(item: Untranscribed) -> tuple[Any, ...]:
