@@ -121,7 +121,7 @@ class StoreConfig:
     purge_interval_s: float = 3600.0
     synchronous: str = "NORMAL"  # NORMAL survives a crash of the process; FULL also a power cut, at a cost
     buffer_size: int = 10000  # PostgreSQL lost: utterances held for it; beyond, counted and logged
-    batch_wait_ms: float = 20.0  # PostgreSQL: how long an utterance may wait to share a commit
+    batch_wait_ms: float = 0.0  # PostgreSQL: extra wait for a batch (0: group commit only)
 
 
 @dataclass(frozen=True)

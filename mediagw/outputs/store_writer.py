@@ -1,7 +1,9 @@
 """PostgreSQL's writer: utterances (and the streams they belong to) committed in batches, in order, and held in a
 bounded buffer while PostgreSQL is away.
 
-An utterance waits at most `batch_wait_s` for others to share its commit. While PostgreSQL cannot be reached the
+Group commit: utterances that arrive while a commit runs share the next one, so a lone utterance is committed
+at once and a busy gateway commits in batches (up to MAX_BATCH); none waits longer than the commit before its own
+(plus `batch_wait_s`, 0 by default). While PostgreSQL cannot be reached the
 writer retries the same batch (every RETRY_S) and what arrives meanwhile waits behind it, up to `buffer_size`
 utterances: media and ASR go on, each stream's delivery waits for its store write (store before delivery). Beyond
 the bound an utterance is dropped: logged, counted (mediagw_store_dropped_utterances_total), its save raises
@@ -163,17 +165,19 @@ class StoreWriter:
                 self._queue.task_done()
 
     async def _next_batch(self) -> list[_Item]:
+        """Group commit: what queued while the last commit ran goes in the next one, at once; `batch_wait_s`
+        (0 by default) lets the first of a batch wait that much longer for company."""
         batch = [await self._queue.get()]
         deadline = asyncio.get_running_loop().time() + self._batch_wait_s
         while len(batch) < MAX_BATCH:
-            if self._queue.empty():
-                left = deadline - asyncio.get_running_loop().time()
-                if left <= 0:
-                    break
-                with contextlib.suppress(TimeoutError):
-                    batch.append(await asyncio.wait_for(self._queue.get(), left))
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
                 continue
-            batch.append(self._queue.get_nowait())
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                batch.append(await asyncio.wait_for(self._queue.get(), left))
         return batch
 
     async def _commit(self, batch: list[_Item]) -> None:

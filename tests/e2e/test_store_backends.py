@@ -27,7 +27,7 @@ async def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     opened: list[TranscriptStore] = []
 
     async def open_store(read_only: bool = False) -> TranscriptStore:
-        store: TranscriptStore = SqliteStore(tmp_path / "store.sqlite3") if not url else PostgresStore(url, 100, 0.02)
+        store: TranscriptStore = SqliteStore(tmp_path / "store.sqlite3") if not url else PostgresStore(url, 100, 0.0)
         await store.open(read_only)
         opened.append(store)
         return store
