@@ -122,3 +122,26 @@ def test_a_fault_past_the_parser_is_counted_not_raised() -> None:
 
     asyncio.run(receive())
     assert receiver.stats.bad == 3
+
+
+def test_rtp_waiting_in_the_socket_when_the_bye_comes_is_taken_before_it_closes() -> None:
+    """Under load the loop may serve the BYE before the RTP sent ahead of it: drain() reads what the kernel holds."""
+    plan = StreamPlan(0, "1", 0, {0: Codec(0, "PCMU", 8000)})
+    chunks: list[object] = []
+    receiver = StreamReceiver(plan, lambda _plan, chunk: chunks.append(chunk))
+
+    async def bye_before_the_loop_reads() -> None:
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: receiver, local_addr=("127.0.0.1", 0))
+        assert receiver.transport is not None
+        port = receiver.transport.get_extra_info("sockname")[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            for sequence in range(20):
+                sender.sendto(rtp(sequence, bytes(160), payload_type=0), ("127.0.0.1", port))
+        receiver.drain()  # no await since the sends: the loop has read none of them
+        receiver.flush()
+        receiver.close()
+
+    asyncio.run(bye_before_the_loop_reads())
+    assert receiver.stats.packets == 20
+    assert len(chunks) == 20

@@ -190,6 +190,23 @@ class StreamReceiver(asyncio.DatagramProtocol):
         for chunk in self._buffer.flush():
             self._on_chunk(self.plan, chunk)
 
+    def drain(self, limit: int = 1024) -> None:
+        """Take the datagrams the kernel already holds: RTP sent before a BYE may still wait in the socket when the
+        BYE is handled (the loop serves the SIP socket first under load), and it belongs to the recording."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        held = self.transport.get_extra_info("socket")
+        if held is None:
+            return
+        with held.dup() as sock:  # a socket of the same file: asyncio's TransportSocket does not read
+            sock.setblocking(False)
+            for _ in range(limit):
+                try:
+                    data, addr = sock.recvfrom(65535)
+                except OSError:  # BlockingIOError: nothing more; anything else: the socket is gone
+                    return
+                self.datagram_received(data, addr)
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()

@@ -126,6 +126,7 @@ class RecordingMedia:
         self.recording = recording
         for index, receiver in list(self.receivers.items()):
             if receiver.plan.port in released:
+                receiver.drain()
                 receiver.flush()
                 self._count(receiver)
                 receiver.close()
@@ -158,6 +159,7 @@ class RecordingMedia:
     def close(self) -> tuple[str, ...]:
         """BYE: what the jitter buffers hold goes to the call; the roles that had media are returned."""
         for receiver in self.receivers.values():
+            receiver.drain()
             receiver.flush()
             self._count(receiver)
             receiver.close()
