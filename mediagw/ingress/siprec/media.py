@@ -198,7 +198,11 @@ class StreamReceiver(asyncio.DatagramProtocol):
         held = self.transport.get_extra_info("socket")
         if held is None:
             return
-        with held.dup() as sock:  # a socket of the same file: asyncio's TransportSocket does not read
+        try:
+            sock = held.dup()  # a socket of the same file: asyncio's TransportSocket does not read
+        except OSError:
+            return
+        with sock:
             sock.setblocking(False)
             for _ in range(limit):
                 try:

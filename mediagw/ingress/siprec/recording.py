@@ -126,7 +126,6 @@ class RecordingMedia:
         self.recording = recording
         for index, receiver in list(self.receivers.items()):
             if receiver.plan.port in released:
-                receiver.drain()
                 receiver.flush()
                 self._count(receiver)
                 receiver.close()
@@ -139,6 +138,12 @@ class RecordingMedia:
                 kept.expected = expected_source(plan, recording, self._config.rtp_source_check)
         await self.open(ports)
         self._roles_for = None
+
+    def drain_port(self, port: int) -> None:
+        """The port is about to be let go: its stream takes what the kernel still holds for it first."""
+        for receiver in self.receivers.values():
+            if receiver.plan.port == port:
+                receiver.drain()
 
     def flush_idle(self, silent_since: float) -> None:
         for receiver in self.receivers.values():
@@ -159,7 +164,6 @@ class RecordingMedia:
     def close(self) -> tuple[str, ...]:
         """BYE: what the jitter buffers hold goes to the call; the roles that had media are returned."""
         for receiver in self.receivers.values():
-            receiver.drain()
             receiver.flush()
             self._count(receiver)
             receiver.close()

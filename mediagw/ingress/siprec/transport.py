@@ -91,7 +91,7 @@ class SiprecServer:
             allowed_sources=config.allowed_sources,
             max_unconfirmed_per_source=config.max_unconfirmed_per_source,
         )
-        self.core = RecordingServer(options, self.ports.allocate, self.ports.release)
+        self.core = RecordingServer(options, self.ports.allocate, self._release_port)
         self._timer = asyncio.create_task(self._run_timers(), name="siprec-timers")
         log.info("siprec listening on %s port %d (%s)", config.host, self.port, "+".join(config.transports))
 
@@ -234,6 +234,13 @@ class SiprecServer:
                         extra={"ingress": NAMESPACE, "call_id": media.call.guid},
                     )
                     self._execute(self.core.hang_up(media.recording.key, loop.time(), "media timeout"))
+
+    def _release_port(self, port: int) -> None:
+        """The core lets a port go (BYE, a re-INVITE): RTP sent before the BYE may still wait in its socket when
+        the loop serves SIP first (under load), so its stream reads that before the socket closes."""
+        for media in self._media.values():
+            media.drain_port(port)
+        self.ports.release(port)
 
     # ---- actions
 
