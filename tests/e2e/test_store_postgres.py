@@ -130,3 +130,22 @@ async def test_the_gateway_stores_into_postgresql_and_reads_back(
     assert export.returncode == 0, stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["utterance_id"] for r in rows] == [m["id"] for m in messages]
+
+
+async def test_health_fails_while_postgresql_is_away_and_recovers(
+    gateway_factory: Any, postgres_cluster: PostgresCluster
+) -> None:
+    gateway: GatewayThread = gateway_factory(store={"url": postgres_cluster.create_database()})
+    async with aiohttp.ClientSession() as session:
+        assert await _health(session, gateway) == (200, "SUCCESS")
+        postgres_cluster.stop("immediate")
+        try:
+            assert await eventually(lambda: _health(session, gateway), lambda h: h[0] == 503) == (503, "FAILED")
+        finally:
+            postgres_cluster.start()
+        assert await eventually(lambda: _health(session, gateway), lambda h: h[0] == 200) == (200, "SUCCESS")
+
+
+async def _health(session: aiohttp.ClientSession, gateway: GatewayThread) -> tuple[int, str]:
+    async with session.get(f"{gateway.base_url}/v1/health") as response:
+        return response.status, (await response.json())["healthCheck"]
