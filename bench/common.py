@@ -69,19 +69,27 @@ class GatewayProcess:
     """`mediagw serve` with environment overrides, as an operator would run it."""
 
     def __init__(
-        self, overrides: dict[str, str], data_dir: Path, log: IO[bytes] | None = None, log_level: str = "WARNING"
+        self,
+        overrides: dict[str, str],
+        data_dir: Path,
+        log: IO[bytes] | None = None,
+        log_level: str = "WARNING",
+        tree: Path | None = None,
     ) -> None:
-        """`log`: where its stderr (the log) goes; the bench's own stderr if None."""
+        """`log`: where its stderr (the log) goes; the bench's own stderr if None. `tree`: a checkout of another
+        commit whose code to run (bench/ab.py), this one if None."""
         self.port = free_port()
+        code_env, cwd = tree_environment(tree)
         env = {
             **os.environ,
+            **code_env,
             "MEDIAGW_SIPREC__PORT": "0",
             **overrides,
             "MEDIAGW_DATA_DIR": str(data_dir),
             "MEDIAGW_LOGGING__LEVEL": log_level,
         }
         command = [sys.executable, "-m", "mediagw.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=env, stderr=log)
+        self.process = subprocess.Popen(command, env=env, stderr=log, cwd=cwd)
         self.base_url = f"http://127.0.0.1:{self.port}"
         wait_healthy(self.base_url)
 
@@ -92,6 +100,14 @@ class GatewayProcess:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(60)
+
+
+def tree_environment(tree: Path | None) -> tuple[dict[str, str], Path | None]:
+    """Environment additions and working directory that make `python -m mediagw...` import `tree`'s packages: the
+    working directory comes first on sys.path, before the venv's editable install (the bench's own if None)."""
+    if tree is None:
+        return {}, None
+    return {"PYTHONPATH": os.pathsep.join(p for p in (str(tree), os.environ.get("PYTHONPATH")) if p)}, tree
 
 
 def own_cpu_seconds() -> float:

@@ -45,14 +45,18 @@ def measure(channel: Channel, result: StreamResult, end_silence_ms: int) -> dict
     return {"a": speech_end, "b": closed}
 
 
-async def run_level(streams: int, overrides: dict[str, str], seed: int = 1) -> dict[str, Any]:
+async def run_level(
+    streams: int, overrides: dict[str, str], seed: int = 1, tree: Path | None = None, keep_values: bool = False
+) -> dict[str, Any]:
+    """`tree`: a checkout of another commit to run the gateway from (bench/ab.py), this one if None;
+    `keep_values`: also every latency in seconds, under "_a" and "_b", to pool runs."""
     channels = sample_channels()
     rng = random.Random(seed)
     generator = np.random.default_rng(seed)
     chosen = [rotate(channels[i % len(channels)], generator) for i in range(streams)]
     end_silence = load_config(environ=overrides).segmenter.end_silence_ms
     with tempfile.TemporaryDirectory() as data:
-        gateway = GatewayProcess(overrides, Path(data))
+        gateway = GatewayProcess(overrides, Path(data), tree=tree)
         try:
             cpu0, own0, wall0 = gateway.cpu_seconds(), own_cpu_seconds(), time.monotonic()
             async with aiohttp.ClientSession() as session:
@@ -71,7 +75,7 @@ async def run_level(streams: int, overrides: dict[str, str], seed: int = 1) -> d
         refs += [u["text"] for u in channel.utterances]
         hyps += [t["utterance"][0]["text"] for t in result.transcripts]
         finals += bool(result.final_response and result.final_response["status"]["code"] == "1000")
-    return {
+    report: dict[str, Any] = {
         "streams": streams,
         "completed_ok": finals,
         "utterances": len(b),
@@ -83,6 +87,7 @@ async def run_level(streams: int, overrides: dict[str, str], seed: int = 1) -> d
         "client_cpu_cores": round(client_cpu / wall, 2),
         "wall_s": round(wall, 1),
     }
+    return report | ({"_a": a, "_b": b} if keep_values else {})
 
 
 async def capacity(overrides: dict[str, str], start: int, limit_ms: float) -> dict[str, Any]:

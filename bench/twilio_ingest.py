@@ -5,9 +5,10 @@
 
 The gateway runs as its own process with asr.enabled false; a second process (uvloop, pre-formatted messages,
 so it costs less than the server) plays N calls at real-time pace for 20 s. Each level runs twice: calls only
-connected (audio counted), and calls with start-streaming sent (audio decoded and fed to the pipelines). A
-probe measures /v1/health round trips meanwhile: when the gateway's loop falls behind the media, that latency
-grows. Reported per level: server and client CPU, client send lag, probe p50/p95/p99.
+connected (audio counted), and calls with start-streaming sent (audio decoded and fed to the pipelines). Once
+every call streams, a probe measures /v1/health round trips: when the gateway's loop falls behind the media,
+that latency grows. Reported per level: server CPU over the whole run and in that steady window, client CPU,
+client send lag, probe p50/p95/p99.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench.common import API_HEADERS, GatewayProcess, own_cpu_seconds, percentiles, run_levels
+from bench.common import (
+    API_HEADERS,
+    GatewayProcess,
+    own_cpu_seconds,
+    percentiles,
+    probe_while_media_flows,
+    run_levels,
+)
 from mediagw.audio.g711 import pcm_to_ulaw
 
 
@@ -44,6 +52,7 @@ async def _play(base_url: str, calls: int, seconds: float, started: bool, result
     payload = base64.b64encode(pcm_to_ulaw((rng.normal(0, 2000, 160)).astype(np.int16))).decode()
     headers = API_HEADERS
     lags: list[float] = []
+    connected = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         async with session.get(f"{base_url}/mg-autotranscribe/v1/twilio-media-stream-url", headers=headers) as r:
             url = (await r.json())["streamingUrl"]
@@ -68,6 +77,12 @@ async def _play(base_url: str, calls: int, seconds: float, started: bool, result
                         f"{base_url}/mg-autotranscribe/v1/start-streaming", json=body, headers=headers
                     ) as response:
                         assert response.status == 200, await response.text()
+                nonlocal connected
+                connected += 1
+                if connected == 1:
+                    result["first_media_at"] = time.monotonic()
+                if connected == calls:  # every call streams from here on: the steady state
+                    result["media_started_at"] = time.monotonic()
                 # Twilio's own layout, built by formatting rather than json.dumps: cheaper for the client.
                 media = (
                     '{"event":"media","sequenceNumber":"%d","media":{"track":"%s","chunk":"%d",'
@@ -91,19 +106,8 @@ async def _play(base_url: str, calls: int, seconds: float, started: bool, result
     result["send_lag_ms"] = percentiles(lags) if lags else {"n": 0}
 
 
-async def _probe(base_url: str, until: float) -> list[float]:
-    times = []
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < until:
-            begun = time.monotonic()
-            async with session.get(f"{base_url}/v1/health") as response:
-                await response.read()
-            times.append(time.monotonic() - begun)
-            await asyncio.sleep(0.2)
-    return times
-
-
-def run_level(calls: int, started: bool, loop: str, seconds: float = 20.0) -> dict[str, Any]:
+def run_level(calls: int, started: bool, loop: str, seconds: float = 20.0, tree: Path | None = None) -> dict[str, Any]:
+    """`tree`: a checkout of another commit to run the gateway from (bench/ab.py); this one if None."""
     overrides = {
         "MEDIAGW_ASR__ENABLED": "false",
         "MEDIAGW_TWILIO__IDLE_TIMEOUT_S": "120",
@@ -112,28 +116,36 @@ def run_level(calls: int, started: bool, loop: str, seconds: float = 20.0) -> di
         "MEDIAGW_SERVER__EVENT_LOOP": loop,
     }
     with tempfile.TemporaryDirectory() as data:
-        gateway = GatewayProcess(overrides, Path(data))
+        gateway = GatewayProcess(overrides, Path(data), tree=tree)
         try:
             manager = multiprocessing.Manager()
             result = manager.dict()
             client = multiprocessing.Process(target=_client, args=(gateway.base_url, calls, seconds, started, result))
             cpu0, wall0 = gateway.cpu_seconds(), time.monotonic()
             client.start()
-            probe = asyncio.run(_probe(gateway.base_url, time.monotonic() + seconds))
+            steady = asyncio.run(probe_while_media_flows(gateway, result, settle_s=2.0, window_s=seconds - 5.0))
+            probe, steady_cores = steady
             client.join(seconds + 120)
             wall = time.monotonic() - wall0
             cpu = gateway.cpu_seconds() - cpu0
         finally:
             gateway.stop()
+    shared = dict(result)
+    connected_at = [shared.get("first_media_at"), shared.get("media_started_at")]
     return {
         "calls": calls,
         "transcription_started": started,
         "event_loop": loop,
         "server_cpu_cores": round(cpu / wall, 2),
         "server_cpu_ms_per_call_second": round(cpu * 1000 / (calls * seconds), 3),
+        # from 2 s after the last call connected, for `seconds` - 5 s: every call streams unless they took over 3 s
+        # to connect (connect_spread_s)
+        "steady_server_cpu_cores": round(steady_cores, 3),
+        "steady_server_cpu_ms_per_call_second": round(steady_cores * 1000 / calls, 4),
         "health_probe_ms": percentiles(probe),
-        "client_send_lag_ms": dict(result).get("send_lag_ms"),
-        "client_cpu_cores": dict(result).get("cpu_cores"),
+        "connect_spread_s": round(connected_at[1] - connected_at[0], 2) if None not in connected_at else None,
+        "client_send_lag_ms": shared.get("send_lag_ms"),
+        "client_cpu_cores": shared.get("cpu_cores"),
         "client_done": client.exitcode == 0,
     }
 
