@@ -9,6 +9,7 @@ Runs alternate A B B A A B ... so that a machine load rising or falling through 
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import subprocess
@@ -85,24 +86,33 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu_name(), "cores": os.cpu_count(), "load_1_5_15": [round(x, 2) for x in os.getloadavg()]}
 
 
-def compare(runs: list[dict[str, Any]], value: Callable[[dict[str, Any]], float]) -> dict[str, Any]:
-    """A figure per tree (each run's, their median and mean) and current / baseline: of the medians, of the
-    means, and per pair (the spread between pairs is the noise the ratio must be read against)."""
-    by_tree: dict[str, list[float]] = {"baseline": [], "current": []}
+def compare(
+    runs: list[dict[str, Any]],
+    value: Callable[[dict[str, Any]], float],
+    keep: Callable[[dict[str, Any]], bool] = lambda run: True,
+) -> dict[str, Any]:
+    """A figure per tree (each run's, their median and mean) and current / baseline: per pair, their median (the
+    headline: a pair's two runs ran back to back, and one pair caught by a burst of load moves it least), and of
+    the medians and means. Only pairs whose two runs both pass `keep`."""
     by_pair: dict[int, dict[str, float]] = {}
     for run in runs:
-        by_tree[run["tree"]].append(value(run))
-        by_pair.setdefault(run["pair"], {})[run["tree"]] = value(run)
-    per_pair = [p["current"] / p["baseline"] for p in by_pair.values() if len(p) == 2 and p["baseline"]]
-    summary: dict[str, Any] = {
-        tree: {"runs": values, "median": statistics.median(values), "mean": statistics.fmean(values)}
-        for tree, values in by_tree.items()
-        if values
-    }
-    if len(summary) == 2 and summary["baseline"]["median"]:
-        summary["ratio_current_to_baseline"] = {
-            "of_medians": round(summary["current"]["median"] / summary["baseline"]["median"], 3),
-            "of_means": round(summary["current"]["mean"] / summary["baseline"]["mean"], 3),
-            "per_pair": [round(r, 3) for r in per_pair],
+        by_pair.setdefault(run["pair"], {})[run["tree"]] = value(run) if keep(run) else float("nan")
+    pairs = [p for p in by_pair.values() if len(p) == 2 and not any(math.isnan(v) for v in p.values())]
+    summary: dict[str, Any] = {"pairs": len(pairs), "pairs_left_out": len(by_pair) - len(pairs)}
+    if not pairs:
+        return summary
+    for tree in ("baseline", "current"):
+        values = [p[tree] for p in pairs]
+        summary[tree] = {
+            "runs": values,
+            "median": round(statistics.median(values), 4),
+            "mean": round(statistics.fmean(values), 4),
         }
+    per_pair = [p["current"] / p["baseline"] for p in pairs]
+    summary["ratio_current_to_baseline"] = {
+        "median_of_pairs": round(statistics.median(per_pair), 3),
+        "per_pair": [round(r, 3) for r in per_pair],
+        "of_medians": round(summary["current"]["median"] / summary["baseline"]["median"], 3),
+        "of_means": round(summary["current"]["mean"] / summary["baseline"]["mean"], 3),
+    }
     return summary

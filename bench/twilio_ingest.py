@@ -131,7 +131,7 @@ def run_level(calls: int, started: bool, loop: str, seconds: float = 20.0, tree:
         finally:
             gateway.stop()
     shared = dict(result)
-    connected_at = [shared.get("first_media_at"), shared.get("media_started_at")]
+    first, last = shared.get("first_media_at"), shared.get("media_started_at")
     return {
         "calls": calls,
         "transcription_started": started,
@@ -143,7 +143,7 @@ def run_level(calls: int, started: bool, loop: str, seconds: float = 20.0, tree:
         "steady_server_cpu_cores": round(steady_cores, 3),
         "steady_server_cpu_ms_per_call_second": round(steady_cores * 1000 / calls, 4),
         "health_probe_ms": percentiles(probe),
-        "connect_spread_s": round(connected_at[1] - connected_at[0], 2) if None not in connected_at else None,
+        "connect_spread_s": round(last - first, 2) if first is not None and last is not None else None,
         "client_send_lag_ms": shared.get("send_lag_ms"),
         "client_cpu_cores": shared.get("cpu_cores"),
         "client_done": client.exitcode == 0,
