@@ -140,6 +140,12 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     if not services.config.asr.enabled:
         log.info("ASR is disabled: audio is counted, not transcribed")
         return
+    if services.config.asr.backend == "redis":  # the model runs in `mediagw asr-worker` processes
+        from mediagw.backends.redis_asr import open_remote_asr
+
+        services.pool = services.remote_asr = await open_remote_asr(services.config, services.metrics.registry)
+        services.keep(recover_spooled(services), name="recover-spool")
+        return
     if recognizer is None:
         recognizer = await asyncio.to_thread(load_recognizer, services.config)
     services.recognizer = recognizer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from asr.model import ModelNotFound
 from asr.recognizer import Recognizer
 from mediagw.api.auth import hash_secret
 from mediagw.app import build_app, drain, hurry, load_recognizer, ssl_context
+from mediagw.backends.redis_link import RedisUnavailable
 from mediagw.config import Config, ConfigError, load_config
 from mediagw.languages import model_language, supported
 from mediagw.listeners import http_runner, start_http_site
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     transcribe.add_argument("--language", default="en-US", help="en-US (default), es-US...: the model must have it")
     secret = commands.add_parser("hash-secret", help="print the secret_sha256 to configure for an API secret")
     secret.add_argument("secret")
+    commands.add_parser("asr-worker", help="decode the cluster's utterances from Redis (asr.backend redis)")
     commands.add_parser("check-config", help="load and validate the configuration, print it as JSON")
     feed = commands.add_parser("export", help="write the utterances feed of a time range (JSON Lines or CSV)")
     feed.add_argument(
@@ -64,10 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(config.logging.level, config.logging.json)
     if args.command == "check-config":
-        import dataclasses
-
         print(json.dumps(dataclasses.asdict(config), indent=2))
         return 0
+    if args.command == "asr-worker":
+        from mediagw.asr_worker import run_worker
+
+        return run_worker(config)
     if args.command == "transcribe":
         return _transcribe(config, args.file, args.language)
     if args.command == "export":
@@ -82,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(config: Config, host: str | None, port: int | None) -> int:
     host = host or config.server.host
     port = port or config.server.port
+    if port != config.server.port:  # the default node_id is hostname:port
+        config = dataclasses.replace(config, server=dataclasses.replace(config.server, port=port))
+    local_asr = config.asr.enabled and config.asr.backend == "local"
     try:  # before any socket is opened: a model that cannot be loaded stops start-up, named
-        recognizer = load_recognizer(config) if config.asr.enabled else None
+        recognizer = load_recognizer(config) if local_asr else None
     except ModelNotFound as error:
         print(f"mediagw: ASR model error: {error}", file=sys.stderr)
         return 2
@@ -91,7 +99,7 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
     loop = new_event_loop(config.server.event_loop)
     try:
         loop.run_until_complete(_serve_until_signalled(config, host, port, recognizer))
-    except (ConfigError, StoreUnavailable) as error:  # found at start-up: the store, what it keeps
+    except (ConfigError, StoreUnavailable, RedisUnavailable) as error:  # found at start-up: store, Redis
         print(f"mediagw: {error}", file=sys.stderr)
         return 2
     finally:

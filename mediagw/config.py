@@ -74,8 +74,19 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class RemoteAsrConfig:
+    """asr.backend redis: how long an utterance may wait for a remote worker, and how workers hand over jobs."""
+
+    deadline_s: float = 30.0  # an utterance not decoded this long after it closed is dropped (4080), never late
+    visibility_timeout_s: float = 15.0  # a job a silent worker held this long is taken over by another
+    heartbeat_s: float = 1.0  # workers beat (and nodes poll workers and the queue) this often
+
+
+@dataclass(frozen=True)
 class AsrConfig:
     enabled: bool = True
+    backend: str = "local"  # local: the in-process pool; redis: `mediagw asr-worker` processes via cluster.redis_url
+    remote: RemoteAsrConfig = field(default_factory=RemoteAsrConfig)
     model: ModelOptions = field(default_factory=ModelOptions)
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     queue_size: int = 256
@@ -200,6 +211,12 @@ class SiprecConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    redis_url: str = ""  # redis://[:password@]host:port/db; empty: everything in this process (the default)
+    node_id: str = ""  # this node's name in the cluster; empty: hostname:port
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -222,6 +239,7 @@ class Config:
     siprec: SiprecConfig = field(default_factory=SiprecConfig)
     audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
     amazon_connect: AmazonConnectConfig = field(default_factory=AmazonConnectConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
@@ -244,6 +262,7 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     for app in config.auth.apps:
         if not set(app.scopes) <= set(SCOPES):
             raise ConfigError(f"auth.apps[{app.id}].scopes may hold {', '.join(SCOPES)}")
+    _validate_remote_asr(config)
     if config.asr.max_backlog < 0:
         raise ConfigError("asr.max_backlog must be 0 (never refuse) or more")
     if config.asr.stream_queue_size < 1 or config.limits.realtime_burst_s <= 0:
@@ -256,6 +275,16 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
         except ValueError as error:
             raise ConfigError(f"webhooks.targets: {error}") from error
     return config
+
+
+def _validate_remote_asr(config: Config) -> None:
+    asr, remote = config.asr, config.asr.remote
+    if asr.backend not in ("local", "redis"):
+        raise ConfigError("asr.backend must be local or redis")
+    if asr.backend == "redis" and not config.cluster.redis_url:
+        raise ConfigError("asr.backend redis needs cluster.redis_url")
+    if min(remote.deadline_s, remote.visibility_timeout_s, remote.heartbeat_s) <= 0:
+        raise ConfigError("asr.remote.deadline_s, visibility_timeout_s and heartbeat_s must be above 0")
 
 
 def _validate_siprec(siprec: SiprecConfig) -> None:

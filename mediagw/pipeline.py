@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from asr.backend import AsrBackend
 from asr.frame import SAMPLE_RATE, FrameAssembler, Pcm
-from asr.pool import Abandoned, AsrPool, SpeculationSkipped, SpeculativeJob
+from asr.pool import Abandoned, SpeculationSkipped, SpeculativeJob
 from asr.recognizer import Recognition, RecognitionRequest
 from asr.segmenter import Ending, Segment, Segmenter, SegmenterOptions, Speculation
 from mediagw.endpointing import ending_of
@@ -150,7 +151,7 @@ class StreamPipeline:
         stream_id: str,
         ingress: str,
         segmenter: SegmenterOptions,
-        pool: AsrPool | None,
+        pool: AsrBackend | None,
         settings: TranscriptionSettings,
         vocabulary: Vocabulary,
         metrics: Metrics,

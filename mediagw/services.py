@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from asr.backend import AsrBackend
 from asr.frame import Pcm
-from asr.pool import AsrPool
 from asr.recognizer import Recognizer
 from mediagw.calls import Call, InMemoryCallRegistry, Leg, Participant, TranscriptionParams
 from mediagw.config import Config
@@ -29,6 +29,7 @@ from mediagw.vocabulary import Vocabulary
 from redaction.settings import EntitySettings
 
 if TYPE_CHECKING:
+    from mediagw.backends.redis_asr import RedisAsr
     from mediagw.ingress.kvs.connect import ConnectReaders
     from mediagw.ingress.siprec.transport import SiprecServer
 
@@ -87,7 +88,8 @@ class Services:
     entity_settings: EntitySettings
     text_stage: TextStage
     recognizer: Recognizer | None = None
-    pool: AsrPool | None = None
+    pool: AsrBackend | None = None  # the in-process pool, or remote_asr
+    remote_asr: RedisAsr | None = None  # asr.backend redis
     store: TranscriptStore | None = None
     publisher: WebhookPublisher | None = None
     spool: AudioSpool | None = None  # what the shutdown deadline left undecoded
@@ -103,7 +105,10 @@ class Services:
 
     @property
     def languages(self) -> list[str]:
-        """ISO 639-1 codes of the loaded model (a gateway without ASR takes English, as the bundled model)."""
+        """ISO 639-1 codes of the loaded model, or of the live remote workers (a gateway without ASR takes English,
+        as the bundled model)."""
+        if self.remote_asr is not None:
+            return self.remote_asr.languages
         return self.recognizer.languages if self.recognizer is not None else ["en"]
 
     @property

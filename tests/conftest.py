@@ -18,6 +18,7 @@ from mediagw.config import load_config
 from mediagw.offline import read_channels
 from tests.gateway import GatewayThread, SlowCallbackRecorder, make_config
 from tests.postgres import PostgresCluster, server_binaries
+from tests.redis_server import RedisServer, server_binary
 
 CALLS = Path(__file__).resolve().parent.parent / "samples" / "calls"
 SPANISH_CALL = CALLS / "es" / "pago.flac"  # es-US, espeak-ng through mu-law; its customer reads a card number
@@ -124,3 +125,31 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 @pytest.fixture
 def postgres_url(postgres_cluster: PostgresCluster) -> str:
     return postgres_cluster.create_database()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole run (each test takes a flushed database: `redis_url`)."""
+    binary = server_binary()
+    if binary is None:
+        pytest.skip("redis-server is absent (apt-get install redis-server)")
+    server = RedisServer(binary).start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """An empty database of the tests' Redis (restarted if a test stopped it)."""
+    import redis
+
+    if not redis_server.running:
+        redis_server.start()
+    client = redis.Redis.from_url(redis_server.url())
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return redis_server.url()

@@ -87,6 +87,12 @@ async def health(request: web.Request) -> web.Response:
 
 def _asr_status(services: Services) -> dict[str, object]:
     """The loaded model and the languages a start may name (beside the reference's healthCheck field)."""
+    if services.remote_asr is not None:
+        models = sorted({worker.model for worker in services.remote_asr.workers})
+        workers = len(services.remote_asr.workers)
+        return {
+            "asr": {"backend": "redis", "workers": workers, "models": models, "languages": list(services.language_tags)}
+        }
     if services.recognizer is None:
         return {}
     return {"asr": {"model": services.recognizer.model_name, "languages": list(services.language_tags)}}
@@ -115,8 +121,11 @@ async def drain(request: web.Request) -> web.Response:
 
 def health_problems(services: Services) -> list[str]:
     problems = []
-    if services.config.asr.enabled and (services.recognizer is None or services.pool is None):
+    remote = services.remote_asr
+    if services.config.asr.enabled and (services.pool is None or (services.recognizer is None and remote is None)):
         problems.append("ASR model is not loaded")
+    if remote is not None and not remote.healthy:
+        problems.append(f"ASR queue unreachable (Redis at {remote.where})")
     if not os.access(services.config.data_dir, os.W_OK):
         problems.append("data directory is not writable")
     if services.shutting_down:

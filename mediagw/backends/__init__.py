@@ -1,0 +1,1 @@
+"""Shared backends of a cluster: the Redis link and the remote ASR client."""
