@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     transcribe.add_argument("--language", default="en-US", help="en-US (default), es-US...: the model must have it")
     secret = commands.add_parser("hash-secret", help="print the secret_sha256 to configure for an API secret")
     secret.add_argument("secret")
-    commands.add_parser("asr-worker", help="decode the cluster's utterances from Redis (asr.backend redis)")
+    worker = commands.add_parser("asr-worker", help="decode the cluster's utterances from Redis (asr.backend redis)")
+    worker.add_argument("--config", default=argparse.SUPPRESS, help="as the option before the command")
     commands.add_parser("check-config", help="load and validate the configuration, print it as JSON")
     feed = commands.add_parser("export", help="write the utterances feed of a time range (JSON Lines or CSV)")
     feed.add_argument(

@@ -31,7 +31,7 @@ class AsrWorkerProcess:
         self.log = config.parent / f"{name}.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "mediagw.cli", "--config", str(config), "asr-worker"],
+                [sys.executable, "-m", "mediagw.cli", "asr-worker", "--config", str(config)],
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -209,3 +209,36 @@ def test_workers_options_follow_the_config() -> None:
     options = worker_options(config)
     assert (options.max_batch, options.visibility_timeout_s) == (8, 4.0)
     assert dataclasses.replace(options, block_ms=1).block_ms == 1
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"MEDIAGW_ASR__BACKEND": "grpc"}, "asr.backend must be local or redis"),
+        ({"MEDIAGW_ASR__BACKEND": "redis"}, "needs cluster.redis_url"),
+        (
+            {
+                "MEDIAGW_ASR__BACKEND": "redis",
+                "MEDIAGW_CLUSTER__REDIS_URL": "redis://x",
+                "MEDIAGW_ASR__REMOTE__DEADLINE_S": "0",
+            },
+            "deadline_s",
+        ),
+    ],
+)
+def test_remote_asr_settings_are_checked_at_start(environ: dict[str, str], message: str) -> None:
+    from mediagw.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(environ=environ)
+
+
+def test_node_id_defaults_to_hostname_and_port() -> None:
+    import socket
+
+    from mediagw.backends.redis_link import node_name, where
+    from mediagw.config import load_config
+
+    assert node_name(load_config(environ={"MEDIAGW_SERVER__PORT": "9001"})) == f"{socket.gethostname()}:9001"
+    assert node_name(load_config(environ={"MEDIAGW_CLUSTER__NODE_ID": "gw-7"})) == "gw-7"
+    assert where("redis://user:secret@cache.example:6380/2") == "cache.example:6380/2"
