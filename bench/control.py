@@ -20,7 +20,6 @@ import aiohttp
 
 from bench.common import API_HEADERS, percentiles
 from mediagw.app import load_recognizer
-from mediagw.calls import Call
 from mediagw.config import load_config
 from tests.gateway import GatewayThread, make_config
 
@@ -69,7 +68,7 @@ def main() -> None:
         gateway = GatewayThread(config, recognizer, slow_callback_s=10).start()
         guids = [f"{index:020d}" for index in range(200)]
         for guid in guids:
-            gateway.call_soon(lambda g=guid: gateway.services.calls.add(Call("siprec", g)))
+            gateway.attach("siprec", guid)
         try:
             report = asyncio.run(drive(gateway, guids, rate=100, seconds=10))
         finally:

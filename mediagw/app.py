@@ -18,12 +18,17 @@ from mediagw.api import configuration, control, messages, openapi, routes, vocab
 from mediagw.api.auth import Authenticator, FailedLogins
 from mediagw.api.errors import error_middleware
 from mediagw.config import Config
+from mediagw.core.adapters import Namespaces
 from mediagw.ingress.audiohook.auth import ReplayCache
+from mediagw.ingress.audiohook.params import audiohook_namespace
 from mediagw.ingress.audiohook.transport import handle_audiohook
 from mediagw.ingress.kvs.connect import ConnectReaders
+from mediagw.ingress.kvs.params import connect_namespace
+from mediagw.ingress.siprec.params import siprec_namespace
 from mediagw.ingress.siprec.transport import SiprecServer
+from mediagw.ingress.twilio.params import twilio_namespace
 from mediagw.ingress.twilio.transport import handle_media_stream
-from mediagw.ingress.websocket_api.transport import handle_stream
+from mediagw.ingress.websocket_api.transport import direct_namespace, handle_stream
 from mediagw.listeners import body_deadline
 from mediagw.metrics import Metrics
 from mediagw.outputs.deliveries import DeliveryJournal
@@ -44,6 +49,8 @@ from redaction.settings import EntitySettings
 
 log = logging.getLogger(__name__)
 SHUTDOWN: web.AppKey[Shutdown] = web.AppKey("shutdown", Shutdown)
+CONNECT: web.AppKey[ConnectReaders] = web.AppKey("connect", ConnectReaders)
+SIPREC: web.AppKey[SiprecServer] = web.AppKey("siprec", SiprecServer)  # set at start-up when siprec.enabled
 
 
 def load_recognizer(config: Config) -> Recognizer:
@@ -65,6 +72,16 @@ def check_text_stage(entities: EntitySettings, stage: TextStage) -> None:
     stage.require_model(entities.active)
 
 
+def register_namespaces(namespaces: Namespaces, config: Config, connect: ConnectReaders | None) -> None:
+    """Each adapter's namespace, in the order start-streaming's errors name them (`connect` None: without
+    Amazon Connect's hooks, for checking requests only)."""
+    namespaces.register(siprec_namespace(config.siprec))
+    namespaces.register(twilio_namespace(config.twilio))
+    namespaces.register(audiohook_namespace())
+    namespaces.register(connect.namespace() if connect is not None else connect_namespace())
+    namespaces.register(direct_namespace())
+
+
 def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Application:
     """`recognizer` lets several gateways in one process (tests, benchmarks) share a loaded model."""
     entities, text_stage = build_text_stage(config)
@@ -74,6 +91,9 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     middlewares = [body_deadline(config.server.body_timeout_s), error_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=1024 * 1024)
     app[routes.SERVICES] = services
+    app[CONNECT] = connect = ConnectReaders(services)  # Amazon Connect's media is pulled by a start
+    services.runners.append(connect)
+    register_namespaces(services.namespaces, config, connect)
     app[SHUTDOWN] = Shutdown(services)
     auth = config.auth
     failed_logins = FailedLogins(auth.max_failed_logins, auth.failed_login_window_s, auth.failed_login_block_s)
@@ -96,7 +116,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
         app.router.add_get(path, audiohook)
     app.router.add_get("/mg-autotranscribe/v1/twilio-media-stream-url", routes.twilio_media_stream_url)
     app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
-    app.on_startup.append(partial(_start_pulled_and_sip_ingress, services=services))
+    app.on_startup.append(_start_sip_ingress)
     app.on_shutdown.append(partial(_end_sessions, services=services))
     app.on_cleanup.append(partial(_stop_services, services=services))
     return app
@@ -125,11 +145,13 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     check_text_stage(services.entity_settings, services.text_stage)  # what was kept may need the NER model
     services.spool = AudioSpool(Path(services.config.data_dir) / "spool", services.store)
     await vocabularies.load(services)
-    services.keep(_purge_forever(services.store, settings.retention_days, settings.purge_interval_s), name="purge")
+    services.tasks.keep(
+        _purge_forever(services.store, settings.retention_days, settings.purge_interval_s), name="purge"
+    )
     exports = services.config.export
     if exports.daily:
         directory = Path(exports.directory or Path(services.config.data_dir) / "exports")
-        services.keep(export_daily(services.store, directory, exports.hour_utc, exports.formats), name="export")
+        services.tasks.keep(export_daily(services.store, directory, exports.hour_utc, exports.formats), name="export")
     if services.config.webhooks.targets:
         services.publisher = WebhookPublisher(
             services.config.webhooks.targets,
@@ -144,7 +166,7 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
         from mediagw.backends.redis_asr import open_remote_asr
 
         services.pool = services.remote_asr = await open_remote_asr(services.config, services.metrics.registry)
-        services.keep(recover_spooled(services), name="recover-spool")
+        services.tasks.keep(recover_spooled(services), name="recover-spool")
         return
     if recognizer is None:
         recognizer = await asyncio.to_thread(load_recognizer, services.config)
@@ -159,16 +181,17 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
         recognizer.recognize_batch, asr.model.workers, asr.queue_size, asr.max_batch, asr.stream_queue_size
     )
     services.pool.start()
-    services.keep(recover_spooled(services), name="recover-spool")  # what the last shutdown left undecoded
+    services.tasks.keep(recover_spooled(services), name="recover-spool")  # what the last shutdown left undecoded
     gc.freeze()  # what start-up loaded (libraries, model, tokenizer) stays out of every later full collection
 
 
-async def _start_pulled_and_sip_ingress(app: web.Application, services: Services) -> None:
-    """Ingress that is not an HTTP route: Amazon Connect's KVS readers and the SIPREC SIP/RTP sockets."""
-    services.connect = ConnectReaders(services)
+async def _start_sip_ingress(app: web.Application) -> None:
+    """Ingress that is not an HTTP route and listens: the SIPREC SIP/RTP sockets."""
+    services = app[routes.SERVICES]
     if services.config.siprec.enabled:
-        services.siprec = SiprecServer(services)
-        await services.siprec.start()
+        app[SIPREC] = siprec = SiprecServer(services)
+        services.runners.insert(0, siprec)
+        await siprec.start()
 
 
 async def drain(app: web.Application, immediately: bool = False) -> None:
@@ -212,11 +235,11 @@ async def _count_failure(
 
 
 async def _stop_services(app: web.Application, services: Services) -> None:
-    services.stop_keeping("purge")
-    services.stop_keeping("export")
-    services.stop_keeping("linger-", prefix=True)
-    services.stop_keeping("recover-spool")
-    await services.drain_background(LEAVE_S)  # flushes still spooling; past that the promise wins
+    services.tasks.stop("purge")
+    services.tasks.stop("export")
+    services.tasks.stop("linger-", prefix=True)
+    services.tasks.stop("recover-spool")
+    await services.tasks.drain(LEAVE_S)  # flushes still spooling; past that the promise wins
     if services.publisher is not None:
         await services.publisher.close()
     if services.pool is not None:

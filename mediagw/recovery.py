@@ -18,7 +18,8 @@ from asr.pool import PoolClosed
 from asr.recognizer import Recognition, RecognitionRequest
 from mediagw.outputs.spool import EMPTY, FAILED, AudioSpool, SpooledUtterance
 from mediagw.pipeline import Heard, TranscriptionSettings, transcript_of
-from mediagw.services import Services, bind_text_stage
+from mediagw.services import Services
+from mediagw.streams import bind_text_stage
 
 log = logging.getLogger(__name__)
 MEDIA_GATEWAY_NAMESPACES = ("siprec", "twilio", "genesysaudiohook", "amazonconnect")
@@ -103,7 +104,7 @@ async def _deliver(services: Services, spool: AudioSpool, item: SpooledUtterance
         await spool.settle(item, EMPTY)
         return "empty"
     sender = {"externalId": item.participant_id, "role": item.role}
-    await services.store_and_publish(
+    await services.delivery.store_and_publish(
         transcript,
         item.conversation_external_id,
         sender,

@@ -1,40 +1,37 @@
-"""What the routes and adapters share: configuration, ASR, metrics, token signing, open sessions."""
+"""The wiring the routes and adapters share: configuration, the core's parts, ASR, outputs, open sessions."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from dataclasses import dataclass, field, replace
-from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from asr.backend import AsrBackend
-from asr.frame import Pcm
 from asr.recognizer import Recognizer
-from mediagw.calls import Call, InMemoryCallRegistry, Leg, Participant, TranscriptionParams
 from mediagw.config import Config
-from mediagw.languages import language_tags, supported
+from mediagw.core.adapters import IngressRunner, Namespaces
+from mediagw.core.lifecycle import CallLifecycle, StartRequest
+from mediagw.core.node import NodeMedia
+from mediagw.core.record import Leg
+from mediagw.core.registry import CallRegistry, InMemoryCallRegistry
+from mediagw.delivery import Delivery
+from mediagw.languages import language_tags
 from mediagw.metrics import Metrics
-from mediagw.outputs.messages import transcript_message, webhook_message
-from mediagw.outputs.spool import SPOOLED, AudioSpool, SpoolSettings
+from mediagw.outputs.spool import AudioSpool
 from mediagw.outputs.store import StreamRecord, TranscriptStore
 from mediagw.outputs.webhooks import WebhookPublisher
-from mediagw.pipeline import StreamPipeline, TextProcessor, TranscriptionSettings, UtteranceUntranscribed
-from mediagw.postprocess import TextOutput, TextStage
+from mediagw.postprocess import TextStage
+from mediagw.streams import PipelineFactory
+from mediagw.tasks import TaskRegistry
 from mediagw.tokens import TokenSigner
-from mediagw.transcripts import Transcript
-from mediagw.turns import StreamTurns
 from mediagw.vocabulary import Vocabulary
 from redaction.settings import EntitySettings
 
 if TYPE_CHECKING:
     from mediagw.backends.redis_asr import RedisAsr
-    from mediagw.ingress.kvs.connect import ConnectReaders
-    from mediagw.ingress.siprec.transport import SiprecServer
 
 log = logging.getLogger(__name__)
-CALL_LINGER_S = 900.0  # a call whose media is gone is kept this long for a new stream to resume it
 
 
 class Session(Protocol):
@@ -42,42 +39,6 @@ class Session(Protocol):
         """Stop taking media, flush what was received, tell the client (5001) and close."""
 
     async def wait_closed(self) -> None: ...
-
-
-def bind_text_stage(
-    stage: TextStage, *, conversation_id: str, role: str, smart_formatting: bool, output: str, fail_safe: bool = False
-) -> TextProcessor:
-    """The text stage bound to a stream's settings; the pipeline adds each utterance's language."""
-
-    def process(text: str, *, fail_safe: bool = fail_safe, language: str = "en") -> TextOutput:
-        return stage.process(
-            text,
-            conversation_id=conversation_id,
-            role=role,
-            smart_formatting=smart_formatting,
-            output=output,
-            fail_safe=fail_safe,
-            language=language,
-        )
-
-    return process
-
-
-class PipelineTranscription:
-    """A participant's pipeline behind the call gate's Transcription interface."""
-
-    def __init__(self, pipeline: StreamPipeline) -> None:
-        self._pipeline = pipeline
-
-    def push(self, samples: Pcm) -> None:
-        self._pipeline.push(samples)
-
-    def set_language(self, code: str) -> None:
-        self._pipeline.language = code
-
-    async def finish(self) -> int:
-        await self._pipeline.finish()
-        return self._pipeline.transcripts_delivered
 
 
 @dataclass
@@ -93,15 +54,28 @@ class Services:
     store: TranscriptStore | None = None
     publisher: WebhookPublisher | None = None
     spool: AudioSpool | None = None  # what the shutdown deadline left undecoded
-    siprec: SiprecServer | None = None
-    connect: ConnectReaders | None = None
+    registry: CallRegistry = field(default_factory=InMemoryCallRegistry)
+    namespaces: Namespaces = field(default_factory=Namespaces)  # the adapters' registrations (app.py)
+    runners: list[IngressRunner] = field(default_factory=list)  # ingress that is no HTTP route (SIPREC, KVS)
     sessions: set[Session] = field(default_factory=set)
-    calls: InMemoryCallRegistry = field(default_factory=InMemoryCallRegistry)
     custom_vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the configuration API's phrases
-    _call_waiters: dict[tuple[str, str], list[asyncio.Future[Call]]] = field(default_factory=dict)
+    tasks: TaskRegistry = field(default_factory=TaskRegistry)
     draining: bool = False  # new work is refused (ready 503); calls in progress go on
     shutting_down: bool = False  # open streams are being ended (the last part of the shutdown timeout)
-    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.delivery = Delivery(self)
+        self.pipelines = PipelineFactory(self)
+        self.media = NodeMedia(self.registry, self.namespaces, self.metrics, lambda: self.languages, self.tasks.keep)
+        self.calls = CallLifecycle(
+            self.registry,
+            self.media,
+            self.namespaces,
+            self,
+            self.pipelines.for_call,
+            self._open_streams,
+            self.metrics,
+        )
 
     @property
     def languages(self) -> list[str]:
@@ -116,90 +90,23 @@ class Services:
         """The model's languages as clients name them (en-US, es-US...)."""
         return language_tags(self.languages)
 
-    def media_language(self, call: Call, tag: str, log_extra: dict[str, object]) -> None:
-        """The language a call's media names (AudioHook open/update, a Twilio <Parameter name="language">):
-        transcription follows it where start-streaming named none. One the model cannot do is refused when
-        transcription starts (400-202); mid-call the streams keep theirs, logged and counted as 4050, never a
-        silent decode of one language as another."""
-        if not supported(tag, self.languages):
-            log.warning("media language %r is not supported by the model", tag[:20], extra=log_extra)
-            self.metrics.errors.labels("4050").inc()
-            if call.transcribing:
-                return
-        if call.media_language_changed(tag):
-            log.info("media language %s", tag[:20], extra=log_extra)
-
-    def attach_media(self, namespace: str, guid: str) -> Call:
-        """An ingress adapter's media for a call connected: the call is known from now on."""
-        call = self.calls.get(namespace, guid)
-        if call is None:
-            call = Call(namespace, guid)
-            self.calls.add(call)
-        call.media_sources += 1
-        for waiter in self._call_waiters.pop((namespace, guid), []):
-            if not waiter.done():
-                waiter.set_result(call)
-        return call
-
-    async def detach_media(self, call: Call, roles: tuple[str, ...]) -> None:
-        """That media went away: flush what it said; the call stays known for a while so a new stream can
-        resume it (the reference's "Handling Failures"), then it is forgotten."""
-        call.media_sources -= 1
-        await call.media_ended(roles, self.now())
-        if call.media_sources == 0:
-            self.keep(self._forget_when_idle(call), name=f"linger-{call.guid}")
-
-    async def _forget_when_idle(self, call: Call) -> None:
-        await asyncio.sleep(CALL_LINGER_S)
-        if call.media_sources == 0 and not call.transcribing and self.calls.get(call.namespace, call.guid) is call:
-            self.calls.remove(call.namespace, call.guid)
-
-    async def wait_for_call(self, namespace: str, guid: str) -> Call | None:
-        """start-streaming before the media connected: wait the namespace's grace period for it."""
-        grace = self.config.twilio.start_grace_s if namespace == "twilio" else 0.0
-        if grace <= 0:
-            return None
-        waiter: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
-        self._call_waiters.setdefault((namespace, guid), []).append(waiter)
-        try:
-            return await asyncio.wait_for(waiter, grace)
-        except TimeoutError:
-            return None
-        finally:
-            waiters = self._call_waiters.get((namespace, guid), [])
-            if waiter in waiters:
-                waiters.remove(waiter)
-
     def begin_drain(self) -> None:
         """Refuse new work from now on (SIGTERM, POST /v1/drain); what is in progress goes on."""
         if not self.draining:
             log.info("draining: new streams, sessions and SIPREC INVITEs are refused")
         self.draining = True
-        if self.siprec is not None:
-            self.siprec.drain()
+        for runner in self.runners:
+            runner.drain()
 
     def in_progress(self, asr: bool = True) -> int:
         """Work a drain waits for: open sockets, SIPREC recordings, KVS readers, (`asr`) utterances not yet decoded
         and streams still flushing after their client went away."""
         return (
             len(self.sessions)
-            + (self.siprec.recordings if self.siprec is not None else 0)
-            + (self.connect.active if self.connect is not None else 0)
+            + sum(runner.in_progress for runner in self.runners)
             + (self.pool.unfinished if self.pool is not None and asr else 0)
-            + sum(1 for task in self._background if task.get_name().startswith("drain-"))
+            + self.tasks.running("drain-")
         )
-
-    async def keep_untranscribed(self, utterance: UtteranceUntranscribed, settings: SpoolSettings) -> None:
-        """The shutdown deadline left an utterance undecoded: record it (and spool its audio where allowed)."""
-        if self.spool is None:
-            return
-        settings = replace(settings, language=utterance.language)
-        try:
-            state = await self.spool.keep(utterance, settings)
-        except Exception:
-            log.exception("an untranscribed utterance could not be spooled", extra={"stream_id": utterance.stream_id})
-            return
-        self.metrics.spooled.labels("kept" if state == SPOOLED else "not-allowed").inc()
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -209,113 +116,14 @@ class Services:
         limit = self.config.asr.max_backlog
         return self.pool is not None and limit > 0 and self.pool.backlog > limit
 
-    async def begin_transcription(
-        self, call: Call, customer_id: str, agent_id: str, params: TranscriptionParams
-    ) -> Leg:
-        """start-streaming on a call: pipelines for both participants, their streams opened in the store."""
-        leg = call.begin(customer_id, agent_id, params, self._transcription, self.now())
-        if self.store is not None:
-            await self.store.open_stream(
-                *(
-                    StreamRecord(p.stream_id, call.namespace, call.guid, p.role, p.external_id, agent_id, customer_id)
-                    for p in leg.participants.values()
-                )
-            )
-        for hook in call.on_started:
-            await hook(call)
-        return leg
-
-    def _transcription(self, call: Call, participant: Participant) -> PipelineTranscription:
-        params = call.params
-        pipeline = StreamPipeline(
-            stream_id=participant.stream_id,
-            ingress=call.namespace,
-            segmenter=self.config.segmenter,
-            pool=self.pool,
-            settings=TranscriptionSettings(params.smart_formatting, params.detailed_token),
-            vocabulary=self.custom_vocabulary,
-            metrics=self.metrics,
-            text_stage=bind_text_stage(
-                self.text_stage,
-                conversation_id=f"{call.namespace}:{call.guid}",
-                role=participant.role,
-                smart_formatting=params.smart_formatting,
-                output=params.redaction_output,
-            ),
-            language=call.language,
-            on_transcript=partial(self._deliver, call, participant),
-            origin_ms=call.media_ms(participant.role),
-            turns=self.stream_turns(f"{call.namespace}:{call.guid}", participant.role),
-            on_untranscribed=partial(
-                self.keep_untranscribed,
-                settings=SpoolSettings(
-                    params.smart_formatting,
-                    params.redaction_output,
-                    params.detailed_token,
-                    keep_audio=params.audio_recording_allowed,
-                ),
-            ),
-        )
-        return PipelineTranscription(pipeline)
-
-    def stream_turns(self, conversation_id: str, role: str) -> StreamTurns:
-        """The stream's place among its conversation's parties, so its answers are redacted after the questions."""
-        limit_s = self.config.redaction.context_wait_s
-        return self.text_stage.turns(conversation_id, role, limit_s, self.metrics.redaction_context_late.inc)
-
-    async def _deliver(self, call: Call, participant: Participant, transcript: Transcript) -> None:
-        sender = {"externalId": participant.external_id, "role": participant.role}
-        await self.store_and_publish(transcript, call.guid, sender, publish=True)
-
-    async def store_and_publish(
-        self,
-        transcript: Transcript,
-        conversation_id: str,
-        sender: dict[str, str],
-        publish: bool,
-        late: bool = False,
-        spooled_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Commit the transcript message, then hand it to the webhooks; returns the message for other outputs.
-        `late`: transcribed after a restart from the spool (the message says so), `spooled_id` its spooled row."""
-        body = transcript_message(transcript)
-        if late:
-            body["late"] = True
+    async def _open_streams(self, start: StartRequest, leg: Leg) -> None:
+        """start-streaming: the leg's streams opened in the store, before any of their utterances."""
         if self.store is None:
-            return body
-        utterance_id = await self.store.save_utterance(
-            transcript.stream_id,
-            transcript.start_ms,
-            transcript.end_ms,
-            transcript.text,
-            transcript.unredacted_text,
-            body,
-            self.publisher.target_names if publish and self.publisher is not None else (),  # queued records
-            spooled_id,
-        )
-        if publish and self.publisher is not None:
-            webhook = webhook_message(conversation_id, transcript.stream_id, sender, body)
-            self.publisher.publish(utterance_id, transcript.stream_id, webhook)
-        return body
-
-    def keep(self, work: Coroutine[Any, Any, Any], name: str) -> None:
-        """Run work that outlives its connection (an abandoned stream's last utterances) to completion."""
-        task = asyncio.create_task(work, name=name)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def stop_keeping(self, name: str, prefix: bool = False) -> None:
-        """Cancel kept work by name (endless loops such as the retention purge, timers such as call linger)."""
-        for task in list(self._background):
-            if task.get_name() == name or (prefix and task.get_name().startswith(name)):
-                task.cancel()
-
-    async def drain_background(self, timeout_s: float | None = None) -> None:
-        """Wait for kept work; what is still running after `timeout_s` is cancelled (a shutdown's promise)."""
-        if not self._background:
             return
-        _, late = await asyncio.wait(set(self._background), timeout=timeout_s)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.gather(*late, return_exceptions=True)
+        ids = (start.agent_id, start.customer_id)
+        await self.store.open_stream(
+            *(
+                StreamRecord(p.stream_id, start.namespace, start.guid, p.role, p.external_id, *ids)
+                for p in leg.participants
+            )
+        )

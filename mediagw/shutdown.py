@@ -94,10 +94,8 @@ class Shutdown:
         services = self._services
         services.shutting_down = True
         tasks: list[asyncio.Task[None]] = []
-        if services.siprec is not None:
-            tasks.append(asyncio.create_task(services.siprec.stop(), name="shutdown-siprec"))
-        if services.connect is not None:
-            tasks.append(asyncio.create_task(services.connect.close(), name="shutdown-kvs"))
+        for runner in services.runners:  # SIPREC's recordings, Amazon Connect's readers
+            tasks.append(asyncio.create_task(runner.close(), name=f"shutdown-{type(runner).__name__}"))
         sessions = list(services.sessions)
         if sessions:
             log.info("shutting down: ending %d open stream(s)", len(sessions))

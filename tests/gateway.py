@@ -8,19 +8,26 @@ import logging
 import socket
 import threading
 import urllib.request
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from asr.recognizer import Recognizer
 from mediagw.api.routes import SERVICES
-from mediagw.app import build_app, drain, ssl_context
+from mediagw.app import CONNECT, SIPREC, build_app, drain, ssl_context
 from mediagw.config import Config, load_config
+from mediagw.core.media import CallMedia
+from mediagw.core.node import MediaHandle
+from mediagw.core.record import ROLES, CallRecord
+from mediagw.ingress.kvs.connect import ConnectReaders
+from mediagw.ingress.siprec.transport import SiprecServer
 from mediagw.listeners import http_runner, start_http_site
 from mediagw.services import Services
 from tests.waits import wait_until
 
+T = TypeVar("T")
 API_ID = "local-dev"
 API_SECRET = "local-dev-secret"
 TEST_BURST_S = 600.0
@@ -91,6 +98,32 @@ class GatewayThread:
     def services(self) -> Services:
         assert self.app is not None
         return self.app[SERVICES]
+
+    @property
+    def siprec(self) -> SiprecServer:
+        assert self.app is not None
+        return self.app[SIPREC]
+
+    @property
+    def connect(self) -> ConnectReaders:
+        assert self.app is not None
+        return self.app[CONNECT]
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the gateway's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(30)
+
+    def attach(self, namespace: str, guid: str, roles: tuple[str, ...] = ROLES) -> MediaHandle:
+        """Attach media to a call, as an ingress adapter does (then feed it with `call_soon`)."""
+        return self.run(self.services.media.attach(namespace, guid, roles))
+
+    def record(self, namespace: str, guid: str) -> CallRecord | None:
+        """The call's record in the registry, read on the gateway's loop."""
+        return self.run(self.services.registry.get(namespace, guid))
+
+    def media(self, namespace: str, guid: str) -> CallMedia | None:
+        """The call's node media (read from the test's thread: a snapshot of plain attributes)."""
+        return self.services.media.get(namespace, guid)
 
     def start(self) -> GatewayThread:
         self._thread.start()

@@ -52,8 +52,7 @@ def stop_body(contact: str) -> dict[str, str]:
 
 async def reader_done(gateway: GatewayThread, contact: str) -> None:
     """Until the call's KVS reader has ended (the stream's end, or given up)."""
-    connect = gateway.services.connect
-    assert connect is not None
+    connect = gateway.connect
     await eventually(lambda: not connect.reading(contact), what=f"the KVS reader of {contact} ended")
 
 
@@ -61,8 +60,7 @@ async def fragment_read(gateway: GatewayThread, contact: str, fragment: KvsFragm
     """Until the call's reader has read `fragment` (or a later one) whole."""
 
     def after() -> int:
-        call = gateway.services.calls.get("amazonconnect", contact)
-        position: ReadPosition | None = call.extra.get("kvsPosition") if call is not None else None
+        position: ReadPosition | None = gateway.connect.position(contact)
         return int(position.after_fragment or 0) if position is not None else 0
 
     await eventually(after, lambda n: n >= int(fragment.number), what=f"fragment {fragment.number} read")

@@ -180,5 +180,5 @@ async def test_a_draining_node_refuses_a_new_contact_with_5001_and_starts_no_rea
     streams = refused["autotranscribeResponse"]
     assert set(streams) == {"customer", "agent"}
     assert all(entry["status"] == {"code": 5001, "description": "Service shutting down"} for entry in streams.values())
-    assert gateway.services.calls.get("amazonconnect", contact) is None
+    assert gateway.record("amazonconnect", contact) is None
     assert kvs.requests == []  # no reader asked KVS for the contact's media

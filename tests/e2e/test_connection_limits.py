@@ -69,9 +69,7 @@ class SipTcp:
 
 
 def sip_tcp_address(gateway: GatewayThread) -> tuple[str, int]:
-    server = gateway.services.siprec
-    assert server is not None
-    return ("127.0.0.1", server.port)
+    return ("127.0.0.1", gateway.siprec.port)
 
 
 async def test_an_idle_sip_tcp_connection_is_closed_after_the_idle_timeout(gateway_factory: Any) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import numpy as np
 import pytest
 
-from mediagw.calls import Call
+from mediagw.core.frames import Frame
+from mediagw.core.node import MediaHandle
+from mediagw.core.registry import change
 from tests.conftest import channel_of
 from tests.gateway import API_ID, API_SECRET, GatewayThread
 
@@ -34,7 +37,7 @@ async def post(gateway: GatewayThread, path: str, body: Any) -> tuple[int, dict[
         return response.status, await response.json()
 
 
-def feed(gateway: GatewayThread, call: Call, audio: dict[str, np.ndarray]) -> None:
+def feed(gateway: GatewayThread, media: MediaHandle, audio: dict[str, np.ndarray]) -> None:
     """Both participants' audio in 20 ms chunks, in step, on the gateway's loop."""
 
     def push_all() -> None:
@@ -42,7 +45,7 @@ def feed(gateway: GatewayThread, call: Call, audio: dict[str, np.ndarray]) -> No
         for offset in range(0, length, 160):
             for role, samples in audio.items():
                 if offset < len(samples):
-                    call.push(role, samples[offset : offset + 160])
+                    media.feed(role, Frame.of_pcm(media.position(role), samples[offset : offset + 160]))
 
     gateway.call_soon(push_all)
 
@@ -120,8 +123,7 @@ async def test_cisco_guid_and_trailing_slash_are_accepted(gateway: GatewayThread
 
 
 async def test_a_call_started_stopped_and_resumed_with_a_new_agent(gateway: GatewayThread, call_audio: Any) -> None:
-    call = Call("siprec", GUID)
-    gateway.call_soon(lambda: gateway.services.calls.add(call))
+    call = gateway.attach("siprec", GUID)
     customer, customer_script = channel_of(call_audio["billing"], "customer")
     agent, agent_script = channel_of(call_audio["billing"], "agent")
     half = customer_script[1]["end"] + 600  # agent greeting, customer complaint, agent question, customer answer
@@ -166,15 +168,16 @@ async def test_a_call_started_stopped_and_resumed_with_a_new_agent(gateway: Gate
         if m["streamId"] == resumed["autotranscribeResponse"]["customer"]["streamId"]
     ]
     assert later and all(m["autotranscribeResponse"]["start"] >= (rest // 8) - 300 for m in later)
-    assert len(call.legs) == 2
+    record = gateway.record("siprec", GUID)
+    assert record is not None and len(record.legs) == 2
 
 
 async def test_pending_and_bye_conflicts(gateway: GatewayThread) -> None:
-    call = Call("siprec", GUID)
-    gateway.call_soon(lambda: gateway.services.calls.add(call))
-    call.pending = True
+    gateway.attach("siprec", GUID)
+    registry = gateway.services.registry
+    gateway.run(change(registry, "siprec", GUID, lambda r: replace(r, pending=True)))
     assert (await post(gateway, "start-streaming", START))[1]["error"]["code"] == "409-202"
-    call.pending, call.ending = False, True
+    gateway.run(change(registry, "siprec", GUID, lambda r: replace(r, pending=False, ending=True)))
     assert (await post(gateway, "stop-streaming", STOP))[1]["error"]["code"] == "409-203"
     async with (
         aiohttp.ClientSession() as session,

@@ -88,4 +88,4 @@ async def test_a_twilio_start_with_an_oversized_call_sid_is_refused_and_leaves_n
             async for _ in ws:
                 pass
             assert ws.close_code == 1003
-    assert not gateway.services.calls.get("twilio", start["callSid"])
+    assert not gateway.record("twilio", start["callSid"])

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from asr.recognizer import Recognition, RecognitionRequest
-from mediagw.calls import Call
 from mediagw.simulators.direct_ws import stream_audio, streaming_url
 from tests.e2e.api import control
 from tests.gateway import API_ID, API_SECRET, GatewayThread, make_config
@@ -67,7 +66,7 @@ def queue_utterances(gateway: GatewayThread, count: int) -> None:
     def submit() -> None:
         for index in range(count):
             request = RecognitionRequest(np.zeros(8000, dtype=np.int16))
-            services.keep(pool.transcribe(request), name=f"load-{index}")
+            services.tasks.keep(pool.transcribe(request), name=f"load-{index}")
 
     gateway.call_soon(submit)
 
@@ -76,8 +75,7 @@ async def test_new_streams_are_refused_with_5002_while_the_backlog_is_over_the_b
     gated: tuple[GatewayThread, GatedRecognizer],
 ) -> None:
     gateway, recognizer = gated
-    call = Call("siprec", GUID)
-    gateway.call_soon(lambda: gateway.services.calls.add(call))
+    call = gateway.attach("siprec", GUID).media
     start = {"namespace": "siprec", "guid": GUID, "customerId": "c-1", "agentId": "a-1"}
     queue_utterances(gateway, 5)
     await wait_for_backlog(gateway, 3)  # two workers hold one each, three wait: over the bound of 1

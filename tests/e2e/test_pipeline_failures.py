@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mediagw.calls import Call
+from mediagw.core.frames import Frame
 from mediagw.postprocess import TextOutput, TextStage
 from mediagw.simulators.direct_ws import stream_audio, streaming_url
 from tests.conftest import channel_of
@@ -68,8 +68,7 @@ async def test_the_direct_api_answers_a_failed_utterance_with_4080_and_goes_on(
 
 async def test_stop_streaming_succeeds_after_a_text_stage_failure(gateway: GatewayThread, call_audio: Any) -> None:
     stage = break_text_stage(gateway)
-    call = Call("siprec", GUID)
-    gateway.call_soon(lambda: gateway.services.calls.add(call))
+    call = gateway.attach("siprec", GUID)
     customer, script = channel_of(call_audio["billing"], "customer")
     start = {"namespace": "siprec", "guid": GUID, "customerId": "c-1", "agentId": "a-1"}
     async with aiohttp.ClientSession() as session:
@@ -77,7 +76,7 @@ async def test_stop_streaming_succeeds_after_a_text_stage_failure(gateway: Gatew
 
         def push_all() -> None:
             for offset in range(0, len(customer), 160):
-                call.push("customer", customer[offset : offset + 160])
+                call.feed("customer", Frame.of_pcm(offset, customer[offset : offset + 160]))
 
         gateway.call_soon(push_all)
         stopped = await control(session, gateway, "stop", {"namespace": "siprec", "guid": GUID})

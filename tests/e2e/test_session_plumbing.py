@@ -106,13 +106,13 @@ async def test_shutdown_closes_an_open_twilio_socket_cleanly_within_the_timeout_
         async with session.ws_connect(url) as ws:
             await ws.send_str(twilio_message("connected", protocol="Call", version="1.0.0"))
             await ws.send_str(twilio_start(sid))
-            await until(lambda: gateway.services.calls.get("twilio", sid), "the call attached")
+            await until(lambda: gateway.media("twilio", sid), "the call attached")
             await start_twilio_call(session, gateway, sid)
             for message in twilio_media(mid_utterance):
                 await ws.send_str(message)
-            call = gateway.services.calls.get("twilio", sid)
-            assert call is not None
-            await until(lambda: call.media_samples["customer"] >= len(mid_utterance), "the audio taken in")
+            media = gateway.media("twilio", sid)
+            assert media is not None
+            await until(lambda: media.clock["customer"] >= len(mid_utterance), "the audio taken in")
             began = time.monotonic()
             stopping = asyncio.create_task(asyncio.to_thread(gateway.stop))
             async for _ in ws:
@@ -178,10 +178,10 @@ async def test_a_bug_closes_its_twilio_socket_with_1011_and_no_details(
             assert await closed_with(ws) == (1011, "internal error")
         monkeypatch.undo()
 
-        def attach_fails(namespace: str, guid: str) -> Any:
+        async def attach_fails(namespace: str, guid: str, roles: Any, position: int = 0) -> Any:
             raise RuntimeError("secret detail")
 
-        monkeypatch.setattr(gateway.services, "attach_media", attach_fails)  # a bug in the transport itself
+        monkeypatch.setattr(gateway.services.media, "attach", attach_fails)  # a bug in the transport itself
         async with session.ws_connect(url) as ws:
             await ws.send_str(twilio_start(call_sid()))
             assert await closed_with(ws) == (1011, "internal error")

@@ -10,8 +10,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from mediagw.api import routes
-from mediagw.calls import Call
+from mediagw.core.media import CallMedia
 from mediagw.evaluation import word_error_rate
 from mediagw.simulators.siprec_call import SiprecCall
 from tests.e2e.api import by_start, control, messages
@@ -23,22 +22,24 @@ DEAD = "00002542391662063157"
 
 
 def srs_address(gateway: GatewayThread) -> tuple[str, int]:
-    assert gateway.app is not None
-    server = gateway.app[routes.SERVICES].siprec
-    assert server is not None
-    return ("127.0.0.1", server.port)
+    return ("127.0.0.1", gateway.siprec.port)
 
 
-def the_call(gateway: GatewayThread, guid: str) -> Call:
-    call = gateway.services.calls.get("siprec", guid)
-    assert call is not None, f"no SIPREC call {guid}"
-    return call
+def the_call(gateway: GatewayThread, guid: str) -> CallMedia:
+    media = gateway.media("siprec", guid)
+    assert media is not None, f"no SIPREC call {guid}"
+    return media
+
+
+def ending(gateway: GatewayThread, guid: str) -> bool:
+    record = gateway.record("siprec", guid)
+    return record is not None and record.ending
 
 
 async def bye_processed(gateway: GatewayThread, guid: str) -> None:
     """Until the recording's BYE has been handled: its media detached and its last utterances flushed."""
-    call = the_call(gateway, guid)
-    await eventually(lambda: call.media_sources == 0 and not call.ending, what=f"BYE of {guid} processed")
+    media = the_call(gateway, guid)
+    await eventually(lambda: media.sources == 0 and not ending(gateway, guid), what=f"BYE of {guid} processed")
 
 
 def stereo(call_audio: Any, name: str) -> tuple[np.ndarray, dict[str, Any]]:
@@ -115,8 +116,8 @@ async def test_bye_flushes_the_utterance_in_progress_and_control_waits_with_409_
         assert (await control(session, gateway, "start", start))["status"] == 200
         await call.play(audio[:cut], speed=8.0)
         bye = asyncio.create_task(call.bye())
-        ending = the_call(gateway, guid)
-        await eventually(lambda: ending.ending or ending.media_sources == 0, interval_s=0.001, what="BYE received")
+        media = the_call(gateway, guid)
+        await eventually(lambda: ending(gateway, guid) or media.sources == 0, interval_s=0.001, what="BYE received")
         codes = []
 
         async def stop() -> Any:  # while the BYE's flush runs, start and stop are refused with 409-203
@@ -145,8 +146,8 @@ async def test_a_recording_whose_rtp_stops_is_ended_with_a_bye_but_not_while_on_
         assert await held.reinvite("inactive") == 200  # on hold: the SRC says it sends nothing
         bye = await dead.bye_received(within_s=60.0)
         assert "No RTP" in (bye.headers.get("Reason") or "")
-        server = gateway.services.siprec
-        assert server is not None and server.core is not None
+        server = gateway.siprec
+        assert server.core is not None
         assert [r.call_id for r in server.core.recordings.values()] == [held.call_id]
         with pytest.raises(TimeoutError):
             await held.bye_received(within_s=1.5)  # still recording, though silent

@@ -24,8 +24,8 @@ REF = "ref-42@pbx.example"  # a raw header value: not one of the reference's dec
 async def registered(gateway: Any, guid: str, within_s: float = 5.0) -> None:
     """The INVITE's 200 goes out before the recording's media is set up: wait for the call to be known."""
     deadline = time.monotonic() + within_s
-    while gateway.services.calls.get("siprec", guid) is None:
-        assert time.monotonic() < deadline, f"no call registered as {guid}: {[c.guid for c in gateway.services.calls]}"
+    while gateway.media("siprec", guid) is None:
+        assert time.monotonic() < deadline, f"no call registered as {guid}: {[c.guid for c in gateway.services.media]}"
         await asyncio.sleep(0.01)
 
 

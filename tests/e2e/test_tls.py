@@ -71,7 +71,7 @@ async def test_siprec_over_tls_answers_with_a_tls_contact(gateway_factory: Any, 
 
     cert, key = certificate
     gateway = gateway_factory(siprec={"tls_port": 0, "tls_cert": str(cert), "tls_key": str(key)})
-    port = gateway.services.siprec.tls_port
+    port = gateway.siprec.tls_port
     sdp = offer_sdp("127.0.0.1", (40000, 40002)).encode()
     invite = (
         f"INVITE sip:srs@127.0.0.1:{port};transport=tls SIP/2.0\r\n"

@@ -30,8 +30,8 @@ async def control(session: aiohttp.ClientSession, gateway: GatewayThread, kind: 
 
 def received_ms(gateway: GatewayThread, sid: str) -> int:
     """Audio the gateway has taken in for the call, on its less advanced track."""
-    call = gateway.services.calls.get("twilio", sid)
-    return min(call.media_ms("customer"), call.media_ms("agent")) if call is not None else 0
+    media = gateway.media("twilio", sid)
+    return min(media.media_ms("customer"), media.media_ms("agent")) if media is not None else 0
 
 
 @pytest.mark.parametrize("separate_sockets", [False, True])
@@ -102,8 +102,8 @@ async def test_start_waits_for_media_within_the_grace_period(gateway_factory: An
         assert (await control(session, strict, "start", call_sid()))["error"]["code"] == "400-203"
         sid = call_sid()
         early = asyncio.create_task(control(session, patient, "start", sid))
-        waiting = patient.services._call_waiters  # start-streaming's wait for the call's media
-        await eventually(lambda: ("twilio", sid) in waiting, what="start-streaming waiting for media")
+        node = patient.services.media  # start-streaming's wait for the call's media
+        await eventually(lambda: node.waiting == 1, what="start-streaming waiting for media")
         url = await media_stream_url(session, patient.base_url, API_ID, API_SECRET)
         await play_call(session, url, tracks, sid, realtime=False)
         assert (await early)["status"] == 200
@@ -170,15 +170,15 @@ async def test_a_silent_stream_is_closed_with_1001_and_other_calls_are_unaffecte
 async def test_a_call_whose_media_is_gone_is_forgotten_after_it_lingers(
     gateway: GatewayThread, call_audio: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mediagw.services
+    import mediagw.core.node
 
-    monkeypatch.setattr(mediagw.services, "CALL_LINGER_S", 0.2)
+    monkeypatch.setattr(mediagw.core.node, "CALL_LINGER_S", 0.2)
     channels, script = call_audio["billing"]
     tracks = {t: clip(s, 0, 1000) for t, s in stereo_tracks(channels, script["channels"]).items()}
     sid = call_sid()
     async with aiohttp.ClientSession() as session:
         url = await media_stream_url(session, gateway.base_url, API_ID, API_SECRET)
         await play_call(session, url, tracks, sid, realtime=False)
-        assert gateway.services.calls.get("twilio", sid) is not None  # a new stream could still resume it
-        await eventually(lambda: gateway.services.calls.get("twilio", sid) is None, what="the call forgotten")
+        assert gateway.record("twilio", sid) is not None  # a new stream could still resume it
+        await eventually(lambda: gateway.record("twilio", sid) is None, what="the call forgotten")
         assert (await control(session, gateway, "start", sid))["error"]["code"] == "400-203"

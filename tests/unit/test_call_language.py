@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from asr.frame import Pcm
-from mediagw.calls import Call, Participant, TranscriptionParams
+from mediagw.core.media import CallMedia
+from mediagw.core.record import Participant, TranscriptionParams
+from tests.core import begin
 
 
 class Heard:
@@ -22,17 +24,16 @@ class Heard:
         return 0
 
 
-def started(params: TranscriptionParams, media_language: str = "") -> tuple[Call, dict[str, Heard]]:
-    call = Call("genesysaudiohook", "c0ffee00-0000-4000-8000-000000000000")
-    call.media_language = media_language
+def started(params: TranscriptionParams, media_language: str = "") -> tuple[CallMedia, dict[str, Heard]]:
+    media = CallMedia("genesysaudiohook", "c0ffee00-0000-4000-8000-000000000000")
+    media.media_language = media_language
     made: dict[str, Heard] = {}
 
-    def factory(_: Call, participant: Participant) -> Heard:
+    def factory(_: CallMedia, participant: Participant) -> Heard:
         made[participant.role] = Heard()
         return made[participant.role]
 
-    call.begin("c-1", "a-1", params, factory, 0.0)
-    return call, made
+    return begin(media, params, factory), made
 
 
 def test_the_starts_language_wins_then_the_medias_then_english() -> None:
@@ -42,9 +43,9 @@ def test_the_starts_language_wins_then_the_medias_then_english() -> None:
 
 
 def test_a_media_update_moves_running_streams_unless_the_start_named_a_language() -> None:
-    call, heard = started(TranscriptionParams(), "en-US")
-    assert call.media_language_changed("es-US")
-    assert call.language == "es" and [h.languages for h in heard.values()] == [["es"], ["es"]]
+    media, heard = started(TranscriptionParams(), "en-US")
+    assert media.media_language_changed("es-US")
+    assert media.language == "es" and [h.languages for h in heard.values()] == [["es"], ["es"]]
     named, heard = started(TranscriptionParams(language="en-US"))
     assert not named.media_language_changed("es-US")
     assert named.language == "en" and all(h.languages == [] for h in heard.values())

@@ -15,6 +15,7 @@ from mediagw.config import ConfigError, SiprecConfig, load_config
 from mediagw.ingress.siprec.dialog import Recording
 from mediagw.ingress.siprec.recording import guid_of
 from mediagw.ingress.siprec.transactions import Peer
+from tests.core import namespaces
 
 UCID_UUI = "00FA080002D3DF63111234;encoding=hex"
 CALL_ID = "a84b4c76e66710@pc33.atlanta.example.com"
@@ -52,7 +53,7 @@ def test_every_guid_a_call_is_named_by_is_accepted_by_start_streaming(
     config: SiprecConfig, headers: dict[str, str], call_id: str
 ) -> None:
     guid = guid_of(recording(headers, call_id), config)
-    assert parse_call({"namespace": "siprec", "guid": guid}, config.guid_source) == ("siprec", guid)
+    assert parse_call({"namespace": "siprec", "guid": guid}, namespaces(config.guid_source)) == ("siprec", guid)
 
 
 def test_sources_name_calls_as_configured() -> None:
@@ -67,9 +68,9 @@ def test_sources_name_calls_as_configured() -> None:
 @pytest.mark.parametrize("guid", ["not-a-guid", CALL_ID])
 def test_decimal_sources_still_refuse_raw_guids(guid: str) -> None:
     with pytest.raises(ApiError) as refused:
-        parse_call({"namespace": "siprec", "guid": guid}, "auto")
+        parse_call({"namespace": "siprec", "guid": guid}, namespaces("auto"))
     assert refused.value.code == "400-201"
-    assert parse_call({"namespace": "siprec", "guid": guid}, "call-id") == ("siprec", guid)
+    assert parse_call({"namespace": "siprec", "guid": guid}, namespaces("call-id")) == ("siprec", guid)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from mediagw.ingress.audiohook.fields import Invalid, bounded_config, bounded_la
 from mediagw.ingress.twilio.protocol import CloseCode, ProtocolFailed, StreamStarted, TwilioStream
 from mediagw.ingress.websocket_api.protocol import ProtocolError, parse_start_stream
 from mediagw.ingress.websocket_api.status import Status
+from tests.core import namespaces
 
 CA, MZ, AC = "CA" + "ab" * 16, "MZ" + "cd" * 16, "AC" + "ef" * 16
 HUGE = "a" * 60_000
@@ -47,9 +48,9 @@ def test_a_twilio_start_with_a_malformed_or_oversized_field_closes_with_1003(sta
 
 
 def test_start_streaming_checks_a_twilio_guid_as_the_adapter_does() -> None:
-    assert parse_call({"namespace": "twilio", "guid": CA}, "auto") == ("twilio", CA)
+    assert parse_call({"namespace": "twilio", "guid": CA}, namespaces("auto")) == ("twilio", CA)
     with pytest.raises(Exception, match="guid is not a valid twilio"):
-        parse_call({"namespace": "twilio", "guid": "CA" + HUGE}, "auto")
+        parse_call({"namespace": "twilio", "guid": "CA" + HUGE}, namespaces("auto"))
 
 
 def test_direct_api_external_id_is_bounded() -> None:

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from asr.frame import Pcm
-from mediagw.calls import Call, Participant, TranscriptionParams
 from mediagw.config import SiprecConfig
+from mediagw.core.media import CallMedia
+from mediagw.core.record import Participant, TranscriptionParams
 from mediagw.ingress.siprec.dialog import Recording
 from mediagw.ingress.siprec.g729 import G729Encoder, g729_available
 from mediagw.ingress.siprec.media import Decoder, PortPool, StreamReceiver
@@ -22,6 +23,7 @@ from mediagw.ingress.siprec.recording import RecordingMedia
 from mediagw.ingress.siprec.sdp import Codec
 from mediagw.ingress.siprec.transactions import Peer
 from mediagw.metrics import Metrics
+from tests.core import begin, handle
 
 needs_g729 = pytest.mark.skipif(not g729_available(), reason="libbcg729 is not installed")
 G729 = Codec(18, "G729", 8000)
@@ -70,13 +72,13 @@ async def test_g729_garbage_on_the_wire_keeps_the_call_clock_and_the_audio_in_st
         "call-1", "a", "b", "sip:src@127.0.0.1", [], "sip:srs", "sip:src", Peer(("127.0.0.1", 5060), "udp"), {}, None,
         [plan], 1,
     )  # fmt: skip
-    call = Call("siprec", "00002542391662063156")
+    call = handle("siprec", "00002542391662063156")
     heard = Heard()
 
-    def factory(_call: Call, _participant: Participant) -> Heard:
+    def factory(_media: CallMedia, _participant: Participant) -> Heard:
         return heard
 
-    call.begin("c", "a", TranscriptionParams(), factory, loop.time())
+    begin(call.media, TranscriptionParams(), factory, loop.time())
     metrics = Metrics()
     media = RecordingMedia(call, recording, SiprecConfig(), metrics)
     await media.open(ports)
@@ -92,7 +94,7 @@ async def test_g729_garbage_on_the_wire_keeps_the_call_clock_and_the_audio_in_st
         await asyncio.sleep(0.01)
     media.close()
     ports.release(port)
-    assert call.media_samples["customer"] == 5 * 160
+    assert call.media.clock["customer"] == 5 * 160
     assert sum(len(samples) for samples in heard.samples) == 5 * 160  # decoded audio matches the clock
     assert metrics.registry.get_sample_value("mediagw_rtp_packets_total", {"outcome": "bad"}) == 2
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from mediagw.calls import Call
 from mediagw.config import SiprecConfig
 from mediagw.ingress.siprec.dialog import Recording
 from mediagw.ingress.siprec.media import PortPool
@@ -18,6 +17,7 @@ from mediagw.ingress.siprec.recording import RecordingMedia
 from mediagw.ingress.siprec.sdp import Codec
 from mediagw.ingress.siprec.transactions import Peer
 from mediagw.metrics import Metrics
+from tests.core import handle
 
 PCMU = Codec(0, "PCMU", 8000)
 
@@ -43,7 +43,7 @@ async def test_ports_released_between_the_rtp_and_rtcp_opens_are_skipped(monkeyp
         return result
 
     monkeypatch.setattr(loop, "create_datagram_endpoint", bye_meanwhile)
-    media = RecordingMedia(Call("siprec", "00002542391662063156"), recording, SiprecConfig(), Metrics())
+    media = RecordingMedia(handle("siprec", "00002542391662063156"), recording, SiprecConfig(), Metrics())
     await media.open(ports)  # before: OSError (Bad file descriptor) on the released RTCP socket
     assert list(media.receivers) == [0] and ports.in_use == 0
     media.close()

@@ -7,12 +7,13 @@ import contextlib
 import logging
 import time
 
-import numpy as np
 from aiohttp import WSMsgType, web
 
 from mediagw.audio.g711 import ulaw_to_pcm
-from mediagw.calls import Call
+from mediagw.core.frames import Frame
+from mediagw.core.node import MediaHandle
 from mediagw.ingress.audiohook.auth import AuthError, Credentials, ReplayCache, verify_upgrade
+from mediagw.ingress.audiohook.params import NAMESPACE
 from mediagw.ingress.audiohook.protocol import (
     AudioHookSession,
     AudioReceived,
@@ -32,7 +33,6 @@ from mediagw.ingress.session import Ingress, Refusal, Refused, serve
 from mediagw.services import Services
 
 log = logging.getLogger(__name__)
-NAMESPACE = "genesysaudiohook"
 ROLE_OF_CHANNEL = {"external": "customer", "internal": "agent"}
 REFUSAL_DELAY_S = 0.5  # every refused upgrade waits as long, so timing does not tell which check failed
 CLOSE_TIMEOUT_S = 5.0  # after our disconnect, the client's close is awaited this long before the socket is closed
@@ -88,7 +88,7 @@ class AudioHookStream:
         self._services = services
         self._session = session
         self._idle = idle
-        self._call: Call | None = None
+        self._media: MediaHandle | None = None
         self._roles: tuple[str, ...] = ()
         self._log: dict[str, object] = {"ingress": NAMESPACE}
         self._ended = asyncio.Event()
@@ -125,7 +125,7 @@ class AudioHookStream:
         elif isinstance(event, Send):
             await self._ws.send_str(event.text)
         elif isinstance(event, SessionOpened):
-            self._opened(event)
+            await self._opened(event)
         elif isinstance(event, Discarded | Resumed):
             self._skipped(event)
         elif isinstance(event, LanguageUpdated):
@@ -142,36 +142,35 @@ class AudioHookStream:
             self._closer = self._closer or asyncio.create_task(self._close_after_transaction())
         return True
 
-    def _opened(self, event: SessionOpened) -> None:
+    async def _opened(self, event: SessionOpened) -> None:
         self._roles = tuple(ROLE_OF_CHANNEL[channel] for channel in event.channels)
-        self._call = self._services.attach_media(NAMESPACE, event.conversation_id)
+        self._media = await self._services.media.attach(NAMESPACE, event.conversation_id, self._roles, event.position)
         self._log.update(call_id=event.conversation_id, stream_id=event.session_id)
         log.info("audiohook session opened channels=%s", ",".join(event.channels), extra=self._log)
         if event.language:
             self._language(event.language)
 
     def _language(self, tag: str) -> None:
-        if self._call is not None:
-            self._services.media_language(self._call, tag, self._log)
+        if self._media is not None:
+            self._media.media_language(tag, self._log)
 
     def _audio(self, event: AudioReceived) -> None:
-        call = self._call
-        if call is None:
+        media = self._media
+        if media is None:
             return
         for role, ulaw in (("customer", event.external), ("agent", event.internal)):
-            if ulaw and (transcription := call.count(role, len(ulaw))):
-                transcription.push(ulaw_to_pcm(ulaw))
+            if ulaw:
+                media.feed(role, Frame.encoded(event.position, ulaw, ulaw_to_pcm))
 
     def _skipped(self, event: Discarded | Resumed) -> None:
         """Paused or discarded audio keeps its place on the call's clock, as silence: later times stay true."""
         samples = event.samples if isinstance(event, Discarded) else event.paused_samples
         if event.skew:
             log.info("audiohook client's start is %+d samples from ours", event.skew, extra=self._log)
-        if self._call is None or samples <= 0:
+        if self._media is None or samples <= 0:
             return
         for role in self._roles:
-            if transcription := self._call.count(role, samples):
-                transcription.push(np.zeros(samples, dtype=np.int16))
+            self._media.feed(role, Frame.silence(event.position, samples))
 
     async def _disconnect(self, reason: str, info: str) -> None:
         """Ask the client to close (`disconnect`), then let the close transaction end the socket."""
@@ -206,5 +205,5 @@ class AudioHookStream:
         """Close, drop or failure alike: the utterance in progress is transcribed."""
         if self._closer is not None:
             self._closer.cancel()
-        if self._call is not None:
-            await self._services.detach_media(self._call, self._roles)
+        if self._media is not None:
+            await self._media.detach(self._roles)

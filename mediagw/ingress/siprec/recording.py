@@ -7,16 +7,16 @@ import logging
 import re
 from functools import partial
 
-import numpy as np
-
-from mediagw.calls import Call
 from mediagw.config import SiprecConfig
+from mediagw.core.frames import Frame
+from mediagw.core.node import MediaHandle
 from mediagw.ingress.siprec.admission import SourceFilter, ip_of
 from mediagw.ingress.siprec.callid import extract_guid, fallback_guid, valid_guid
 from mediagw.ingress.siprec.dialog import Recording
 from mediagw.ingress.siprec.jitterbuffer import MediaChunk
 from mediagw.ingress.siprec.media import Decoder, PortPool, RtcpSink, StreamReceiver
 from mediagw.ingress.siprec.offer import StreamPlan
+from mediagw.ingress.siprec.params import SiprecParams
 from mediagw.ingress.siprec.rtp import DtmfEnded, DtmfStarted
 from mediagw.metrics import Metrics
 
@@ -67,13 +67,13 @@ class RecordingMedia:
 
     def __init__(
         self,
-        call: Call,
+        media: MediaHandle,
         recording: Recording,
         config: SiprecConfig,
         metrics: Metrics,
         sources: SourceFilter | None = None,
     ) -> None:
-        self.call = call
+        self.media = media
         self._metrics = metrics
         self._sources = sources or SourceFilter(config.allowed_sources)
         self._foreign = {
@@ -90,7 +90,6 @@ class RecordingMedia:
         self._dtmf_until = 0.0
         self._dtmf_keys = 0
         self._heard_at = asyncio.get_running_loop().time()  # the last RTP seen by flush_idle (or the start)
-        self.call.extra.setdefault("siprecStreams", len([p for p in recording.plans if p.active]))
 
     async def open(self, ports: PortPool) -> None:
         """Receivers on the streams' ports. A port given back meanwhile (the recording ended while its streams
@@ -190,18 +189,16 @@ class RecordingMedia:
         decoder = self._decoders.get(plan.index)
         if role is None or decoder is None:
             return
-        count = chunk.gap + decoder.sample_count(chunk.payload)
-        transcription = self.call.count(role, count)
-        if transcription is None or self._keying_dtmf():
-            return
-        samples = decoder.decode(chunk.payload)
-        if chunk.gap:
-            samples = np.concatenate((np.zeros(chunk.gap, dtype=np.int16), samples))
-        transcription.push(samples)
+        position, count = self.media.position(role) + chunk.gap, decoder.sample_count(chunk.payload)
+        if self._keying_dtmf():  # keyed digits keep their place on the clock as silence, never transcribed
+            self.media.feed(role, Frame.silence(position, count))
+        else:
+            self.media.feed(role, Frame.encoded(position, chunk.payload, decoder.decode, count))
 
     def _resolve_roles(self) -> dict[int, str]:
         """m-line index -> role, from metadata (participant order, agent AOR pattern) else mediaLineOrder."""
-        order = self.call.extra.get("mediaLineOrder", "CUSTOMER_FIRST")
+        params = self.media.params
+        order = params.media_line_order if isinstance(params, SiprecParams) else "CUSTOMER_FIRST"
         if self._roles_for == order:
             return self._roles
         active = [plan for plan in self.recording.plans if plan.active]

@@ -16,10 +16,12 @@ from collections.abc import Coroutine
 from typing import Any
 
 from mediagw.config import SiprecConfig
+from mediagw.core.record import ROLES
 from mediagw.ingress.siprec.admission import SourceFilter
 from mediagw.ingress.siprec.dialog import Recording
 from mediagw.ingress.siprec.g729 import g729_available
 from mediagw.ingress.siprec.media import IDLE_FLUSH_S, PortPool
+from mediagw.ingress.siprec.params import NAMESPACE
 from mediagw.ingress.siprec.recording import RecordingMedia, guid_of
 from mediagw.ingress.siprec.sip import SipError, SipRequest, SipResponse, StreamFramer, parse_message
 from mediagw.ingress.siprec.srs import (
@@ -37,7 +39,6 @@ from mediagw.listeners import ConnectionLimit
 from mediagw.services import Services
 
 log = logging.getLogger(__name__)
-NAMESPACE = "siprec"
 MAX_DATAGRAM = 65535
 
 
@@ -136,6 +137,13 @@ class SiprecServer:
         """Recordings a drain waits for: an INVITE that no ACK confirmed is no call in progress."""
         return self.core.confirmed_recordings if self.core is not None else 0
 
+    @property
+    def in_progress(self) -> int:
+        return self.recordings
+
+    async def close(self) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
         """Shutdown: BYE every SRC, flush every recording, close the sockets."""
         if self.core is not None:
@@ -231,7 +239,7 @@ class SiprecServer:
                     log.warning(
                         "siprec recording without RTP for %.0f s: ended",
                         timeout,
-                        extra={"ingress": NAMESPACE, "call_id": media.call.guid},
+                        extra={"ingress": NAMESPACE, "call_id": media.media.guid},
                     )
                     self._execute(self.core.hang_up(media.recording.key, loop.time(), "media timeout"))
 
@@ -275,8 +283,8 @@ class SiprecServer:
 
     async def _started(self, recording: Recording) -> None:
         guid = guid_of(recording, self.config)
-        call = self._services.attach_media(NAMESPACE, guid)
-        media = RecordingMedia(call, recording, self.config, self._services.metrics, self.sources)
+        handle = await self._services.media.attach(NAMESPACE, guid, ROLES)
+        media = RecordingMedia(handle, recording, self.config, self._services.metrics, self.sources)
         self._media[recording.key] = media
         await media.open(self.ports)
         if recording.ended and self._media.get(recording.key) is not media:  # ended (and closed) while opening
@@ -292,14 +300,9 @@ class SiprecServer:
         media = self._media.pop(recording.key, None)
         if media is None:
             return
-        call = media.call
-        call.ending = True  # start/stop now get 409-203 until the last utterances are out
-        try:
-            roles = media.close()
-            await self._services.detach_media(call, roles)
-        finally:
-            call.ending = False
-        log.info("siprec recording ended: %s", reason, extra={"ingress": NAMESPACE, "call_id": call.guid})
+        roles = media.close()
+        await media.media.detach(roles, ending=True)  # start/stop get 409-203 until the last utterances are out
+        log.info("siprec recording ended: %s", reason, extra={"ingress": NAMESPACE, "call_id": media.media.guid})
 
 
 class _SipDatagrams(asyncio.DatagramProtocol):

@@ -7,10 +7,13 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from mediagw.calls import Call
+from mediagw.audio.g711 import ulaw_to_pcm
+from mediagw.core.frames import Frame
+from mediagw.core.node import MediaHandle
 from mediagw.ingress.idle import IdleWatch
 from mediagw.ingress.pacer import MediaPacer
 from mediagw.ingress.session import Ingress, Refusal, Refused, serve
+from mediagw.ingress.twilio.params import DEFAULT_PARAMS, NAMESPACE, TwilioParams
 from mediagw.ingress.twilio.protocol import (
     AudioReceived,
     CloseCode,
@@ -25,8 +28,6 @@ from mediagw.services import Services
 from mediagw.tokens import TWILIO, InvalidToken, StreamClaims
 
 log = logging.getLogger(__name__)
-NAMESPACE = "twilio"
-DEFAULT_TRACK_MAP = {"inbound": "customer", "outbound": "agent"}
 INVALID_TOKEN = Refusal("Invalid or expired access token", close_code=CloseCode.POLICY)
 
 
@@ -51,7 +52,7 @@ class TwilioSession:
         self._ws = ws
         self._services = services
         self._stream = TwilioStream()
-        self._call: Call | None = None
+        self._media: MediaHandle | None = None
         self._log: dict[str, object] = {"ingress": NAMESPACE}
         self._idle = idle
         self._pacers: dict[str, MediaPacer] = {}  # per track: each is held to real time plus the burst
@@ -67,7 +68,7 @@ class TwilioSession:
                 await self._fail(ProtocolFailed(CloseCode.UNSUPPORTED_DATA, "binary frames are not Media Streams"))
                 return
             if message.type is not WSMsgType.TEXT:
-                if self._call is not None and not self._stream.stopped:
+                if self._media is not None and not self._stream.stopped:
                     log.warning("twilio stream dropped without stop (%s)", message.type.name, extra=self._log)
                 return
             for event in self._stream.receive(message.data):
@@ -79,18 +80,16 @@ class TwilioSession:
     async def _handle(self, event: object) -> bool:
         """False ends the session."""
         if isinstance(event, AudioReceived):
-            call = self._call
-            if call is not None:
-                role = call.extra.get("trackMap", DEFAULT_TRACK_MAP).get(event.track)
-                if role is not None and (transcription := call.count(role, event.sample_count)):
-                    transcription.push(event.pcm())
+            if self._media is not None:
+                self._audio(self._media, event)
             await self._pace(event)
         elif isinstance(event, StreamStarted):
-            self._call = self._services.attach_media(NAMESPACE, event.call_sid)
+            roles = tuple(role for t in event.tracks if (role := self._params(None).role_of(t)) is not None)
+            self._media = await self._services.media.attach(NAMESPACE, event.call_sid, roles)
             self._log.update(call_id=event.call_sid, stream_id=event.stream_sid)
             log.info("twilio stream started tracks=%s", ",".join(event.tracks), extra=self._log)
             if language := event.custom_parameters.get("language"):
-                self._services.media_language(self._call, language, self._log)
+                self._media.media_language(language, self._log)
         elif isinstance(event, DtmfReceived):
             log.info("twilio dtmf on %s", event.track, extra=self._log)  # the digit itself is never logged
         elif isinstance(event, Dropped):
@@ -103,6 +102,17 @@ class TwilioSession:
             await self._fail(event)
             return False
         return True
+
+    @staticmethod
+    def _params(media: MediaHandle | None) -> TwilioParams:
+        params = media.params if media is not None else None
+        return params if isinstance(params, TwilioParams) else DEFAULT_PARAMS  # trackMap: the start's, if any
+
+    def _audio(self, media: MediaHandle, event: AudioReceived) -> None:
+        """The track's audio at its place: `filled` samples after the last (a gap, which the core fills)."""
+        role = self._params(media).role_of(event.track)
+        if role is not None:
+            media.feed(role, Frame.encoded(media.position(role) + event.filled, event.ulaw, ulaw_to_pcm))
 
     async def _pace(self, event: AudioReceived) -> None:
         """Gap fills count too: a timestamp jump is audio the pipeline takes, and a real one took wall time."""
@@ -131,8 +141,8 @@ class TwilioSession:
 
     async def detach(self) -> None:
         """Stop, drop, shutdown or failure alike: the utterance in progress on this stream's tracks is transcribed."""
-        if self._call is None or self._stream.started is None:
+        if self._media is None or self._stream.started is None:
             return
-        track_map = self._call.extra.get("trackMap", DEFAULT_TRACK_MAP)
-        roles = tuple(track_map[t] for t in self._stream.started.tracks if t in track_map)
-        await self._services.detach_media(self._call, roles)
+        params = self._params(self._media)
+        roles = tuple(role for t in self._stream.started.tracks if (role := params.role_of(t)) is not None)
+        await self._media.detach(roles)

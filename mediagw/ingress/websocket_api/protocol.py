@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from mediagw.core.record import REDACTION_OUTPUTS
 from mediagw.ingress.websocket_api.status import Status
 from mediagw.languages import supported
 from mediagw.vocabulary import VocabularyPhrase
 
 ROLES = ("customer", "agent")
-REDACTION_OUTPUTS = ("redacted", "unredacted", "redacted_and_unredacted")
 MAX_EXTERNAL_ID_CHARS = 256  # sender.externalId, as streaming-url's externalId and start-streaming's ids
 VOCABULARY_CATEGORIES = ("address", "name", "number", "company", "currency")
 _SOUNDS_LIKE = re.compile(r"^[a-z0-9áéíóúüñ' .-]+$")  # lower case English/Spanish letters, digits spelled or not

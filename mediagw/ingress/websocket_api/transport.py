@@ -7,11 +7,14 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
-from functools import partial
 
 from aiohttp import WSMsgType, web
 
 from mediagw.audio.l16 import L16Decoder
+from mediagw.core.adapters import Namespace
+from mediagw.core.frames import Frame
+from mediagw.core.node import MediaHandle
+from mediagw.core.record import Participant, TranscriptionParams
 from mediagw.ingress.pacer import MediaPacer
 from mediagw.ingress.websocket_api import messages
 from mediagw.ingress.websocket_api.protocol import (
@@ -30,10 +33,10 @@ from mediagw.ingress.websocket_api.protocol import (
 from mediagw.ingress.websocket_api.status import Status
 from mediagw.languages import model_language
 from mediagw.outputs.messages import dump
-from mediagw.outputs.spool import SpoolSettings
 from mediagw.outputs.store import StreamRecord
-from mediagw.pipeline import StreamPipeline, TranscriptionSettings, UtteranceFailed
-from mediagw.services import Services, bind_text_stage
+from mediagw.pipeline import StreamPipeline, UtteranceFailed
+from mediagw.services import Services
+from mediagw.streams import PipelineTranscription, StreamSpec
 from mediagw.tokens import InvalidToken, StreamClaims
 from mediagw.transcripts import Transcript
 from mediagw.vocabulary import Vocabulary
@@ -41,6 +44,12 @@ from mediagw.vocabulary import Vocabulary
 log = logging.getLogger(__name__)
 INGRESS = "websocket"
 NAMESPACE = "websocket"  # conversations of the direct API, apart from the media gateway namespaces
+
+
+def direct_namespace() -> Namespace:
+    """Each direct stream is its own call (named by its stream id), started by its own startStream, never by
+    start/stop-streaming, and forgotten when its socket goes."""
+    return Namespace(NAMESPACE, lambda _: False, controlled=False, resumable=False)
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,8 @@ class DirectStreamSession:
         self._decoder = L16Decoder()
         self._vocabulary = Vocabulary(base=services.custom_vocabulary)
         self._pipeline: StreamPipeline | None = None
+        self._media: MediaHandle | None = None
+        self._role = ""
         self._stream_id: str | None = None
         self._conversation_id = claims.external_id
         self._sender: dict[str, str] = {}
@@ -181,8 +192,9 @@ class DirectStreamSession:
     async def _handle(self, event: Event) -> End | None:
         if isinstance(event, AudioReceived):
             self._audio_bytes += len(event.data)
-            if self._pipeline is not None:
-                self._pipeline.push(self._decoder.decode(event.data))
+            if self._media is not None:
+                media, role = self._media, self._role
+                media.feed(role, Frame.of_pcm(media.position(role), self._decoder.decode(event.data)))
             await self._pacer.pace(len(event.data) // 2)  # no faster than real time + burst: reading waits
         elif isinstance(event, StreamStarted):
             return await self._start(event)
@@ -216,34 +228,29 @@ class DirectStreamSession:
         self._started_at = asyncio.get_running_loop().time()
         params = event.params
         self._sender = {"externalId": params.external_id, "role": params.role}
-        self._pipeline = StreamPipeline(
-            stream_id=self._stream_id,
-            ingress=INGRESS,
-            segmenter=self._services.config.segmenter,
-            pool=self._services.pool,
-            settings=TranscriptionSettings(params.smart_formatting, params.detailed_token),
-            vocabulary=self._vocabulary,
-            metrics=self._services.metrics,
-            text_stage=bind_text_stage(
-                self._services.text_stage,
-                conversation_id=self._conversation_id,
+        self._pipeline = self._services.pipelines.build(
+            StreamSpec(
+                stream_id=self._stream_id,
+                ingress=INGRESS,
+                context_id=self._conversation_id,
                 role=params.role,
-                smart_formatting=params.smart_formatting,
-                output=params.redaction_output,
-            ),
-            language=model_language(params.language),
-            on_transcript=self._send_transcript,
-            on_failure=self._send_failure,
-            turns=self._services.stream_turns(self._conversation_id, params.role),
-            on_untranscribed=partial(
-                self._services.keep_untranscribed,
-                settings=SpoolSettings(
-                    params.smart_formatting,
-                    params.redaction_output,
+                params=TranscriptionParams(
+                    params.language,
                     params.detailed_token,
-                    keep_audio=params.audio_recording_allowed,
+                    params.audio_recording_allowed,
+                    params.redaction_output,
+                    params.smart_formatting,
                 ),
-            ),
+                language=model_language(params.language),
+                on_transcript=self._send_transcript,
+                vocabulary=self._vocabulary,
+                on_failure=self._send_failure,
+            )
+        )
+        self._role = params.role
+        self._media = await self._services.media.attach(NAMESPACE, self._stream_id, (params.role,))
+        self._media.transcribe(
+            Participant(params.role, self._stream_id, params.external_id), PipelineTranscription(self._pipeline)
         )
         if self._services.store is not None:
             await self._services.store.open_stream(
@@ -266,12 +273,13 @@ class DirectStreamSession:
         if self._finisher is not None and asyncio.current_task() is not self._finisher:
             await self._finisher  # finishStream already ends the stream
             return
-        if self._pipeline is not None:
+        media, self._media = self._media, None
+        if media is not None:
             if end.flush:
-                await self._pipeline.finish()
+                await media.detach()  # the stream's last utterances are transcribed
             else:
                 self._socket_outputs = False
-                self._services.keep(self._pipeline.finish(), name=f"drain-{self._stream_id}")
+                self._services.tasks.keep(media.detach(), name=f"drain-{self._stream_id}")
         if end.status is not None:
             await self._send_final(end.status)
         self._protocol.close()
@@ -309,7 +317,7 @@ class DirectStreamSession:
 
     async def _send_transcript(self, transcript: Transcript) -> None:
         """Store first, then the socket: a transcript that was sent is always retrievable after the call."""
-        body = await self._services.store_and_publish(
+        body = await self._services.delivery.store_and_publish(
             transcript, self._conversation_id, self._sender, publish=self._config.publish_webhooks
         )
         await self._send(dump(body))

@@ -1,0 +1,1 @@
+"""The core: call records and their start/stop rules, node media, and the one interface adapters use."""

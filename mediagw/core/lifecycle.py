@@ -1,0 +1,174 @@
+"""start-streaming and stop-streaming on a call: the rules (rules.py) applied to the call's record in the
+registry and to its node media, with the namespace's hooks. Answers are StreamReports; routes shape them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from mediagw.core.adapters import Namespaces
+from mediagw.core.media import CallMedia, TranscriptionFactory
+from mediagw.core.node import NodeMedia
+from mediagw.core.record import AdapterParams, CallRecord, Leg, TranscriptionParams
+from mediagw.core.registry import CallRegistry, change
+from mediagw.core.rules import NO_INSTANCES, OK, SHUTTING_DOWN, CallRefused, CallRules, StreamReport
+from mediagw.languages import supported
+from mediagw.metrics import Metrics
+
+log = logging.getLogger(__name__)
+INTERNAL = CallRefused(500, "500-201", "MG AutoTranscribe or AutoTranscribe internal error")
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    namespace: str
+    guid: str
+    customer_id: str
+    agent_id: str
+    params: TranscriptionParams
+    adapter_params: AdapterParams | None  # the namespace's own (twilioParams...), checked by its adapter
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """isOk and each stream's answer."""
+
+    ok: bool
+    streams: tuple[StreamReport, ...]
+
+
+class Admission(Protocol):
+    """What the node says about taking new work."""
+
+    @property
+    def draining(self) -> bool: ...
+
+    @property
+    def languages(self) -> list[str]: ...
+
+    def overloaded(self) -> bool: ...
+
+
+StreamOpener = Callable[["StartRequest", Leg], Awaitable[None]]  # the leg's streams opened in the store
+
+
+class CallLifecycle:
+    def __init__(
+        self,
+        registry: CallRegistry,
+        node: NodeMedia,
+        namespaces: Namespaces,
+        admission: Admission,
+        transcriptions: TranscriptionFactory,
+        open_streams: StreamOpener,
+        metrics: Metrics,
+        rules: CallRules | None = None,
+    ) -> None:
+        self._registry = registry
+        self._node = node
+        self._namespaces = namespaces
+        self._admission = admission
+        self._transcriptions = transcriptions
+        self._open_streams = open_streams
+        self._metrics = metrics
+        self.rules = rules or CallRules()
+
+    async def start(self, start: StartRequest) -> Outcome:
+        namespace = self._namespaces.get(start.namespace)
+        record = await self._registry.get(start.namespace, start.guid)
+        if record is None and namespace.pull is not None:  # its media is pulled once started: attached here
+            if self._admission.draining:  # a new contact's reader is new work, which a draining node refuses
+                blank = CallRecord(start.namespace, start.guid)
+                log.warning("start-streaming refused: draining", extra={"call_id": start.guid})
+                leg = self.rules.leg_for(blank, start.customer_id, start.agent_id)
+                return Outcome(False, self.rules.reports(blank, leg, SHUTTING_DOWN))
+            await namespace.pull(start.guid)
+            record = await self._registry.get(start.namespace, start.guid)
+        if record is None:
+            record = await self._node.wait_for(start.namespace, start.guid, namespace.start_grace_s)
+        record = self.rules.admit_start(record)
+        media = self._media(record)
+        language = start.params.language or media.media_language  # the media's (AudioHook open, Twilio)
+        if language and not supported(language, self._admission.languages):
+            raise CallRefused(400, "400-202", f"autotranscribeParams: language {language[:20]!r} is not supported")
+        if self._admission.overloaded():  # ASR is too far behind for more streams: a capacity status per role
+            return await self._refuse_overloaded(record, start)
+        return await self._start(media, start)
+
+    async def _refuse_overloaded(self, record: CallRecord, start: StartRequest) -> Outcome:
+        leg = self.rules.leg_for(record, start.customer_id, start.agent_id)
+        record = await change(self._registry, *record.key, lambda r: r.with_leg(leg)) or record  # a retry continues it
+        log.warning("start-streaming refused: ASR backlog over asr.max_backlog", extra={"call_id": start.guid})
+        self._metrics.errors.labels("5002").inc()
+        return Outcome(False, self.rules.reports(record, leg, NO_INSTANCES))
+
+    async def _start(self, media: CallMedia, start: StartRequest) -> Outcome:
+        record = await self._claim(media)
+        try:
+            leg = self.rules.leg_for(record, start.customer_id, start.agent_id)
+            loop = asyncio.get_running_loop()
+            media.begin(leg.participants, start.params, start.adapter_params, self._transcriptions, loop.time())
+            await self._open_streams(start, leg)
+            namespace = self._namespaces.get(media.namespace)
+            if namespace.on_start is not None:
+                await namespace.on_start(media)
+            params = media.adapter_params
+            record = await self._edit(media, lambda r: self.rules.started(r, leg, start.params, params))
+        except CallRefused:
+            raise
+        except Exception as error:
+            log.exception("start-streaming failed", extra={"call_id": media.guid})
+            await media.end(asyncio.get_running_loop().time())  # no half-started streams
+            raise INTERNAL from error
+        finally:
+            await self._edit(media, self.rules.released)
+        if media.error is not None:  # a pulled stream (Amazon Connect) failed at once: not started, say why
+            record = await self._stopped(media)
+            log.warning("start-streaming: media failed (%s)", media.error.code, extra={"call_id": media.guid})
+            return Outcome(False, self.rules.reports(record, leg, media.error))
+        log.info("transcription started leg=%s", leg.id, extra={"call_id": media.guid, "ingress": media.namespace})
+        return Outcome(True, self.rules.reports(record, leg, OK))
+
+    async def stop(self, namespace: str, guid: str) -> Outcome:
+        record = self.rules.admit_stop(await self._registry.get(namespace, guid))
+        media = self._media(record)
+        await self._claim(media)
+        try:
+            hook = self._namespaces.get(namespace).on_stop
+            if hook is not None:
+                await hook(media)
+            record = await self._stopped(media)
+        except Exception as error:
+            log.exception("stop-streaming failed", extra={"call_id": guid})
+            raise INTERNAL from error
+        finally:
+            await self._edit(media, self.rules.released)
+        leg = record.leg
+        assert leg is not None
+        log.info("transcription stopped", extra={"call_id": guid, "ingress": namespace})
+        return Outcome(True, self.rules.reports(record, leg, media.error or OK, summary=True))
+
+    async def _stopped(self, media: CallMedia) -> CallRecord:
+        """Flush the streams; the record keeps what they did."""
+        stats = await media.end(asyncio.get_running_loop().time())
+        clock = dict(media.clock)
+        return await self._edit(media, lambda r: self.rules.stopped(r, stats, clock))
+
+    def _media(self, record: CallRecord) -> CallMedia:
+        media = self._node.get(record.namespace, record.guid)
+        if media is None:  # held by another node: forwarding it there is the shared registry's (issue 19)
+            raise CallRefused(400, "400-203", "No call with specified guid found")
+        return media
+
+    async def _claim(self, media: CallMedia) -> CallRecord:
+        """Mark the call pending (409-202 for any other start or stop meanwhile)."""
+        return await self._edit(media, self.rules.claimed)
+
+    async def _edit(self, media: CallMedia, edit: Callable[[CallRecord], CallRecord]) -> CallRecord:
+        record = await change(self._registry, media.namespace, media.guid, edit)
+        if record is None:
+            raise CallRefused(400, "400-203", "No call with specified guid found")
+        return record

@@ -1,0 +1,180 @@
+"""The media this node holds, and the adapters' one way in: attach media for (namespace, guid, roles), feed
+frames on the handle, detach. The call's record (registry) learns which node holds its media."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import replace
+from typing import Any
+
+from mediagw.core.adapters import Namespaces
+from mediagw.core.frames import Frame
+from mediagw.core.media import CallMedia, Transcription
+from mediagw.core.record import LOCAL_NODE, AdapterParams, CallRecord, Participant
+from mediagw.core.registry import CallRegistry, change
+from mediagw.languages import supported
+from mediagw.metrics import Metrics
+
+log = logging.getLogger(__name__)
+CALL_LINGER_S = 900.0  # a call whose media is gone is kept this long for a new stream to resume it
+Keep = Callable[[Coroutine[Any, Any, Any], str], None]  # run to completion, registered by name (tasks.py)
+
+
+class MediaHandle:
+    """One adapter's attachment to a call's media (a socket, a SIPREC recording, a KVS reader)."""
+
+    __slots__ = ("_media", "_next", "_node", "roles")
+
+    def __init__(self, node: NodeMedia, media: CallMedia, roles: tuple[str, ...], position: int = 0) -> None:
+        self._node = node
+        self._media = media
+        self._next = dict.fromkeys(media.clock, position)  # per role: where this source's next audio starts
+        self.roles = roles
+
+    @property
+    def guid(self) -> str:
+        return self._media.guid
+
+    @property
+    def media(self) -> CallMedia:
+        return self._media
+
+    @property
+    def params(self) -> AdapterParams | None:
+        """The last start's parameters for this namespace (None before any)."""
+        return self._media.adapter_params
+
+    def position(self, role: str) -> int:
+        """Where `role`'s next frame from this source continues its audio (samples)."""
+        return self._next.get(role, 0)
+
+    def feed(self, role: str, frame: Frame) -> None:
+        """`frame`'s position is checked against this source's clock: a gap is filled, an overlap dropped."""
+        expected = self._next.get(role, 0)
+        end = frame.position + frame.sample_count
+        if end > expected:
+            self._next[role] = end
+        self._media.take(role, frame, frame.position - expected)
+
+    def transcribe(self, participant: Participant, transcription: Transcription) -> None:
+        """A stream its own adapter started (the direct API's startStream), transcribed until detached."""
+        self._media.run(participant, transcription, asyncio.get_running_loop().time())
+
+    def media_language(self, tag: str, log_extra: dict[str, object]) -> None:
+        """The language the media names (AudioHook open/update, a Twilio <Parameter name="language">)."""
+        self._node.media_language(self._media, tag, log_extra)
+
+    async def detach(self, roles: tuple[str, ...] | None = None, ending: bool = False) -> None:
+        """The source went away (`ending`: the call's media itself ends, a SIPREC BYE; start/stop get 409-203
+        meanwhile). What it said is flushed and transcribed."""
+        await self._node.detach(self._media, self.roles if roles is None else roles, ending)
+
+
+class NodeMedia:
+    def __init__(
+        self,
+        registry: CallRegistry,
+        namespaces: Namespaces,
+        metrics: Metrics,
+        languages: Callable[[], list[str]],
+        keep: Keep,
+        node_id: str = LOCAL_NODE,
+    ) -> None:
+        self._registry = registry
+        self._namespaces = namespaces
+        self._metrics = metrics
+        self._languages = languages
+        self._keep = keep
+        self.node_id = node_id
+        self._media: dict[tuple[str, str], CallMedia] = {}
+        self._waiters: dict[tuple[str, str], list[asyncio.Future[CallRecord]]] = {}
+
+    def get(self, namespace: str, guid: str) -> CallMedia | None:
+        return self._media.get((namespace, guid))
+
+    def __iter__(self) -> Iterator[CallMedia]:
+        return iter(list(self._media.values()))
+
+    async def attach(self, namespace: str, guid: str, roles: tuple[str, ...], position: int = 0) -> MediaHandle:
+        """An adapter's media for a call connected: the call is known from now on, its media on this node.
+        `position`: where the source's own clock starts (an AudioHook session continuing an earlier one)."""
+        await self._registry.create(CallRecord(namespace, guid))
+        nodes = dict.fromkeys(roles, self.node_id)
+        record = await change(
+            self._registry, namespace, guid, lambda r: replace(r, media_nodes={**r.media_nodes, **nodes})
+        )
+        media = self._media.get((namespace, guid))
+        if media is None:
+            media = self._media[(namespace, guid)] = CallMedia(namespace, guid)
+        media.sources += 1
+        for waiter in self._waiters.pop((namespace, guid), []):
+            if not waiter.done() and record is not None:
+                waiter.set_result(record)
+        return MediaHandle(self, media, roles, position)
+
+    async def detach(self, media: CallMedia, roles: tuple[str, ...], ending: bool) -> None:
+        """Flush what the source said; the call stays known a while (resumable namespaces) so a new source can
+        resume it (the reference's "Handling Failures"), then it is forgotten."""
+        key = (media.namespace, media.guid)
+        if ending:
+            await change(self._registry, *key, lambda r: replace(r, ending=True))
+        try:
+            media.sources -= 1
+            await media.media_ended(roles, asyncio.get_running_loop().time())
+        finally:
+            clock = dict(media.clock)
+            await change(
+                self._registry, *key, lambda r: replace(r, media_samples=clock, ending=r.ending and not ending)
+            )
+        if media.sources > 0:
+            return
+        if self._namespaces.get(media.namespace).resumable:
+            self._keep(self._forget_when_idle(media), f"linger-{media.guid}")
+        else:
+            await self._forget_if_idle(media)
+
+    async def _forget_when_idle(self, media: CallMedia) -> None:
+        await asyncio.sleep(CALL_LINGER_S)
+        await self._forget_if_idle(media)
+
+    async def _forget_if_idle(self, media: CallMedia) -> None:
+        key = (media.namespace, media.guid)
+        if media.sources == 0 and not media.transcribing and self._media.get(key) is media:
+            del self._media[key]
+            await self._registry.remove(*key)
+
+    async def wait_for(self, namespace: str, guid: str, grace_s: float) -> CallRecord | None:
+        """A start before the media connected: wait up to `grace_s` for it."""
+        if grace_s <= 0:
+            return None
+        waiter: asyncio.Future[CallRecord] = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault((namespace, guid), [])
+        waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, grace_s)
+        except TimeoutError:
+            return None
+        finally:
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters and self._waiters.get((namespace, guid)) is waiters:
+                del self._waiters[(namespace, guid)]
+
+    @property
+    def waiting(self) -> int:
+        """Starts waiting for their call's media."""
+        return sum(len(waiters) for waiters in self._waiters.values())
+
+    def media_language(self, media: CallMedia, tag: str, log_extra: dict[str, object]) -> None:
+        """Transcription follows the media's language where start-streaming named none. One the model cannot do
+        is refused when transcription starts (400-202); mid-call the streams keep theirs, logged and counted
+        as 4050, never a silent decode of one language as another."""
+        if not supported(tag, self._languages()):
+            log.warning("media language %r is not supported by the model", tag[:20], extra=log_extra)
+            self._metrics.errors.labels("4050").inc()
+            if media.transcribing:
+                return
+        if media.media_language_changed(tag):
+            log.info("media language %s", tag[:20], extra=log_extra)

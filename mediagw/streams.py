@@ -1,0 +1,167 @@
+"""The one pipeline factory: a stream's settings to its running StreamPipeline, for calls and direct streams."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Protocol
+
+from asr.backend import AsrBackend
+from asr.frame import Pcm
+from mediagw.config import Config
+from mediagw.core.media import CallMedia, Transcription
+from mediagw.core.record import Participant, TranscriptionParams
+from mediagw.delivery import Delivery
+from mediagw.metrics import Metrics
+from mediagw.outputs.spool import SPOOLED, AudioSpool, SpoolSettings
+from mediagw.pipeline import (
+    FailureHandler,
+    StreamPipeline,
+    TextProcessor,
+    TranscriptHandler,
+    TranscriptionSettings,
+    UtteranceUntranscribed,
+)
+from mediagw.postprocess import TextOutput, TextStage
+from mediagw.transcripts import Transcript
+from mediagw.turns import StreamTurns
+from mediagw.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+def bind_text_stage(
+    stage: TextStage, *, conversation_id: str, role: str, smart_formatting: bool, output: str, fail_safe: bool = False
+) -> TextProcessor:
+    """The text stage bound to a stream's settings; the pipeline adds each utterance's language."""
+
+    def process(text: str, *, fail_safe: bool = fail_safe, language: str = "en") -> TextOutput:
+        return stage.process(
+            text,
+            conversation_id=conversation_id,
+            role=role,
+            smart_formatting=smart_formatting,
+            output=output,
+            fail_safe=fail_safe,
+            language=language,
+        )
+
+    return process
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    stream_id: str
+    ingress: str  # the metrics' label: the namespace, or "websocket"
+    context_id: str  # the conversation for redaction's context and the parties' turn order
+    role: str
+    params: TranscriptionParams
+    language: str  # ISO 639-1
+    on_transcript: TranscriptHandler
+    origin_ms: int = 0  # where its audio starts on the stream's clock (transcription resumed after a stop)
+    vocabulary: Vocabulary | None = None  # None: the gateway's custom vocabulary
+    on_failure: FailureHandler | None = None
+
+
+class PipelineTranscription:
+    """A participant's pipeline behind the call media's Transcription interface."""
+
+    def __init__(self, pipeline: StreamPipeline) -> None:
+        self._pipeline = pipeline
+
+    def push(self, samples: Pcm) -> None:
+        self._pipeline.push(samples)
+
+    def set_language(self, code: str) -> None:
+        self._pipeline.language = code
+
+    async def finish(self) -> int:
+        await self._pipeline.finish()
+        return self._pipeline.transcripts_delivered
+
+
+class StreamParts(Protocol):
+    """What a stream's pipeline is made of, as start-up set it (the gateway's Services)."""
+
+    config: Config
+    metrics: Metrics
+    text_stage: TextStage
+    custom_vocabulary: Vocabulary
+    delivery: Delivery
+    pool: AsrBackend | None
+    spool: AudioSpool | None
+
+
+class PipelineFactory:
+    def __init__(self, parts: StreamParts) -> None:
+        self._parts = parts
+
+    def build(self, spec: StreamSpec) -> StreamPipeline:
+        params, parts = spec.params, self._parts
+        spool_settings = SpoolSettings(
+            params.smart_formatting,
+            params.redaction_output,
+            params.detailed_token,
+            keep_audio=params.audio_recording_allowed,
+        )
+        return StreamPipeline(
+            stream_id=spec.stream_id,
+            ingress=spec.ingress,
+            segmenter=parts.config.segmenter,
+            pool=parts.pool,
+            settings=TranscriptionSettings(params.smart_formatting, params.detailed_token),
+            vocabulary=parts.custom_vocabulary if spec.vocabulary is None else spec.vocabulary,
+            metrics=parts.metrics,
+            text_stage=bind_text_stage(
+                parts.text_stage,
+                conversation_id=spec.context_id,
+                role=spec.role,
+                smart_formatting=params.smart_formatting,
+                output=params.redaction_output,
+            ),
+            language=spec.language,
+            on_transcript=spec.on_transcript,
+            origin_ms=spec.origin_ms,
+            on_failure=spec.on_failure,
+            turns=self.turns(spec.context_id, spec.role),
+            on_untranscribed=partial(self.keep_untranscribed, settings=spool_settings),
+        )
+
+    def for_call(self, media: CallMedia, participant: Participant) -> Transcription:
+        """A call participant's pipeline: its transcripts stored and sent to the webhooks as the call's."""
+        sender = {"externalId": participant.external_id, "role": participant.role}
+
+        async def deliver(transcript: Transcript) -> None:
+            await self._parts.delivery.store_and_publish(transcript, media.guid, sender, publish=True)
+
+        spec = StreamSpec(
+            stream_id=participant.stream_id,
+            ingress=media.namespace,
+            context_id=media.conversation_id,
+            role=participant.role,
+            params=media.params,
+            language=media.language,
+            on_transcript=deliver,
+            origin_ms=media.media_ms(participant.role),
+        )
+        return PipelineTranscription(self.build(spec))
+
+    def turns(self, conversation_id: str, role: str) -> StreamTurns:
+        """The stream's place among its conversation's parties, so its answers are redacted after the questions."""
+        parts = self._parts
+        limit_s = parts.config.redaction.context_wait_s
+        return parts.text_stage.turns(conversation_id, role, limit_s, parts.metrics.redaction_context_late.inc)
+
+    async def keep_untranscribed(self, utterance: UtteranceUntranscribed, settings: SpoolSettings) -> None:
+        """The shutdown deadline left an utterance undecoded: record it (and spool its audio where allowed)."""
+        spool = self._parts.spool
+        if spool is None:
+            return
+        settings = replace(settings, language=utterance.language)
+        try:
+            state = await spool.keep(utterance, settings)
+        except Exception:
+            log.exception("an untranscribed utterance could not be spooled", extra={"stream_id": utterance.stream_id})
+            return
+        self._parts.metrics.spooled.labels("kept" if state == SPOOLED else "not-allowed").inc()
