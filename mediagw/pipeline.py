@@ -214,8 +214,12 @@ class StreamPipeline:
         self._audio_seconds.inc((self.samples_received - self._samples_counted) / SAMPLE_RATE)
         self._samples_counted = self.samples_received
 
-    async def finish(self) -> None:
-        """Close the open utterance, wait until every utterance is transcribed and handed over."""
+    def set_language(self, code: str) -> None:
+        """Decode (and format) the utterances that close from now on in this ISO 639-1 language."""
+        self.language = code
+
+    async def finish(self) -> int:
+        """Close the open utterance, wait until every utterance is transcribed and handed over; how many were."""
         if not self._finished:
             self._finished = True
             self._count_audio()
@@ -228,6 +232,7 @@ class StreamPipeline:
                 self._void_speculation()
             self._pending.put_nowait(None)
         await asyncio.shield(self._deliverer)
+        return self.transcripts_delivered
 
     def _request(self, segment: Segment) -> RecognitionRequest:
         return RecognitionRequest(

@@ -22,7 +22,6 @@ from mediagw.services import Services
 from mediagw.streams import bind_text_stage
 
 log = logging.getLogger(__name__)
-MEDIA_GATEWAY_NAMESPACES = ("siprec", "twilio", "genesysaudiohook", "amazonconnect")
 
 
 async def recover_spooled(services: Services) -> None:
@@ -84,7 +83,7 @@ async def _deliver(services: Services, spool: AudioSpool, item: SpooledUtterance
     text_stage = partial(
         bind_text_stage(
             services.text_stage,
-            conversation_id=_conversation_key(item),
+            conversation_id=_conversation_key(services, item),
             role=item.role,
             smart_formatting=settings.smart_formatting,
             output=settings.redaction_output,
@@ -108,15 +107,15 @@ async def _deliver(services: Services, spool: AudioSpool, item: SpooledUtterance
         transcript,
         item.conversation_external_id,
         sender,
-        publish=item.namespace in MEDIA_GATEWAY_NAMESPACES or services.config.websocket_api.publish_webhooks,
+        publish=item.namespace in services.namespaces.controlled or services.config.websocket_api.publish_webhooks,
         late=True,
         spooled_id=item.id,
     )
     return "delivered"
 
 
-def _conversation_key(item: SpooledUtterance) -> str:
+def _conversation_key(services: Services, item: SpooledUtterance) -> str:
     """The text stage's conversation, as the live streams named it."""
-    if item.namespace in MEDIA_GATEWAY_NAMESPACES:
+    if item.namespace in services.namespaces.controlled:  # a call of the media gateway namespaces
         return f"{item.namespace}:{item.conversation_external_id}"
     return item.conversation_external_id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -107,9 +106,6 @@ class Services:
             + (self.pool.unfinished if self.pool is not None and asr else 0)
             + self.tasks.running("drain-")
         )
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
 
     def overloaded(self) -> bool:
         """More than asr.max_backlog utterances wait for a worker: a new stream is refused (5002)."""

@@ -8,9 +8,8 @@ from functools import partial
 from typing import Protocol
 
 from asr.backend import AsrBackend
-from asr.frame import Pcm
 from mediagw.config import Config
-from mediagw.core.media import CallMedia, Transcription
+from mediagw.core.media import CallMedia
 from mediagw.core.record import Participant, TranscriptionParams
 from mediagw.delivery import Delivery
 from mediagw.metrics import Metrics
@@ -64,23 +63,6 @@ class StreamSpec:
     on_failure: FailureHandler | None = None
 
 
-class PipelineTranscription:
-    """A participant's pipeline behind the call media's Transcription interface."""
-
-    def __init__(self, pipeline: StreamPipeline) -> None:
-        self._pipeline = pipeline
-
-    def push(self, samples: Pcm) -> None:
-        self._pipeline.push(samples)
-
-    def set_language(self, code: str) -> None:
-        self._pipeline.language = code
-
-    async def finish(self) -> int:
-        await self._pipeline.finish()
-        return self._pipeline.transcripts_delivered
-
-
 class StreamParts(Protocol):
     """What a stream's pipeline is made of, as start-up set it (the gateway's Services)."""
 
@@ -128,7 +110,7 @@ class PipelineFactory:
             on_untranscribed=partial(self.keep_untranscribed, settings=spool_settings),
         )
 
-    def for_call(self, media: CallMedia, participant: Participant) -> Transcription:
+    def for_call(self, media: CallMedia, participant: Participant) -> StreamPipeline:
         """A call participant's pipeline: its transcripts stored and sent to the webhooks as the call's."""
         sender = {"externalId": participant.external_id, "role": participant.role}
 
@@ -145,7 +127,7 @@ class PipelineFactory:
             on_transcript=deliver,
             origin_ms=media.media_ms(participant.role),
         )
-        return PipelineTranscription(self.build(spec))
+        return self.build(spec)
 
     def turns(self, conversation_id: str, role: str) -> StreamTurns:
         """The stream's place among its conversation's parties, so its answers are redacted after the questions."""

@@ -4,6 +4,7 @@ registry and to its node media, with the namespace's hooks. Answers are StreamRe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -121,7 +122,8 @@ class CallLifecycle:
             raise
         except Exception as error:
             log.exception("start-streaming failed", extra={"call_id": media.guid})
-            await media.end(asyncio.get_running_loop().time())  # no half-started streams
+            with contextlib.suppress(Exception):  # no half-started streams
+                await media.end(asyncio.get_running_loop().time())
             raise INTERNAL from error
         finally:
             await self._edit(media, self.rules.released)

@@ -73,7 +73,7 @@ class RecordingMedia:
         metrics: Metrics,
         sources: SourceFilter | None = None,
     ) -> None:
-        self.media = media
+        self.handle = media  # the call's media, as this recording feeds it
         self._metrics = metrics
         self._sources = sources or SourceFilter(config.allowed_sources)
         self._foreign = {
@@ -189,15 +189,15 @@ class RecordingMedia:
         decoder = self._decoders.get(plan.index)
         if role is None or decoder is None:
             return
-        position, count = self.media.position(role) + chunk.gap, decoder.sample_count(chunk.payload)
+        position, count = self.handle.position(role) + chunk.gap, decoder.sample_count(chunk.payload)
         if self._keying_dtmf():  # keyed digits keep their place on the clock as silence, never transcribed
-            self.media.feed(role, Frame.silence(position, count))
+            self.handle.feed(role, Frame.silence(position, count))
         else:
-            self.media.feed(role, Frame.encoded(position, chunk.payload, decoder.decode, count))
+            self.handle.feed(role, Frame.encoded(position, chunk.payload, decoder.decode, count))
 
     def _resolve_roles(self) -> dict[int, str]:
         """m-line index -> role, from metadata (participant order, agent AOR pattern) else mediaLineOrder."""
-        params = self.media.params
+        params = self.handle.params
         order = params.media_line_order if isinstance(params, SiprecParams) else "CUSTOMER_FIRST"
         if self._roles_for == order:
             return self._roles

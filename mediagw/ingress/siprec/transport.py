@@ -239,7 +239,7 @@ class SiprecServer:
                     log.warning(
                         "siprec recording without RTP for %.0f s: ended",
                         timeout,
-                        extra={"ingress": NAMESPACE, "call_id": media.media.guid},
+                        extra={"ingress": NAMESPACE, "call_id": media.handle.guid},
                     )
                     self._execute(self.core.hang_up(media.recording.key, loop.time(), "media timeout"))
 
@@ -301,8 +301,8 @@ class SiprecServer:
         if media is None:
             return
         roles = media.close()
-        await media.media.detach(roles, ending=True)  # start/stop get 409-203 until the last utterances are out
-        log.info("siprec recording ended: %s", reason, extra={"ingress": NAMESPACE, "call_id": media.media.guid})
+        await media.handle.detach(roles, ending=True)  # start/stop get 409-203 until the last utterances are out
+        log.info("siprec recording ended: %s", reason, extra={"ingress": NAMESPACE, "call_id": media.handle.guid})
 
 
 class _SipDatagrams(asyncio.DatagramProtocol):

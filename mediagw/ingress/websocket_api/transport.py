@@ -36,7 +36,7 @@ from mediagw.outputs.messages import dump
 from mediagw.outputs.store import StreamRecord
 from mediagw.pipeline import StreamPipeline, UtteranceFailed
 from mediagw.services import Services
-from mediagw.streams import PipelineTranscription, StreamSpec
+from mediagw.streams import StreamSpec
 from mediagw.tokens import InvalidToken, StreamClaims
 from mediagw.transcripts import Transcript
 from mediagw.vocabulary import Vocabulary
@@ -249,9 +249,7 @@ class DirectStreamSession:
         )
         self._role = params.role
         self._media = await self._services.media.attach(NAMESPACE, self._stream_id, (params.role,))
-        self._media.transcribe(
-            Participant(params.role, self._stream_id, params.external_id), PipelineTranscription(self._pipeline)
-        )
+        self._media.transcribe(Participant(params.role, self._stream_id, params.external_id), self._pipeline)
         if self._services.store is not None:
             await self._services.store.open_stream(
                 StreamRecord(self._stream_id, NAMESPACE, self._conversation_id, params.role, params.external_id)
