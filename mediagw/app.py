@@ -50,7 +50,7 @@ from redaction.settings import EntitySettings
 log = logging.getLogger(__name__)
 SHUTDOWN: web.AppKey[Shutdown] = web.AppKey("shutdown", Shutdown)
 CONNECT: web.AppKey[ConnectReaders] = web.AppKey("connect", ConnectReaders)
-SIPREC: web.AppKey[SiprecServer] = web.AppKey("siprec", SiprecServer)  # set at start-up when siprec.enabled
+SIPREC: web.AppKey[SiprecServer] = web.AppKey("siprec", SiprecServer)  # when siprec.enabled
 
 
 def load_recognizer(config: Config) -> Recognizer:
@@ -91,6 +91,9 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     middlewares = [body_deadline(config.server.body_timeout_s), error_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=1024 * 1024)
     app[routes.SERVICES] = services
+    if config.siprec.enabled:
+        app[SIPREC] = siprec = SiprecServer(services)  # listens from start-up on
+        services.runners.append(siprec)
     app[CONNECT] = connect = ConnectReaders(services)  # Amazon Connect's media is pulled by a start
     services.runners.append(connect)
     register_namespaces(services.namespaces, config, connect)
@@ -187,11 +190,8 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
 
 async def _start_sip_ingress(app: web.Application) -> None:
     """Ingress that is not an HTTP route and listens: the SIPREC SIP/RTP sockets."""
-    services = app[routes.SERVICES]
-    if services.config.siprec.enabled:
-        app[SIPREC] = siprec = SiprecServer(services)
-        services.runners.insert(0, siprec)
-        await siprec.start()
+    if SIPREC in app:
+        await app[SIPREC].start()
 
 
 async def drain(app: web.Application, immediately: bool = False) -> None:
