@@ -12,11 +12,12 @@ from asr.frame import Pcm
 Decode = Callable[[bytes], Pcm]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Frame:
     """`sample_count` samples of one role's audio at `position` (samples since the attachment's first audio, on
     the adapter's own clock). The audio stays as received (`payload`, decoded by `decode`) until the core knows
-    it is transcribed: most audio is only counted. `payload` None is silence (audio paused or discarded)."""
+    it is transcribed: most audio is only counted. `payload` None is silence (audio paused or discarded).
+    Not frozen, for the cost of making one per packet; nothing changes a frame once made."""
 
     position: int
     sample_count: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from mediagw.config import TwilioConfig
@@ -18,8 +19,13 @@ DEFAULT_TRACK_MAP = (("inbound", "customer"), ("outbound", "agent"))
 class TwilioParams:
     track_map: tuple[tuple[str, str], ...] = DEFAULT_TRACK_MAP  # (track, role)
 
+    @cached_property
+    def roles(self) -> dict[str, str]:
+        """track -> role (looked up for every media message)."""
+        return dict(self.track_map)
+
     def role_of(self, track: str) -> str | None:
-        return next((role for each, role in self.track_map if each == track), None)
+        return self.roles.get(track)
 
     @classmethod
     def parse(cls, raw: Any) -> TwilioParams:

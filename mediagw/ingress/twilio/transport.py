@@ -110,9 +110,10 @@ class TwilioSession:
 
     def _audio(self, media: MediaHandle, event: AudioReceived) -> None:
         """The track's audio at its place: `filled` samples after the last (a gap, which the core fills)."""
-        role = self._params(media).role_of(event.track)
+        role = self._params(media).roles.get(event.track)
         if role is not None:
-            media.feed(role, Frame.encoded(media.position(role) + event.filled, event.ulaw, ulaw_to_pcm))
+            ulaw = event.ulaw
+            media.feed(role, Frame(media.position(role) + event.filled, len(ulaw), ulaw, ulaw_to_pcm))
 
     async def _pace(self, event: AudioReceived) -> None:
         """Gap fills count too: a timestamp jump is audio the pipeline takes, and a real one took wall time."""
