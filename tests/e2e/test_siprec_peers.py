@@ -72,10 +72,10 @@ async def test_sipp_call_with_rtp_from_a_capture_is_transcribed(
         assert (await _start_when_known(session, gateway, start))["status"] == 200
         done = await run
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-        stopped = await control(session, gateway, "stop", {"namespace": "siprec", "guid": guid})
+        stopped = await _stop_after_bye(session, gateway, guid)
         stored = await messages(session, gateway, guid)
     said = [u for u in script["utterances"] if u["role"] == "customer" and u["end"] < seconds * 1000]
-    assert stopped["status"] == 200 and stored
+    assert stopped["status"] == 200 and stored, stopped
     assert {m["sender"]["role"] for m in stored} == {"customer"}  # sipp plays the first m-line only
     texts = [m["text"] for m in by_start(stored)]
     assert len(said) == 2 and word_error_rate([u["text"] for u in said], texts[: len(said)]) <= 0.3
@@ -100,7 +100,7 @@ async def test_pjsua2_src_call_over_tcp_is_transcribed_for_both_participants(
         assert (await _start_when_known(session, gateway, start))["status"] == 200
         result = await call
         assert result.error is None and result.invite_status == 200 and result.bye_status == 200, result
-        stopped = await control(session, gateway, "stop", {"namespace": "siprec", "guid": guid})
+        stopped = await _stop_after_bye(session, gateway, guid)
         stored = await messages(session, gateway, guid)
     assert stopped["status"] == 200
     said = [u for u in script["utterances"] if u["end"] < seconds * 1000 - 500]
@@ -108,6 +108,15 @@ async def test_pjsua2_src_call_over_tcp_is_transcribed_for_both_participants(
     assert roles == {"customer", "agent"}
     by_time = by_start(stored)
     assert word_error_rate([u["text"] for u in said], [m["text"] for m in by_time][: len(said)]) <= 0.25
+
+
+async def _stop_after_bye(session: aiohttp.ClientSession, gateway: GatewayThread, guid: str) -> Any:
+    """stop-streaming once the BYE's last utterances are out (409-203 while they are, as the reference says)."""
+    return await eventually(
+        lambda: control(session, gateway, "stop", {"namespace": "siprec", "guid": guid}),
+        lambda a: a["status"] == 200 or a["error"]["code"] != "409-203",
+        interval_s=0.05,
+    )
 
 
 async def _start_when_known(session: aiohttp.ClientSession, gateway: GatewayThread, body: dict[str, Any]) -> Any:
