@@ -42,8 +42,10 @@ async def play_call(
     custom_parameters: dict[str, str] | None = None,
     send_stop: bool = True,
     settle_s: float = 0.0,
+    speed: float = 1.0,
 ) -> None:
-    """`tracks` maps inbound/outbound to 8 kHz PCM; `on_started` runs once `started_after_ms` of audio is out."""
+    """`tracks` maps inbound/outbound to 8 kHz PCM; `on_started` runs once `started_after_ms` of audio is out.
+    `realtime`: paced at `speed` times real time; otherwise as fast as the socket takes it."""
     groups = [[t] for t in tracks] if separate_sockets else [list(tracks)]
     gate = _Gate(on_started, started_after_ms, len(groups), settle_s)
     await asyncio.gather(
@@ -54,6 +56,7 @@ async def play_call(
                 {t: tracks[t] for t in g},
                 sid,
                 realtime,
+                speed,
                 chunk_ms,
                 gate,
                 custom_parameters or {},
@@ -89,6 +92,7 @@ async def _one_socket(
     tracks: dict[str, Pcm],
     sid: str,
     realtime: bool,
+    speed: float,
     chunk_ms: int,
     gate: _Gate,
     parameters: dict[str, str],
@@ -128,9 +132,9 @@ async def _one_socket(
             if not gated and offset >= gate.after_ms * 8:
                 gated = True
                 await gate.reached()
-                origin = loop.time() - offset / 8000
+                origin = loop.time() - offset / 8000 / speed
             if realtime:
-                delay = origin + offset / 8000 - loop.time()
+                delay = origin + offset / 8000 / speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             for track, samples in tracks.items():
