@@ -1,0 +1,144 @@
+"""start/stop over the registry and node media, without HTTP: hooks, the grace for media still connecting, a pulled
+namespace refused while draining, a failed pull answered with its status, and a 5002 refusal whose leg a retry
+continues."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import pytest
+
+from asr.frame import Pcm
+from mediagw.core.adapters import Namespace, Namespaces
+from mediagw.core.lifecycle import CallLifecycle, StartRequest
+from mediagw.core.media import CallMedia
+from mediagw.core.node import NodeMedia
+from mediagw.core.record import ROLES, Leg, Participant, TranscriptionParams
+from mediagw.core.registry import InMemoryCallRegistry
+from mediagw.core.rules import NO_INSTANCES, OK, SHUTTING_DOWN, CallRefused, StreamStatus
+from mediagw.metrics import Metrics
+from mediagw.tasks import TaskRegistry
+from tests.waits import eventually
+
+FAILED = StreamStatus(4051, "stream not found")
+
+
+class Silent:
+    def push(self, samples: Pcm) -> None:
+        pass
+
+    def set_language(self, code: str) -> None:
+        pass
+
+    async def finish(self) -> int:
+        return 0
+
+
+@dataclass
+class Node:
+    """What the lifecycle is told about this node, and what it did."""
+
+    draining: bool = False
+    busy: bool = False
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    opened: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+
+    def overloaded(self) -> bool:
+        return self.busy
+
+
+def setup(node: Node, fail_pull: bool = False) -> tuple[CallLifecycle, NodeMedia, InMemoryCallRegistry]:
+    registry, namespaces = InMemoryCallRegistry(), Namespaces()
+    media = NodeMedia(registry, namespaces, Metrics(), lambda: node.languages, TaskRegistry().keep)
+
+    async def pull(guid: str) -> None:
+        node.hooks.append("pull")
+        await media.attach("pulled", guid, ROLES)
+
+    async def on_start(call: CallMedia) -> None:
+        node.hooks.append("start")
+        call.error = FAILED if fail_pull else None
+
+    async def on_stop(call: CallMedia) -> None:
+        node.hooks.append("stop")
+
+    namespaces.register(Namespace("pushed", lambda _: True, start_grace_s=5.0))
+    namespaces.register(Namespace("pulled", lambda _: True, pull=pull, on_start=on_start, on_stop=on_stop))
+
+    def transcription(_: CallMedia, __: Participant) -> Silent:
+        return Silent()
+
+    async def open_streams(_: StartRequest, leg: Leg) -> None:
+        node.opened.extend(p.stream_id for p in leg.participants)
+
+    lifecycle = CallLifecycle(registry, media, namespaces, node, transcription, open_streams, Metrics())
+    return lifecycle, media, registry
+
+
+def start(namespace: str, agent: str = "a-1") -> StartRequest:
+    return StartRequest(namespace, "g-1", "c-1", agent, TranscriptionParams(), None)
+
+
+async def test_a_start_waits_for_media_still_connecting_then_a_stop_summarises() -> None:
+    node = Node()
+    lifecycle, media, registry = setup(node)
+    early = asyncio.create_task(lifecycle.start(start("pushed")))
+    await eventually(lambda: media.waiting == 1, what="the start waiting for the call's media")
+    await media.attach("pushed", "g-1", ROLES)
+    started = await early
+    assert started.ok and [r.status for r in started.streams] == [OK, OK]
+    assert node.opened == [r.stream_id for r in started.streams]
+    record = await registry.get("pushed", "g-1")
+    assert (
+        record is not None
+        and record.started
+        and not record.pending
+        and record.media_nodes
+        == {
+            "customer": "local",
+            "agent": "local",
+        }
+    )
+    with pytest.raises(CallRefused, match="already started"):
+        await lifecycle.start(start("pushed"))
+    stopped = await lifecycle.stop("pushed", "g-1")
+    assert stopped.ok and all(r.summary is not None and r.summary.transcripts == 0 for r in stopped.streams)
+    with pytest.raises(CallRefused, match="already stopped"):
+        await lifecycle.stop("pushed", "g-1")
+
+
+async def test_a_refusal_for_capacity_names_the_streams_a_retry_continues() -> None:
+    node = Node(busy=True)
+    lifecycle, media, _ = setup(node)
+    await media.attach("pushed", "g-1", ROLES)
+    refused = await lifecycle.start(start("pushed"))
+    assert not refused.ok and {r.status for r in refused.streams} == {NO_INSTANCES} and node.opened == []
+    node.busy = False
+    started = await lifecycle.start(start("pushed"))
+    assert [r.stream_id for r in started.streams] == [r.stream_id for r in refused.streams]
+    with pytest.raises(CallRefused) as language:
+        await lifecycle.start(StartRequest("pushed", "g-1", "c", "a", TranscriptionParams(language="es-US"), None))
+    assert language.value.code == "409-201"  # started: the conflict comes first
+
+
+async def test_a_pulled_namespace_attaches_at_its_start_and_a_draining_node_refuses_a_new_one() -> None:
+    node = Node(draining=True)
+    lifecycle, media, registry = setup(node)
+    refused = await lifecycle.start(start("pulled"))
+    assert not refused.ok and {r.status for r in refused.streams} == {SHUTTING_DOWN}
+    assert await registry.get("pulled", "g-1") is None and node.hooks == []
+    node.draining = False
+    started = await lifecycle.start(start("pulled"))
+    assert started.ok and node.hooks == ["pull", "start"]
+    stopped = await lifecycle.stop("pulled", "g-1")
+    assert stopped.ok and node.hooks == ["pull", "start", "stop"]
+
+
+async def test_a_pull_that_fails_at_once_is_answered_with_its_status_and_leaves_the_call_stopped() -> None:
+    lifecycle, _, registry = setup(Node(), fail_pull=True)
+    answer = await lifecycle.start(start("pulled"))
+    assert not answer.ok and {r.status for r in answer.streams} == {FAILED}
+    record = await registry.get("pulled", "g-1")
+    assert record is not None and not record.started and not record.pending
