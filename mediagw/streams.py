@@ -8,6 +8,7 @@ from functools import partial
 from typing import Protocol
 
 from asr.backend import AsrBackend
+from asr.segmenter import SegmenterOptions
 from mediagw.config import Config
 from mediagw.core.media import CallMedia
 from mediagw.core.record import Participant, TranscriptionParams
@@ -47,6 +48,14 @@ def bind_text_stage(
         )
 
     return process
+
+
+def segmenter_options(config: Config) -> SegmenterOptions:
+    """Remote ASR decodes an utterance once, at its confirmed end: it is offered no speculative decode
+    (mediagw/backends/redis_asr.py says why)."""
+    if config.asr.backend == "redis":
+        return replace(config.segmenter, speculate_ms=0)
+    return config.segmenter
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ class PipelineFactory:
         return StreamPipeline(
             stream_id=spec.stream_id,
             ingress=spec.ingress,
-            segmenter=parts.config.segmenter,
+            segmenter=segmenter_options(parts.config),
             pool=parts.pool,
             settings=TranscriptionSettings(params.smart_formatting, params.detailed_token),
             vocabulary=parts.custom_vocabulary if spec.vocabulary is None else spec.vocabulary,

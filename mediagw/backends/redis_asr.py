@@ -236,13 +236,15 @@ class RedisAsr:
         while not self._stopping:
             try:
                 reply: Any = await self._redis.xread({stream: self._last_result}, count=256, block=1000)
+                for entry_id, fields in stream_entries(reply):
+                    self._last_result = entry_id
+                    if fields is not None:
+                        self._settle(fields)
             except RedisError:
                 await asyncio.sleep(0.5)  # the monitor reports the outage; this only retries
-                continue
-            for entry_id, fields in stream_entries(reply):
-                self._last_result = entry_id
-                if fields is not None:
-                    self._settle(fields)
+            except Exception:  # a bug here must not leave every later utterance waiting for its deadline
+                log.exception("asr: reading answers failed")
+                await asyncio.sleep(0.5)
 
     def _settle(self, fields: dict[bytes, bytes]) -> None:
         try:
@@ -264,7 +266,10 @@ class RedisAsr:
     async def _monitor(self) -> None:
         while not self._stopping:
             await asyncio.sleep(self._options.heartbeat_s)  # the poll's period
-            await self._poll()
+            try:
+                await self._poll()
+            except Exception:  # keep polling: the liveness key and the worker list depend on it
+                log.exception("asr: polling Redis failed")
 
     async def _poll(self) -> None:
         """Renew this node's liveness key; read the live workers, the queue and the drop counts."""

@@ -82,6 +82,8 @@ async def test_utterances_are_transcribed_by_remote_workers(
     assert len(result.transcripts) == len(script)
     assert word_error_rate([u["text"] for u in script], texts(result)) <= 0.2, texts(result)
     assert remote_gateway.services.recognizer is None  # the node loaded no model
+    for outcome in ("used", "skipped", "wasted"):  # decoded once, at the confirmed end
+        assert remote_gateway.metric("mediagw_speculative_decodes_total", outcome=outcome) == 0
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{remote_gateway.base_url}/v1/health") as response:
             health = await response.json()
