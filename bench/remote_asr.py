@@ -101,20 +101,25 @@ class Cluster:
 
 async def overhead(pool: AsrPool, node: RedisAsr, requests: list[RecognitionRequest]) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    local, remote, diff = [], [], []
-    for request in requests * 2:  # the second pass warms nothing: each decode is independent; more samples
-        times = []
+    local, remote, diff, local_around, remote_around = [], [], [], [], []
+    for request in requests * 2:  # each decode is independent: a second pass only adds samples
+        times, around = [], []
         for backend in (pool, node):
             began = loop.time()
-            await backend.transcribe(request)
+            result = await backend.transcribe(request)
             times.append(loop.time() - began)
+            around.append(times[-1] - result.decode_ms / 1000)  # all but the decode itself
         local.append(times[0])
         remote.append(times[1])
         diff.append(times[1] - times[0])
+        local_around.append(around[0])
+        remote_around.append(around[1])
     return {
         "local_ms": percentiles(local),
         "remote_ms": percentiles(remote),
         "remote_minus_local_ms": percentiles(diff),
+        "outside_decode_local_ms": percentiles(local_around),
+        "outside_decode_remote_ms": percentiles(remote_around),
         "target": "remote_minus_local_ms p50 <= 15",
     }
 
@@ -155,20 +160,28 @@ async def run(repeat: int, counts: list[int]) -> dict[str, Any]:
             batch = requests * repeat
             pool = AsrPool(recognizer.recognize_batch, cores, 10_000, config.asr.max_batch)
             pool.start()
-            cpu = time.process_time()
-            rate, wall = await throughput(pool, batch)
-            report["local_pool"] = {
-                "workers": cores,
-                "utterances_per_s": round(rate, 2),
-                "cpu_s": round(time.process_time() - cpu, 1),
-            }
-            await pool.close()
+            report["local_pool"] = await local_throughput(pool, batch, cores)
             report["remote"] = await scaling(cluster, node, batch, counts, cores)
+            await cluster.scale(0)  # the baseline again, so a change of load during the run shows
+            report["local_pool_after"] = await local_throughput(pool, batch, cores)
+            await pool.close()
         finally:
             await cluster.close()
             redis.remove()
     report["load_end"] = os.getloadavg()
     return report
+
+
+async def local_throughput(pool: AsrPool, batch: list[RecognitionRequest], cores: int) -> dict[str, Any]:
+    cpu = time.process_time()
+    rate, _ = await throughput(pool, batch)
+    cpu_s = time.process_time() - cpu
+    return {
+        "workers": cores,
+        "utterances_per_s": round(rate, 2),
+        "cpu_s": round(cpu_s, 1),
+        "utterances_per_cpu_s": round(len(batch) / cpu_s, 2),
+    }
 
 
 async def scaling(
@@ -180,16 +193,18 @@ async def scaling(
         cpu = cluster.workers_cpu_s()
         rate, wall = await throughput(node, batch)
         busy = min(count, cores)
+        cpu_s = cluster.workers_cpu_s() - cpu
         row = {
             "workers": count,
             "utterances_per_s": round(rate, 2),
-            "workers_cpu_s": round(cluster.workers_cpu_s() - cpu, 1),
+            "workers_cpu_s": round(cpu_s, 1),
             "wall_s": round(wall, 1),
-            "per_core_utterances_per_s": round(rate / busy, 2),
+            "per_core_utterances_per_s": round(rate / busy, 2),  # per core the workers could occupy
+            "utterances_per_cpu_s": round(len(batch) / cpu_s, 2),  # per core-second they used
         }
-        row["per_core_efficiency"] = (
-            round(row["per_core_utterances_per_s"] / rows[0]["per_core_utterances_per_s"], 2) if rows else 1.0
-        )
+        first = rows[0] if rows else row
+        row["per_core_efficiency"] = round(row["per_core_utterances_per_s"] / first["per_core_utterances_per_s"], 2)
+        row["cpu_efficiency"] = round(row["utterances_per_cpu_s"] / first["utterances_per_cpu_s"], 2)
         rows.append(row)
     return rows
 
