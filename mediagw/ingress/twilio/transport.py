@@ -1,4 +1,4 @@
-"""aiohttp transport for Twilio Media Streams: token check, then protocol events onto the call's gate."""
+"""aiohttp transport for Twilio Media Streams: token check, then protocol events onto the call's media (core/)."""
 
 from __future__ import annotations
 
