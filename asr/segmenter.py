@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from asr.frame import FRAME_MS, Frame, Pcm
-from asr.vad import VADS, VadOptions, make_vad
+from asr.onset import NoiseFloor, level_db, onset
+from asr.vad import VADS, Vad, VadOptions, make_vad
 
 
 class Ending(enum.Enum):
@@ -31,9 +32,11 @@ class Ending(enum.Enum):
 class SegmenterOptions:
     """Tuning of utterance boundaries; all times in ms."""
 
-    vad: str = "webrtc"  # webrtc | silero (bench/vad.py, bench/badline.py, bench/endpointing.py)
+    vad: str = "combined"  # combined | silero | webrtc (asr/vad.py; bench/vad.py, bench/replay.py, bench/badline.py)
     aggressiveness: int = 2  # webrtcvad mode 0 (permissive) .. 3 (strict)
-    silero_threshold: float = 0.5  # Silero speech probability that opens speech (closes 0.15 lower)
+    silero_threshold: float = 0.5  # Silero speech probability that opens speech...
+    silero_end_threshold: float = 0.35  # ...and below which it ends
+    silero_hold_ms: int = 300  # combined: webrtcvad's frames count this long after Silero's speech
     start_window_ms: int = 100  # speech starts when this window holds...
     start_trigger_ms: int = 60  # ...at least this much voiced audio
     end_silence_ms: int = 300  # an utterance ends after this much unvoiced audio, unless a speculation adapts it
@@ -41,6 +44,8 @@ class SegmenterOptions:
     end_silence_finished_ms: int = 200  # the wait once the speculative text can end a sentence (see default.yaml)
     end_silence_open_ms: int = 800  # the wait once it stops mid-phrase (a digit group, a trailing "and" or "um")
     pre_roll_ms: int = 200  # audio kept before the detected start (soft onsets)
+    onset_search_ms: int = 400  # the start moves back this far at most over audio above the noise floor...
+    onset_margin_db: float = 9.0  # ...by this much (a first word the VAD heard too late, "Thank | you")
     post_roll_ms: int = 100  # audio kept after the last voiced frame
     min_utterance_ms: int = 200  # shorter voiced runs are clicks and breaths, not speech
     max_utterance_ms: int = 9500  # longer speech is cut here and continues in a new utterance
@@ -50,8 +55,10 @@ class SegmenterOptions:
     def validate(self) -> None:
         if self.vad not in VADS:
             raise ValueError(f"segmenter.vad must be one of {', '.join(VADS)}")
-        if not 0 < self.silero_threshold < 1:
-            raise ValueError("segmenter.silero_threshold must be between 0 and 1")
+        if not 0 < self.silero_end_threshold <= self.silero_threshold < 1:
+            raise ValueError("segmenter.silero_end_threshold must be > 0 and <= silero_threshold < 1")
+        if self.onset_search_ms < 0 or self.onset_margin_db <= 0:
+            raise ValueError("segmenter.onset_search_ms must be >= 0 and onset_margin_db > 0")
         if self.loss_hold_ms < 0:
             raise ValueError("segmenter.loss_hold_ms must be >= 0")
         if not 0 <= self.aggressiveness <= 3:
@@ -96,13 +103,26 @@ class Speculation:
 
 
 class Segmenter:
-    def __init__(self, options: SegmenterOptions) -> None:
+    """`push` labels each frame with the stream's VAD; a pipeline that labels elsewhere (Silero, off the event
+    loop) calls `push_labelled` with the VAD's verdicts, in order, and gets the same segments."""
+
+    def __init__(self, options: SegmenterOptions, vad: Vad | None = None) -> None:
         options.validate()
         self._options = options
-        self._vad = make_vad(VadOptions(options.vad, options.aggressiveness, options.silero_threshold))
-        self._lookback: deque[tuple[Frame, bool]] = deque(
-            maxlen=(options.pre_roll_ms + options.start_window_ms) // FRAME_MS
+        self.vad = vad or make_vad(
+            VadOptions(
+                options.vad,
+                options.aggressiveness,
+                options.silero_threshold,
+                options.silero_end_threshold,
+                options.silero_hold_ms,
+            )
         )
+        self._onset_frames = options.onset_search_ms // FRAME_MS
+        self._lookback: deque[tuple[Frame, bool, float | None]] = deque(
+            maxlen=(options.pre_roll_ms + options.start_window_ms + options.onset_search_ms) // FRAME_MS
+        )
+        self._floor = NoiseFloor()
         self._window = options.start_window_ms // FRAME_MS
         self._frames: list[tuple[Frame, bool]] = []  # the open utterance, pre-roll included
         self._speech_start = 0
@@ -120,7 +140,9 @@ class Segmenter:
         return bool(self._frames)
 
     def push(self, frame: Frame) -> list[Segment]:
-        voiced = self._vad.is_speech(frame.samples)
+        return self.push_labelled(frame, self.vad.label([frame.samples])[0])
+
+    def push_labelled(self, frame: Frame, voiced: bool) -> list[Segment]:
         if not self._frames:
             return self._await_speech(frame, voiced)
         self._frames.append((frame, voiced))
@@ -183,16 +205,22 @@ class Segmenter:
         return self._close(self._frames[-1][0].end_ms)
 
     def _await_speech(self, frame: Frame, voiced: bool) -> list[Segment]:
-        self._lookback.append((frame, voiced))
+        level = level_db(frame.samples)
+        if not voiced:
+            self._floor.update(level)
+        self._lookback.append((frame, voiced, level))
         recent = list(self._lookback)[-self._window :]
-        voiced_ms = sum(f.duration_ms for f, v in recent if v)
+        voiced_ms = sum(f.duration_ms for f, v, _ in recent if v)
         if voiced_ms < self._options.start_trigger_ms:
             return []
-        first_voiced = next(f for f, v in recent if v)
-        keep_from = first_voiced.position_ms - self._options.pre_roll_ms
-        self._frames = [(f, v) for f, v in self._lookback if f.position_ms >= keep_from]
+        lookback = list(self._lookback)
+        first_voiced = next(i for i in range(len(lookback) - len(recent), len(lookback)) if lookback[i][1])
+        levels = [level for _, _, level in lookback]
+        first = onset(levels, first_voiced, self._floor.db, self._options.onset_margin_db, self._onset_frames)
+        keep_from = lookback[first][0].position_ms - self._options.pre_roll_ms
+        self._frames = [(f, v) for f, v, _ in lookback if f.position_ms >= keep_from]
         self._lookback.clear()
-        self._speech_start = first_voiced.position_ms
+        self._speech_start = lookback[first][0].position_ms
         self._last_voiced_end = max(f.end_ms for f, v in self._frames if v)
         self._silence_ms = frame.end_ms - self._last_voiced_end
         self._void_speculation()

@@ -1,14 +1,19 @@
-"""Frame-level voice activity: webrtcvad or Silero VAD, one object per stream, 20 ms of 8 kHz PCM in, a bool out.
+"""Frame-level voice activity: webrtcvad or Silero VAD, one object per stream, 20 ms frames of 8 kHz PCM in,
+one bool per frame out (`label`, for any number of frames at once).
 
 Silero (the ONNX model faster-whisper ships, on onnxruntime) works at 16 kHz on 32 ms windows carrying an LSTM
-state: each stream keeps its own resampler, state and unprocessed tail; the session is shared. A frame is voiced
-by the newest window's probability, with hysteresis (on at `threshold`, off below `threshold - 0.15`, as Silero's
-own `get_speech_timestamps` does).
+state: each stream keeps its own resampler, state and unprocessed tail; the session is shared. The frames given
+to one `label` call go through the model in one run (its input is a sequence of windows of one stream; the v6
+model's state has a batch of one, so streams cannot share a run). A frame is voiced by the newest window's
+probability, with hysteresis (on at `threshold`, off below `end_threshold`; Silero's own
+`get_speech_timestamps` ends 0.15 below the start). Silero costs ~0.1 ms of CPU a window, too much for the
+event loop at scale: `off_loop` tells the pipeline to label in asr/vad_thread.py instead.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,31 +22,47 @@ import numpy as np
 import soxr
 import webrtcvad
 
-from asr.frame import SAMPLE_RATE, Pcm
+from asr.frame import FRAME_MS, SAMPLE_RATE, Pcm
 from asr.resample import MODEL_RATE
 
-VADS = ("webrtc", "silero")
+VADS = ("combined", "silero", "webrtc")
 SILERO_WINDOW = 512  # samples at 16 kHz (32 ms)
 SILERO_CONTEXT = 64
 
 
 @dataclass(frozen=True)
 class VadOptions:
-    kind: str = "webrtc"
+    kind: str = "combined"
     aggressiveness: int = 2  # webrtcvad mode 0..3
-    threshold: float = 0.5  # Silero speech probability
+    threshold: float = 0.5  # Silero speech probability that starts speech...
+    end_threshold: float = 0.35  # ...and below which it ends (hysteresis)
+    hold_ms: int = 300  # combined: webrtcvad's frames count this long after Silero's speech ends
 
 
 class Vad(Protocol):
-    def is_speech(self, samples: Pcm) -> bool: ...
+    off_loop: bool  # too costly for the event loop: label in asr/vad_thread.py
+
+    def label(self, frames: Sequence[Pcm]) -> list[bool]:
+        """Whether each of a stream's next frames is voiced (called in stream order, never concurrently)."""
+        ...
+
+    def close(self) -> None:
+        """The stream is over: let go of native state now (a soxr stream left to a reference cycle is reported as
+        leaked at exit)."""
+        ...
 
 
 class WebrtcVad:
+    off_loop = False  # ~5 us a frame
+
     def __init__(self, aggressiveness: int) -> None:
         self._vad = webrtcvad.Vad(aggressiveness)
 
-    def is_speech(self, samples: Pcm) -> bool:
-        return bool(self._vad.is_speech(samples.tobytes(), SAMPLE_RATE))
+    def label(self, frames: Sequence[Pcm]) -> list[bool]:
+        return [bool(self._vad.is_speech(samples.tobytes(), SAMPLE_RATE)) for samples in frames]
+
+    def close(self) -> None:
+        pass
 
 
 @functools.cache
@@ -58,35 +79,83 @@ def _silero_session() -> Any:
 
 
 class SileroVad:
-    def __init__(self, threshold: float) -> None:
+    off_loop = True
+
+    def __init__(self, threshold: float, end_threshold: float) -> None:
         self._session = _silero_session()
-        self._on, self._off = threshold, max(0.01, threshold - 0.15)
-        self._resampler = soxr.ResampleStream(SAMPLE_RATE, MODEL_RATE, 1, dtype="float32", quality="QQ")
+        self._on, self._off = threshold, min(threshold, end_threshold)
+        self._resampler: soxr.ResampleStream | None = soxr.ResampleStream(
+            SAMPLE_RATE, MODEL_RATE, 1, dtype="float32", quality="QQ"
+        )
         self._pending = np.zeros(0, dtype=np.float32)
         self._context = np.zeros(SILERO_CONTEXT, dtype=np.float32)
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._voiced = False
 
-    def is_speech(self, samples: Pcm) -> bool:
-        up = self._resampler.resample_chunk(samples.astype(np.float32) / 32768.0)
-        self._pending = np.concatenate((self._pending, up))
-        while len(self._pending) >= SILERO_WINDOW:
-            window, self._pending = self._pending[:SILERO_WINDOW], self._pending[SILERO_WINDOW:]
-            probability = self._run(window)
-            self._voiced = probability >= (self._off if self._voiced else self._on)
-        return self._voiced
+    def label(self, frames: Sequence[Pcm]) -> list[bool]:
+        windows: list[np.ndarray] = []
+        ends: list[int] = []  # per frame: how many windows were complete once it was in
+        if self._resampler is None:
+            raise RuntimeError("this stream's VAD is closed")
+        for samples in frames:
+            up = self._resampler.resample_chunk(samples.astype(np.float32) / 32768.0)
+            self._pending = np.concatenate((self._pending, up))
+            whole = len(self._pending) // SILERO_WINDOW
+            windows += [self._pending[i * SILERO_WINDOW : (i + 1) * SILERO_WINDOW] for i in range(whole)]
+            self._pending = self._pending[whole * SILERO_WINDOW :]
+            ends.append(len(windows))
+        probabilities = self._run(np.stack(windows)) if windows else np.zeros(0, dtype=np.float32)
+        voiced, labels, done = self._voiced, [], 0
+        for end in ends:
+            for probability in probabilities[done:end]:
+                voiced = bool(probability >= (self._off if voiced else self._on))
+            labels.append(voiced)
+            done = end
+        self._voiced = voiced
+        return labels
 
-    def _run(self, window: np.ndarray) -> float:
-        batch = np.concatenate((self._context, window))[None, :]
-        self._context = window[-SILERO_CONTEXT:]
+    def close(self) -> None:
+        self._resampler = None
+
+    def _run(self, windows: np.ndarray) -> np.ndarray:
+        """One model run over consecutive windows; each row carries the 64 samples before it."""
+        previous = np.concatenate((self._context[None, :], windows[:-1, -SILERO_CONTEXT:]))
+        self._context = windows[-1, -SILERO_CONTEXT:].copy()
+        batch = np.concatenate((previous, windows), axis=1)
         out, self._h, self._c = self._session.run(None, {"input": batch, "h": self._h, "c": self._c})
-        return float(np.asarray(out).reshape(-1)[0])
+        return np.asarray(out, dtype=np.float32).reshape(-1)
+
+
+class CombinedVad:
+    """webrtcvad's frames inside Silero's speech (and `hold_ms` after it): Silero keeps line noise and lost
+    packets from opening utterances, webrtcvad's hangover keeps a sentence's pauses inside it (Silero ends speech
+    ~100 ms sooner, so a comma's pause would end it)."""
+
+    off_loop = True
+
+    def __init__(self, options: VadOptions) -> None:
+        self._silero = SileroVad(options.threshold, options.end_threshold)
+        self._webrtc = WebrtcVad(options.aggressiveness)
+        self._hold = options.hold_ms // FRAME_MS
+        self._since_speech = self._hold + 1  # frames since Silero last heard speech
+
+    def label(self, frames: Sequence[Pcm]) -> list[bool]:
+        labels = []
+        for silero, webrtc in zip(self._silero.label(frames), self._webrtc.label(frames), strict=True):
+            self._since_speech = 0 if silero else self._since_speech + 1
+            labels.append(webrtc and self._since_speech <= self._hold)
+        return labels
+
+    def close(self) -> None:
+        self._silero.close()
 
 
 def make_vad(options: VadOptions) -> Vad:
+    if options.kind == "combined":
+        return CombinedVad(options)
     if options.kind == "silero":
-        return SileroVad(options.threshold)
+        return SileroVad(options.threshold, options.end_threshold)
     if options.kind == "webrtc":
         return WebrtcVad(options.aggressiveness)
     raise ValueError(f"segmenter.vad must be one of {', '.join(VADS)}, not {options.kind!r}")

@@ -4,7 +4,8 @@
 
 The four sample channels are put on a bad line (bench/lines.py: hiss at 12 dB SNR, 3 % of 20 ms packets lost in
 short bursts, the customer 8 dB quieter) and streamed over the direct WebSocket API, four at once. For each
-gateway setup (`baseline`: today's front end; `default`: the shipped configuration) and each line:
+gateway setup (`baseline`: today's front end; `webrtc`: the guard and speculation on webrtcvad; `default`: the
+shipped configuration, Silero VAD; `plc`: the default with concealment) and each line:
 
 - streamed WER, and offline `transcribe()` WER (beam 5, whole channel) on the same audio;
 - latency, end of scripted speech to transcript received (real-time pace; `--quick` streams every line faster
@@ -45,13 +46,26 @@ class Setup:
     plc: bool = False
 
 
-BASELINE = Setup(
-    "baseline", {"MEDIAGW_SEGMENTER__VAD": "webrtc", "MEDIAGW_ASR__DECODE__NO_SPEECH_THRESHOLD": "1.0"}
-)  # today's front end: no guard, no concealment
-DEFAULT = Setup("default", {}, plc=True)  # the shipped configuration; adapters conceal lost packets
-GUARD = Setup("guard", {})  # the shipped configuration without concealment: the no-speech guard alone
-SILERO = Setup("silero", {"MEDIAGW_SEGMENTER__VAD": "silero"}, plc=True)  # the default with Silero VAD
-SETUPS = {s.name: s for s in (BASELINE, GUARD, DEFAULT, SILERO)}
+TODAY = {  # main before issue 16: a fixed 300 ms wait on webrtcvad, 100 ms post-roll, no onset search
+    "MEDIAGW_SEGMENTER__SPECULATE_MS": "0",
+    "MEDIAGW_SEGMENTER__VAD": "webrtc",
+    "MEDIAGW_SEGMENTER__END_SILENCE_MS": "300",
+    "MEDIAGW_SEGMENTER__POST_ROLL_MS": "100",
+    "MEDIAGW_SEGMENTER__ONSET_SEARCH_MS": "0",
+}
+WEBRTC = {  # speculation and the adaptive wait on webrtcvad (the defaults before Silero became one)
+    "MEDIAGW_SEGMENTER__VAD": "webrtc",
+    "MEDIAGW_SEGMENTER__SPECULATE_MS": "100",
+    "MEDIAGW_SEGMENTER__END_SILENCE_FINISHED_MS": "200",
+    "MEDIAGW_SEGMENTER__POST_ROLL_MS": "100",
+    "MEDIAGW_SEGMENTER__ONSET_SEARCH_MS": "0",
+}
+# today's front end: webrtcvad, no guard, no concealment
+BASELINE = Setup("baseline", {**TODAY, "MEDIAGW_ASR__DECODE__NO_SPEECH_THRESHOLD": "1.0"})
+WEBRTC_SETUP = Setup("webrtc", WEBRTC)  # the no-speech guard, speculation and the adaptive wait on webrtcvad
+DEFAULT = Setup("default", {})  # the shipped configuration: Silero VAD, the guard, no concealment
+PLC = Setup("plc", {}, plc=True)  # the default with lost packets concealed as the adapters would (not wired)
+SETUPS = {s.name: s for s in (BASELINE, WEBRTC_SETUP, DEFAULT, PLC)}
 LINES = {
     "clean": CLEAN,
     "bad": BAD,
@@ -175,7 +189,7 @@ def offline(channels: list[Channel]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="every line faster than real time; no latency")
-    parser.add_argument("--setups", default="baseline,default,silero", help="comma-separated: " + ", ".join(SETUPS))
+    parser.add_argument("--setups", default="baseline,webrtc,default", help="comma-separated: " + ", ".join(SETUPS))
     args = parser.parse_args()
     channels = sample_channels()
     report: dict[str, Any] = {

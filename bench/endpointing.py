@@ -5,8 +5,8 @@
     python -m bench.endpointing --capacity-only   # only the capacity search, today and new
 
 Setups, each in its own gateway process: `today` (segmenter.speculate_ms 0: a fixed 300 ms end-of-utterance
-wait, and webrtcvad, as main before this change), `new` (the shipped defaults: speculation and the adaptive
-wait on webrtcvad) and `silero` (the same on Silero VAD). For each:
+wait, and webrtcvad, as main before issue 16), `new` (the shipped defaults: Silero VAD off the event loop,
+speculation and the adaptive wait) and `webrtc` (the same speculation and wait on webrtcvad). For each:
 
 - clean: `--streams` (10) real-time streams over the direct WebSocket API (the sample channels, each rotated to
   a random pause, as bench.latency): end of scripted speech -> transcript p50/p95, streamed WER;
@@ -39,7 +39,7 @@ import aiohttp
 import numpy as np
 
 from asr.frame import Pcm
-from bench.badline import BAD, CLEAN, cpu_name, offline, prepare, score
+from bench.badline import BAD, CLEAN, TODAY, WEBRTC, cpu_name, offline, prepare, score
 from bench.card_clips import SAY, leaks
 from bench.common import Channel, GatewayProcess, percentiles, rotate, sample_channels
 from bench.lines import line_noise_only
@@ -47,16 +47,7 @@ from bench.speech import speak
 from mediagw.evaluation import word_error_rate
 from mediagw.simulators.direct_ws import StreamResult, stream_audio, streaming_url
 
-SETUPS = {
-    "today": {  # main before this change
-        "MEDIAGW_SEGMENTER__SPECULATE_MS": "0",
-        "MEDIAGW_SEGMENTER__VAD": "webrtc",
-        "MEDIAGW_SEGMENTER__END_SILENCE_MS": "300",
-    },
-    "new": {},  # the shipped defaults: webrtcvad, speculation, the adaptive wait
-    # with Silero VAD; 300 ms after a finished sentence (its speech ends come ~80 ms before webrtcvad's)
-    "silero": {"MEDIAGW_SEGMENTER__VAD": "silero", "MEDIAGW_SEGMENTER__END_SILENCE_FINISHED_MS": "300"},
-}
+SETUPS = {"today": TODAY, "new": {}, "webrtc": WEBRTC}  # new: the shipped defaults (Silero VAD)
 GROUP_PAUSES_MS = (300, 500, 700, 900)
 CARD_VOICES = (("espeak-ng", "en-us"), ("flite", "slt"))
 WORDS = "zero one two three four five six seven eight nine".split()

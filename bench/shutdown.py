@@ -154,6 +154,13 @@ async def flood_and_stop(data_dir: Path, timeout_s: float, backlog: int, streams
                     interval_s=0.2,
                     what="the audio taken in",
                 )
+                await eventually(  # Silero labels in its thread: utterances reach the pool a little after the audio
+                    lambda: metric(session, gateway.base_url, "mediagw_asr_unfinished"),
+                    lambda unfinished: unfinished >= backlog,
+                    timeout_s=60,
+                    interval_s=0.1,
+                    what="the backlog",
+                )
             at_signal = await metric(session, gateway.base_url, "mediagw_asr_unfinished")
             exit_s = await asyncio.to_thread(sigterm_and_wait, gateway, timeout_s + 30)
             await asyncio.gather(*readers, return_exceptions=True)

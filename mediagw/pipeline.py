@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from asr.backend import AsrBackend
-from asr.frame import SAMPLE_RATE, FrameAssembler, Pcm
+from asr.frame import SAMPLE_RATE, Frame, FrameAssembler, Pcm
 from asr.pool import Abandoned, SpeculationSkipped, SpeculativeJob
 from asr.recognizer import Recognition, RecognitionRequest
 from asr.segmenter import Ending, Segment, Segmenter, SegmenterOptions, Speculation
+from asr.vad_thread import vad_thread
 from mediagw.endpointing import ending_of
 from mediagw.latency import StageTimes
 from mediagw.metrics import Metrics
@@ -25,6 +26,7 @@ from mediagw.vocabulary import Vocabulary
 log = logging.getLogger(__name__)
 
 TranscriptHandler = Callable[[Transcript], Awaitable[None]]
+_LABEL_SLICE = 25  # frames (500 ms) per request to the VAD thread
 
 
 class TextProcessor(Protocol):
@@ -178,6 +180,12 @@ class StreamPipeline:
         self._turns = turns  # the conversation's order across its parties, for redaction's context
         self._assembler = FrameAssembler(origin_ms)
         self._segmenter = Segmenter(segmenter) if pool is not None else None
+        # frames awaiting an off-loop VAD's labels (Silero), and the request in flight (one at a time, in order)
+        self._unlabelled: list[Frame] = []
+        self._labelling: asyncio.Future[list[bool]] | None = None
+        self._labels_settled = asyncio.Event()
+        self._labels_settled.set()
+        self._vad_failed = False
         self._speculation: tuple[int, SpeculativeJob] | None = None  # the live speculative decode
         self._speculative = metrics.speculative_decodes
         self._pending: asyncio.Queue[tuple[asyncio.Task[_Outcome], Turn | None] | None] = asyncio.Queue()
@@ -204,11 +212,56 @@ class StreamPipeline:
             self._count_audio()
         if self._segmenter is None:
             return
-        for frame in self._assembler.push(samples):
+        self._frames_in(self._assembler.push(samples))
+
+    def _frames_in(self, frames: list[Frame]) -> None:
+        """Frames to the segmenter: labelled here (webrtcvad: microseconds) or in the VAD thread (Silero)."""
+        assert self._segmenter is not None
+        if self._segmenter.vad.off_loop:
+            self._unlabelled += frames
+            self._label_next()
+            return
+        for frame in frames:
             for segment in self._segmenter.push(frame):
                 self._schedule(segment)
         for speculation in self._segmenter.speculations():
             self._speculate(speculation)
+
+    def _label_next(self) -> None:
+        if self._labelling is not None or not self._unlabelled or self._segmenter is None:
+            return
+        # a burst (a client ahead of real time) goes in slices: neither the thread's run nor the loop's callback
+        # that feeds the segmenter grows with it
+        frames, self._unlabelled = self._unlabelled[:_LABEL_SLICE], self._unlabelled[_LABEL_SLICE:]
+        self._labels_settled.clear()
+        self._labelling = vad_thread().label(self._segmenter.vad, [f.samples for f in frames])
+        self._labelling.add_done_callback(lambda future: self._labelled(frames, future))
+
+    def _labelled(self, frames: list[Frame], future: asyncio.Future[list[bool]]) -> None:
+        """On the loop: the VAD's verdicts for `frames`, fed to the segmenter in order; then the next request."""
+        self._labelling = None
+        if future.cancelled():
+            labels = [False] * len(frames)
+        elif (error := future.exception()) is not None:
+            labels = [False] * len(frames)  # unvoiced: the media clock goes on; the stream is not lost
+            if not self._vad_failed:
+                self._vad_failed = True
+                log.error("voice activity detection failed (%s)", type(error).__name__, extra=self._log)
+        else:
+            labels = future.result()
+        assert self._segmenter is not None
+        for frame, voiced in zip(frames, labels, strict=True):
+            for segment in self._segmenter.push_labelled(frame, voiced):
+                self._schedule(segment)
+            for speculation in self._segmenter.speculations():  # frame by frame, as if they had come singly
+                self._speculate(speculation)
+        self._label_next()
+        if self._labelling is None:
+            self._labels_settled.set()
+
+    async def labelled(self) -> None:
+        """Until every frame pushed so far has been through the segmenter (an off-loop VAD labels later)."""
+        await self._labels_settled.wait()
 
     def _count_audio(self) -> None:
         self._audio_seconds.inc((self.samples_received - self._samples_counted) / SAMPLE_RATE)
@@ -224,11 +277,11 @@ class StreamPipeline:
             self._finished = True
             self._count_audio()
             if self._segmenter is not None:
-                for frame in self._assembler.flush():
-                    for segment in self._segmenter.push(frame):
-                        self._schedule(segment)
+                self._frames_in(self._assembler.flush())
+                await self.labelled()  # every frame through the segmenter before it is flushed
                 for segment in self._segmenter.flush():
                     self._schedule(segment)
+                self._segmenter.vad.close()
                 self._void_speculation()
             self._pending.put_nowait(None)
         await asyncio.shield(self._deliverer)

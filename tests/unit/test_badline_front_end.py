@@ -18,18 +18,34 @@ def _segments(options: SegmenterOptions, samples: np.ndarray) -> list[tuple[int,
     return [(s.start_ms, s.end_ms) for s in [*found, *segmenter.flush()]]
 
 
-def test_silero_opens_no_utterance_on_line_noise_with_loss() -> None:
+@pytest.mark.parametrize("vad", ["silero", "combined"])
+def test_silero_opens_no_utterance_on_line_noise_with_loss(vad: str) -> None:
     noise = line_noise_only(20, BAD, sample_channels()[0]).channel.samples
-    assert _segments(SegmenterOptions(vad="silero"), noise) == []
+    assert _segments(SegmenterOptions(vad=vad), noise) == []
+    assert _segments(SegmenterOptions(vad="webrtc"), noise) != []  # what the gate keeps out
 
 
-def test_silero_finds_each_scripted_utterance_of_a_bad_line() -> None:
+@pytest.mark.parametrize("vad", ["silero", "combined"])
+def test_silero_finds_each_scripted_utterance_of_a_bad_line_and_none_runs_to_the_maximum(vad: str) -> None:
     channel = sample_channels()[0]
     bad = degrade(channel, BAD).channel
-    spans = _segments(SegmenterOptions(vad="silero"), bad.samples)
+    options = SegmenterOptions(vad=vad)
+    spans = _segments(options, bad.samples)
     for u in channel.utterances:
         assert any(start < u["end"] and end > u["start"] for start, end in spans), u["text"]
     assert len(spans) <= 2 * len(channel.utterances)
+    assert all(end - start < options.max_utterance_ms - 1000 for start, end in spans)  # noise holds none open
+
+
+def test_the_combined_vad_hears_speech_only_where_webrtcvad_does() -> None:
+    from asr.vad import VadOptions, make_vad
+
+    samples = degrade(sample_channels()[1], BAD).channel.samples
+    frames = [samples[i : i + FRAME_SAMPLES] for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+    combined = make_vad(VadOptions("combined")).label(frames)
+    webrtc = make_vad(VadOptions("webrtc")).label(frames)
+    assert all(w for c, w in zip(combined, webrtc, strict=True) if c)
+    assert sum(combined) < 0.7 * sum(webrtc)  # the noise webrtcvad takes for speech is gated off
 
 
 def test_an_unknown_vad_is_refused() -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from asr.pool import AsrPool, SpeculationSkipped
 from asr.recognizer import Recognition, RecognitionRequest
+from asr.segmenter import Ending, SegmenterOptions
 from mediagw.metrics import Metrics
 from tests.conftest import channel_of
 from tests.unit.test_pipeline_failures import Outputs, as_heard, pipeline_on
@@ -118,6 +119,7 @@ async def fed_in_step(pipeline: Any, pool: AsrPool, samples: np.ndarray[Any, np.
     """20 ms at a time, each decode done before the next frame: a decoder far faster than the media clock."""
     for start in range(0, len(samples), 160):
         pipeline.push(samples[start : start + 160])
+        await pipeline.labelled()  # Silero labels in its thread
         await pool.drain()
     await pipeline.finish()
     await pool.close()
@@ -132,10 +134,13 @@ def end_wait_sum(metrics: Metrics) -> float:
     return value or 0.0
 
 
-@pytest.mark.parametrize(("text", "wait_s"), [("That is all, thank you.", 0.2), ("It is 4527", 0.8)])
+@pytest.mark.parametrize(
+    ("text", "ending"), [("That is all, thank you.", Ending.FINISHED), ("It is 4527", Ending.OPEN)]
+)
 async def test_each_utterance_is_decoded_once_and_waits_as_its_text_ends(
-    call_audio: Any, text: str, wait_s: float
+    call_audio: Any, text: str, ending: Ending
 ) -> None:
+    wait_s = SegmenterOptions().end_silence(ending) / 1000  # the default VAD's
     samples, script = channel_of(call_audio["billing"], "customer")
     samples = np.concatenate([samples, _quiet(1000)])  # the last utterance's wait is not cut by the flush
     decodes: list[int] = []

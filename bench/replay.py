@@ -1,0 +1,176 @@
+"""The front end replayed in-process, without a server: segmenter (per VAD) + the recognizer, on clean and bad
+lines and on cards read in digit groups (JSON).
+
+    python -m bench.replay [--setups today,webrtc,new] [--no-cards] [--set NAME:key=value,...]
+
+Each sample channel is cut by the segmenter frame by frame; a speculation is decoded at once and its ending fed
+back, as if a worker were always idle, so the close times are the segmenter's alone (media time, identical on
+every CPU). Reported per setup and line: streamed WER (offline `transcribe()` is bench.badline's), the close
+delay (end of scripted speech -> the segmenter's close) p50/p95/max and the utterances that set the tail, speech
+starts vs the script's, utterances and transcripts over no scripted speech. With cards: how many of the 40 card
+readings of bench.endpointing reach ASR in more than one utterance with digits.
+The close delay plus one decode (speculative: mostly done by then) is the end of speech -> transcript latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from asr.frame import FRAME_SAMPLES, Frame, Pcm
+from asr.recognizer import RecognitionRequest, Recognizer
+from asr.segmenter import Segment, Segmenter, SegmenterOptions
+from bench.badline import cpu_name
+from bench.common import Channel, percentiles, sample_channels
+from bench.lines import BAD, CLEAN, LineOptions, degrade
+from mediagw.endpointing import ending_of
+from mediagw.evaluation import word_error_rate
+
+SETUPS: dict[str, dict[str, Any]] = {  # as bench.endpointing's (env overrides there, options here)
+    "today": {"vad": "webrtc", "speculate_ms": 0, "post_roll_ms": 100, "onset_search_ms": 0},
+    "webrtc": {
+        "vad": "webrtc",
+        "speculate_ms": 100,
+        "end_silence_finished_ms": 200,
+        "post_roll_ms": 100,
+        "onset_search_ms": 0,
+    },
+    "new": {},  # the shipped defaults: Silero VAD
+}
+LINES = {"clean": CLEAN, "bad": BAD}
+
+
+@dataclass
+class Replayed:
+    segments: list[Segment] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    speculative_decodes: int = 0
+
+
+def replay(samples: Pcm, options: SegmenterOptions, recognizer: Recognizer) -> Replayed:
+    """Every segment of `samples` with its text; speculations answered at once (their text is the close's)."""
+    segmenter, out = Segmenter(options), Replayed()
+    speculated: dict[int, str] = {}
+
+    def closed(segments: list[Segment]) -> None:
+        for segment in segments:
+            text = speculated.get(segment.speculation) if segment.speculation is not None else None
+            if text is None:
+                text = recognizer.recognize(RecognitionRequest(segment.samples)).text
+            out.segments.append(segment)
+            out.texts.append(text)
+
+    for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        closed(segmenter.push(Frame(i // 8, samples[i : i + FRAME_SAMPLES])))
+        for offer in segmenter.speculations():
+            text = recognizer.recognize(RecognitionRequest(offer.segment.samples)).text
+            out.speculative_decodes += 1
+            speculated[offer.id] = text
+            closed(segmenter.speculated(offer.id, ending_of(text)))
+    closed(segmenter.flush())
+    return out
+
+
+def score(channel: Channel, replayed: Replayed) -> dict[str, Any]:
+    delays: list[tuple[int, str]] = []
+    starts: list[int] = []
+    spans = [(s.start_ms, s.end_ms) for s in replayed.segments]
+    for u in channel.utterances:
+        closing = [s for s in replayed.segments if s.start_ms < u["end"] < s.end_ms + 600]
+        if closing:
+            delays.append((max(s.closed_at_ms for s in closing) - u["end"], u["text"]))
+        opening = [s.start_ms for s in replayed.segments if s.audio_start_ms < u["end"] and s.end_ms > u["start"]]
+        if opening:
+            starts.append(min(opening) - u["start"])
+    stray = [
+        t
+        for (start, end), t in zip(spans, replayed.texts, strict=True)
+        if t.strip() and not any(start < u["end"] and end > u["start"] for u in channel.utterances)
+    ]
+    return {"delays": delays, "starts": starts, "stray": stray}
+
+
+def run_line(channels: list[Channel], line: LineOptions, options: SegmenterOptions, rec: Recognizer) -> dict[str, Any]:
+    sources = [c.samples for c in channels]
+    refs, hyps, delays, starts, stray = [], [], [], [], []
+    segments = speculative = 0
+    for channel in channels:
+        lined = degrade(channel, line, sources).channel if line != CLEAN else channel
+        replayed = replay(lined.samples, options, rec)
+        scored = score(channel, replayed)
+        refs.append(" ".join(u["text"] for u in channel.utterances))
+        hyps.append(" ".join(t for t in replayed.texts if t.strip()))
+        delays += scored["delays"]
+        starts += scored["starts"]
+        stray += scored["stray"]
+        segments += len(replayed.segments)
+        speculative += replayed.speculative_decodes
+    tail = sorted(delays, reverse=True)[:4]
+    return {
+        "wer": round(word_error_rate(refs, hyps), 4),
+        "close_delay_ms": percentiles([d / 1000 for d, _ in delays]),
+        "slowest_closes": [f"{d} ms: {t}" for d, t in tail],
+        "start_minus_script_ms": percentiles([s / 1000 for s in starts]),
+        "utterances": segments,
+        "speculative_decodes": speculative,
+        "stray_transcripts": stray[:6],
+    }
+
+
+def run_cards(options: SegmenterOptions, rec: Recognizer) -> dict[str, Any]:
+    from bench.endpointing import _DIGITS, card_clips
+
+    split = 0
+    for clip in card_clips():
+        replayed = replay(clip.samples, options, rec)
+        split += sum(bool(_DIGITS.search(t)) for t in replayed.texts) > 1
+    return {"split_across_utterances": split}
+
+
+def options_of(spec: dict[str, Any]) -> SegmenterOptions:
+    return replace(SegmenterOptions(), **spec)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--setups", default=",".join(SETUPS))
+    parser.add_argument("--set", action="append", default=[], help="NAME:key=value,... an ad hoc setup")
+    parser.add_argument("--no-cards", action="store_true")
+    parser.add_argument("--lines", default="clean,bad")
+    args = parser.parse_args()
+    from mediagw.app import load_recognizer
+    from mediagw.config import load_config
+
+    setups = {name: SETUPS[name] for name in args.setups.split(",") if name}
+    for item in args.set:
+        name, _, pairs = item.partition(":")
+        spec: dict[str, Any] = {}
+        for pair in pairs.split(","):
+            key, _, value = pair.partition("=")
+            spec[key] = value if key == "vad" else float(value) if "." in value else int(value)
+        setups[name] = spec
+    rec = load_recognizer(load_config(environ=dict(os.environ)))  # MEDIAGW_ASR__DECODE__BEAM_SIZE=5 ...
+    channels = sample_channels()
+    report: dict[str, Any] = {"benchmark": "replay", "cpu": cpu_name()}
+    for name, spec in setups.items():
+        started = time.process_time()
+        options = options_of(spec)
+        entry: dict[str, Any] = {"options": spec}
+        for line in args.lines.split(","):
+            entry[line] = run_line(channels, LINES[line], options, rec)
+        if not args.no_cards:
+            entry["cards"] = run_cards(options, rec)
+        entry["cpu_s"] = round(time.process_time() - started, 1)
+        report[name] = entry
+        print(json.dumps({name: entry}), flush=True)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
