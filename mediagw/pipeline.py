@@ -253,7 +253,8 @@ class StreamPipeline:
         for frame, voiced in zip(frames, labels, strict=True):
             for segment in self._segmenter.push_labelled(frame, voiced):
                 self._schedule(segment)
-            for speculation in self._segmenter.speculations():  # frame by frame, as if they had come singly
+        if not self._unlabelled:  # as push does after a chunk: speculate only while waiting for audio not yet here
+            for speculation in self._segmenter.speculations():
                 self._speculate(speculation)
         self._label_next()
         if self._labelling is None:

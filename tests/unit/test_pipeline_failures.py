@@ -109,7 +109,12 @@ async def stream_billing_customer(
 
 
 async def run_stream(call_audio: Any, recognize: Any, outputs: Outputs, metrics: Metrics) -> StreamPipeline:
-    return await stream_billing_customer(call_audio, recognize, failing_once, outputs, metrics)
+    # no speculative decodes: the recognizer numbers every decode, and which ones a speculation takes depends on
+    # when the VAD thread's labels come back
+    no_speculation = SegmenterOptions(speculate_ms=0)
+    return await stream_billing_customer(
+        call_audio, recognize, failing_once, outputs, metrics, segmenter=no_speculation
+    )
 
 
 def failures(metrics: Metrics, stage: str) -> float | None:

@@ -100,6 +100,7 @@ async def converse(
         )
     for role in ("agent", "customer"):  # the question is said (and its utterance closed) before the answer
         pipelines[role].push(utterance(call_audio, role))
+        await pipelines[role].labelled()  # Silero labels in its thread: the question's close comes first
     for role in ("agent", "customer"):
         await pipelines[role].finish()
     for pool in pools:
