@@ -68,7 +68,7 @@ def zip_pattern() -> re.Pattern[str]:
     abbreviations = "|".join(s for s in _wordlist("us_states.txt") if s.isupper())
     return re.compile(
         rf"(?:(?i:{names})|(?:{abbreviations})|(?i:zip(?:\s?code)?|postal code)(?:\s+(?i:is|was))?)[,:]?\s+"
-        r"(?P<zip>\d{5}(?:[ -]\d{4})?|(?:\d\s){4}\d)(?![\w-])"
+        r"(?P<zip>\d{5}(?:[ -]\d{4})?|\d\d,\d{3}(?!,\d)|(?:\d\s){4}\d)(?![\w-])"  # "62,704": Whisper's comma
     )
 
 
@@ -79,7 +79,8 @@ def place_pattern() -> re.Pattern[str]:
     names = "|".join(re.escape(s) for s in states if not s.isupper())
     abbreviations = "|".join(s for s in states if s.isupper())
     return re.compile(
-        rf"(?:\b[A-Z][\w'-]*,?\s+){{0,3}}(?:(?i:{names})|(?:{abbreviations}))\b\.?,?\s+\d{{5}}(?:[ -]\d{{4}})?(?![\w-])"
+        rf"(?:\b[A-Z][\w'-]*,?\s+){{0,3}}(?:(?i:{names})|(?:{abbreviations}))\b\.?,?\s+"
+        r"(?:\d{5}(?:[ -]\d{4})?|\d\d,\d{3}(?!,\d))(?![\w-])"
     )
 
 

@@ -216,3 +216,16 @@ def test_redact_command_prints_json_lines_with_offsets_into_the_input(tmp_path: 
         input=lines, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert bad.returncode == 2 and "'NOPE'" in bad.stderr and "MX_CURP" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I live at 48 Oak Street, Springfield, Illinois, 62,704",  # Whisper's thousands comma in a ZIP
+        "The zip code is 62,704, thanks.",
+        "Springfield, IL 62,704",
+    ],
+)
+def test_a_zip_written_with_a_thousands_comma_is_masked(text: str) -> None:
+    masked = conversation([("customer", text)])[0]
+    assert "62" not in masked and "704" not in masked, masked
