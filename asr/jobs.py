@@ -2,9 +2,12 @@
 live under, and what a worker's heartbeat says. Nodes (mediagw/backends/redis_asr.py) and workers
 (asr/remote_worker.py) share it; nothing here does I/O.
 
-- Jobs: one stream, `<prefix>jobs`, read by the consumer group `workers`. An entry is one utterance: its PCM as raw
-  little-endian int16, its language, hotwords, whether word timings are wanted, the node that asked (and that
-  node's boot, so a restarted node's old jobs are known for orphans), and a deadline (Unix ms).
+- Jobs: one stream per language, `<prefix>jobs:<code>`, each read by the consumer group `workers`; a worker reads
+  the streams of the languages its model has, so workers of different models (tiny.en on CPUs, a multilingual
+  model on a GPU host) share a cluster and a job only reaches a worker that can decode it. An entry is one
+  utterance: its PCM as raw little-endian int16, its language, hotwords, whether word timings are wanted, the
+  node that asked (and that node's boot, so a restarted node's old jobs are known for orphans), and a deadline
+  (Unix ms).
 - Results: one stream per node, `<prefix>results:<node_id>`, read by that node alone from the last id it saw, so a
   Redis blip loses nothing Redis kept; a list popped with BLPOP would lose the result popped by a connection that
   broke before the reply arrived.
@@ -39,9 +42,8 @@ class Keys:
 
     prefix: str = "mediagw:asr:"
 
-    @property
-    def jobs(self) -> str:
-        return self.prefix + "jobs"
+    def jobs(self, language: str) -> str:
+        return f"{self.prefix}jobs:{language}"
 
     @property
     def workers(self) -> str:
@@ -171,13 +173,21 @@ class WorkerInfo:
 Entry = tuple[bytes, dict[bytes, bytes] | None]  # a stream entry's id and fields (None: deleted while pending)
 
 
-def stream_entries(reply: Any) -> list[Entry]:
-    """The entries of an XREAD/XREADGROUP reply (RESP2 [[stream, entries]] or RESP3 {stream: entries}) or of
-    XAUTOCLAIM's second element."""
+def entries_by_stream(reply: Any) -> dict[str, list[Entry]]:
+    """The entries of an XREAD/XREADGROUP reply (RESP2 [[stream, entries]] or RESP3 {stream: entries}), by stream."""
     if not reply:
-        return []
-    streams = reply.values() if isinstance(reply, dict) else [entries for _stream, entries in reply]
-    return [(bytes(entry_id), fields) for entries in streams for entry_id, fields in entries]
+        return {}
+    pairs = reply.items() if isinstance(reply, dict) else reply
+    return {_text(stream): [(bytes(entry_id), fields) for entry_id, fields in entries] for stream, entries in pairs}
+
+
+def stream_entries(reply: Any) -> list[Entry]:
+    """The entries of an XREAD/XREADGROUP reply, of whatever streams."""
+    return [entry for entries in entries_by_stream(reply).values() for entry in entries]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _field(fields: Mapping[bytes, bytes], name: bytes) -> bytes:

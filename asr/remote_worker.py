@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,16 +29,18 @@ from asr.jobs import (
     ORPHANED,
     AsrJob,
     AsrResult,
-    Entry,
     Keys,
     WorkerInfo,
-    stream_entries,
+    entries_by_stream,
 )
 from asr.recognizer import Recognition, RecognitionRequest
 
 log = logging.getLogger(__name__)
 
 RecognizeBatch = Callable[[list[RecognitionRequest]], list[Recognition]]
+
+Held = tuple[str, bytes, dict[bytes, bytes] | None]  # a job read from a language's stream: stream, id, fields
+EntryRef = tuple[str, bytes]  # stream, entry id
 
 RESULTS_MAXLEN = 10_000  # a node's results stream keeps about this many (it reads them within moments)
 RESULTS_TTL_MS = 3_600_000  # a gone node's results stream goes after an hour
@@ -53,10 +55,14 @@ class WorkerOptions:
     block_ms: int = 500  # how long one read waits for a job (and how soon a stop is seen)
 
 
-async def ensure_group(redis: Redis, keys: Keys) -> None:
-    """The jobs stream and its consumer group, created by whoever comes first (nodes and workers alike)."""
-    with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
-        await redis.xgroup_create(keys.jobs, GROUP, id="0", mkstream=True)
+async def ensure_group(redis: Redis, keys: Keys, languages: Iterable[str]) -> None:
+    """The languages' jobs streams and their consumer groups, created by whoever comes first (nodes and workers)."""
+    pipe = redis.pipeline(transaction=False)
+    for language in languages:
+        pipe.xgroup_create(keys.jobs(language), GROUP, id="0", mkstream=True)
+    for outcome in await pipe.execute(raise_on_error=False):
+        if isinstance(outcome, Exception) and not (isinstance(outcome, ResponseError) and "BUSYGROUP" in str(outcome)):
+            raise outcome
 
 
 class RemoteWorker:
@@ -73,6 +79,7 @@ class RemoteWorker:
         self.info = info
         self._options = options
         self._keys = keys or Keys()
+        self._streams = [self._keys.jobs(language) for language in info.languages]
         self._next_reclaim = 0.0
         self._next_cleanup = 0.0
         self.decoded = 0  # jobs decoded and answered by this worker
@@ -90,11 +97,11 @@ class RemoteWorker:
         try:
             while not stop.is_set():
                 try:
-                    await ensure_group(self._redis, self._keys)
+                    await ensure_group(self._redis, self._keys, self.info.languages)
                     while not stop.is_set():
-                        entries = await self._next_entries()
-                        if entries:
-                            await self._handle(entries)
+                        held = await self._next_entries()
+                        for first in range(0, len(held), self._options.max_batch):  # a read may bring more
+                            await self._handle(held[first : first + self._options.max_batch])
                         failing = False
                 except RedisError as error:
                     if not failing:
@@ -108,28 +115,34 @@ class RemoteWorker:
                 await heartbeat
             await self._leave()
 
-    async def _next_entries(self) -> list[Entry]:
-        """Jobs silent workers held (every half visibility timeout), topped up with new ones up to max_batch."""
-        entries: list[Entry] = []
+    async def _next_entries(self) -> list[Held]:
+        """Jobs silent workers held (every half visibility timeout), topped up with new ones up to max_batch (per
+        language stream: a read of several streams may bring more, all of them this worker's to answer now)."""
+        held: list[Held] = []
         now = time.monotonic()
         if now >= self._next_reclaim:
             self._next_reclaim = now + self._options.visibility_timeout_s / 2
-            entries = await self._reclaim()
-        room = self._options.max_batch - len(entries)
+            held = await self._reclaim()
+        room = self._options.max_batch - len(held)
         if room > 0:
-            block = None if entries else self._options.block_ms  # work in hand: do not wait for more
-            reply: Any = await self._redis.xreadgroup(
-                GROUP, self.worker_id, {self._keys.jobs: ">"}, count=room, block=block
-            )
-            entries.extend(stream_entries(reply))
-        return entries
+            block = None if held else self._options.block_ms  # work in hand: do not wait for more
+            streams = dict.fromkeys(self._streams, ">")
+            reply: Any = await self._redis.xreadgroup(GROUP, self.worker_id, streams, count=room, block=block)  # type: ignore[arg-type]
+            for stream, entries in entries_by_stream(reply).items():
+                held += [(stream, entry_id, fields) for entry_id, fields in entries]
+        return held
 
-    async def _reclaim(self) -> list[Entry]:
+    async def _reclaim(self) -> list[Held]:
         idle_ms = int(self._options.visibility_timeout_s * 1000)
-        reply: Any = await self._redis.xautoclaim(
-            self._keys.jobs, GROUP, self.worker_id, idle_ms, start_id="0-0", count=self._options.max_batch
-        )
-        claimed = [(bytes(entry_id), fields) for entry_id, fields in reply[1]]
+        pipe = self._redis.pipeline(transaction=False)
+        for stream in self._streams:
+            pipe.xautoclaim(stream, GROUP, self.worker_id, idle_ms, start_id="0-0", count=self._options.max_batch)
+        replies: list[Any] = await pipe.execute()
+        claimed = [
+            (stream, bytes(entry_id), fields)
+            for stream, reply in zip(self._streams, replies, strict=True)
+            for entry_id, fields in reply[1]
+        ]
         if claimed:
             self.reclaimed += len(claimed)
             log.info("asr worker: took over %d job(s) a silent worker held", len(claimed))
@@ -139,33 +152,34 @@ class RemoteWorker:
         return claimed
 
     async def _forget_dead_consumers(self) -> None:
-        consumers: Any = await self._redis.xinfo_consumers(self._keys.jobs, GROUP)
-        for consumer in consumers:
-            name = _text(consumer["name"])
-            idle_s, pending = int(consumer["idle"]) / 1000, int(consumer["pending"])
-            if name != self.worker_id and not pending and idle_s > DEAD_CONSUMER_S:
-                await self._redis.xgroup_delconsumer(self._keys.jobs, GROUP, name)
+        for stream in self._streams:
+            consumers: Any = await self._redis.xinfo_consumers(stream, GROUP)
+            for consumer in consumers:
+                name = _text(consumer["name"])
+                idle_s, pending = int(consumer["idle"]) / 1000, int(consumer["pending"])
+                if name != self.worker_id and not pending and idle_s > DEAD_CONSUMER_S:
+                    await self._redis.xgroup_delconsumer(stream, GROUP, name)
 
-    async def _handle(self, entries: Sequence[Entry]) -> None:
-        jobs: list[tuple[bytes, AsrJob]] = []
-        gone: dict[str, list[bytes]] = {}
-        for entry_id, fields in entries:
+    async def _handle(self, held: Sequence[Held]) -> None:
+        jobs: list[tuple[EntryRef, AsrJob]] = []
+        gone: dict[str, list[EntryRef]] = {}
+        for stream, entry_id, fields in held:
             if fields is None:  # deleted while pending (answered by a worker that was only slow): nothing to do
-                gone.setdefault("", []).append(entry_id)
+                gone.setdefault("", []).append((stream, entry_id))
                 continue
             try:
-                jobs.append((entry_id, AsrJob.parse(fields)))
+                jobs.append(((stream, entry_id), AsrJob.parse(fields)))
             except ValueError as error:
                 log.warning("asr worker: dropped a malformed job: %s", error)
-                gone.setdefault(MALFORMED, []).append(entry_id)
-        keep: list[tuple[bytes, AsrJob]] = []
-        for (entry_id, job), verdict in zip(jobs, await self._verdicts([job for _, job in jobs]), strict=True):
+                gone.setdefault(MALFORMED, []).append((stream, entry_id))
+        keep: list[tuple[EntryRef, AsrJob]] = []
+        for (ref, job), verdict in zip(jobs, await self._verdicts([job for _, job in jobs]), strict=True):
             if verdict:
-                gone.setdefault(verdict, []).append(entry_id)
+                gone.setdefault(verdict, []).append(ref)
             else:
-                keep.append((entry_id, job))
+                keep.append((ref, job))
         results = await self._decode([job for _, job in keep]) if keep else []
-        await self._answer(results, [job for _, job in keep], [entry_id for entry_id, _ in keep], gone)
+        await self._answer(results, [job for _, job in keep], [ref for ref, _ in keep], gone)
 
     async def _verdicts(self, jobs: list[AsrJob]) -> list[str]:
         """Why each job must not be decoded ("" when it must): its deadline passed, its node cancelled it, or the
@@ -207,28 +221,30 @@ class RemoteWorker:
         return [out[job.job_id] for job in jobs]
 
     async def _answer(
-        self, results: list[AsrResult], jobs: list[AsrJob], ids: list[bytes], gone: dict[str, list[bytes]]
+        self, results: list[AsrResult], jobs: list[AsrJob], ids: list[EntryRef], gone: dict[str, list[EntryRef]]
     ) -> None:
         """Results first, then the acknowledgement: a worker killed in between leaves a job to decode again,
         never a job lost."""
-        done = ids + [entry_id for entry_ids in gone.values() for entry_id in entry_ids]
+        done: dict[str, list[bytes]] = {}
+        for stream, entry_id in ids + [ref for refs in gone.values() for ref in refs]:
+            done.setdefault(stream, []).append(entry_id)
         pipe = self._redis.pipeline(transaction=False)
         for result, job in zip(results, jobs, strict=True):
             stream = self._keys.results(job.node_id)
             pipe.xadd(stream, result.fields(), maxlen=RESULTS_MAXLEN, approximate=True)  # type: ignore[arg-type]
             pipe.pexpire(stream, RESULTS_TTL_MS)
-        if done:
-            pipe.xack(self._keys.jobs, GROUP, *done)
-            pipe.xdel(self._keys.jobs, *done)
-        for reason, entry_ids in gone.items():
+        for jobs_stream, acked in done.items():
+            pipe.xack(jobs_stream, GROUP, *acked)
+            pipe.xdel(jobs_stream, *acked)
+        for reason, refs in gone.items():
             if reason:
-                pipe.hincrby(self._keys.dropped, reason, len(entry_ids))
+                pipe.hincrby(self._keys.dropped, reason, len(refs))
         await pipe.execute()
         self.decoded += len(results)
-        for reason, entry_ids in gone.items():
+        for reason, refs in gone.items():
             if reason:
-                self.dropped[reason] += len(entry_ids)
-                log.info("asr worker: dropped %d job(s) undecoded (%s)", len(entry_ids), reason)
+                self.dropped[reason] += len(refs)
+                log.info("asr worker: dropped %d job(s) undecoded (%s)", len(refs), reason)
 
     async def _heartbeats(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -21,7 +21,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from asr.jobs import DROP_REASONS, GROUP, AsrJob, AsrResult, Keys, WorkerInfo, stream_entries
 from asr.pool import Abandoned, PoolClosed, SpeculativeJob
@@ -103,6 +103,7 @@ class RedisAsr:
         self._closed = self._abandoned = self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_result = b"0-0"
+        self._grouped: set[str] = set()  # languages whose jobs stream and group this node has made sure of
         self.metrics = RemoteAsrMetrics(registry)
         self.workers: tuple[WorkerInfo, ...] = ()
         self.healthy = True
@@ -111,7 +112,6 @@ class RedisAsr:
     async def open(self) -> None:
         """Create the stream's group if need be, learn the live workers, start reading answers (from what is
         in this node's results stream now: older answers are a previous boot's)."""
-        await ensure_group(self._redis, self._keys)
         latest: Any = await self._redis.xrevrange(self._keys.results(self.node_id), count=1)
         self._last_result = bytes(latest[0][0]) if latest else b"0-0"
         await self._poll()
@@ -169,9 +169,14 @@ class RedisAsr:
 
     async def _submit(self, job: AsrJob, answered: asyncio.Future[Recognition]) -> None:
         """Queue the job, retrying while Redis is away until its deadline (or until it is abandoned)."""
+        language = job.request.language
         while True:
             try:
-                await self._redis.xadd(self._keys.jobs, job.fields(), maxlen=JOBS_MAXLEN, approximate=True)  # type: ignore[arg-type]
+                if language not in self._grouped:
+                    await ensure_group(self._redis, self._keys, [language])
+                    self._grouped.add(language)
+                stream = self._keys.jobs(language)
+                await self._redis.xadd(stream, job.fields(), maxlen=JOBS_MAXLEN, approximate=True)  # type: ignore[arg-type]
                 return
             except RedisError:
                 if time.time() * 1000 >= job.deadline_ms:
@@ -297,24 +302,30 @@ class RedisAsr:
         pipe.set(self._keys.node(self.node_id), self._boot.encode(), px=ttl_ms)
         pipe.zrangebyscore(self._keys.workers, now_ms, "+inf")
         pipe.hgetall(self._keys.dropped)
-        pipe.xlen(self._keys.jobs)
-        _, worker_ids, dropped, length = await pipe.execute()
+        _, worker_ids, dropped = await pipe.execute()
         infos: Any = await self._redis.mget([self._keys.worker(w.decode()) for w in worker_ids]) if worker_ids else []
         workers = []
         for data in infos:
             with contextlib.suppress(ValueError, TypeError):
                 workers.append(WorkerInfo.decode(data))
-        in_flight = 0
-        try:
-            groups: Any = await self._redis.xinfo_groups(self._keys.jobs)
-        except ResponseError:  # no stream: Redis restarted empty, so the group is made again
-            await ensure_group(self._redis, self._keys)
-            groups = []
-        for group in groups:
-            if group.get("name") in (GROUP, GROUP.encode()):
-                in_flight = int(group.get("pending", 0))
+        queued, in_flight = await self._queue({code for worker in workers for code in worker.languages})
         counts = {key.decode(): int(value) for key, value in dropped.items()}
-        return _Snapshot(tuple(workers), max(0, int(length) - in_flight), in_flight, counts)
+        return _Snapshot(tuple(workers), queued, in_flight, counts)
+
+    async def _queue(self, languages: set[str]) -> tuple[int, int]:
+        """Jobs queued and in flight over the streams of the live workers' languages (a stream not made yet: 0)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for language in sorted(languages):
+            pipe.xlen(self._keys.jobs(language))
+            pipe.xinfo_groups(self._keys.jobs(language))
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        length = in_flight = 0
+        for size, groups in zip(replies[::2], replies[1::2], strict=True):
+            if isinstance(size, Exception) or isinstance(groups, Exception):
+                continue
+            length += int(size)
+            in_flight += sum(int(g.get("pending", 0)) for g in groups if g.get("name") in (GROUP, GROUP.encode()))
+        return max(0, length - in_flight), in_flight
 
 
 async def open_remote_asr(config: Config, registry: CollectorRegistry) -> RedisAsr:

@@ -107,7 +107,7 @@ async def test_a_worker_killed_holding_jobs_loses_and_duplicates_nothing(
         streams = asyncio.gather(*(stream(remote_gateway, samples) for samples, _ in channels))
 
         async def held() -> int:
-            for entry in await redis.xinfo_consumers(KEYS.jobs, GROUP):
+            for entry in await redis.xinfo_consumers(KEYS.jobs("en"), GROUP):
                 if entry["name"].decode() == consumer:
                     return int(entry["pending"])
             return 0

@@ -91,14 +91,38 @@ async def test_node_learns_workers_and_their_languages(redis_url: str, recognize
         await asr.close()
 
 
+async def test_each_job_reaches_a_worker_whose_model_has_its_language(
+    redis_url: str, recognizer: Recognizer, multilingual_recognizer: Recognizer, spanish_call: Any
+) -> None:
+    """tiny.en and the multilingual base in one cluster: Spanish goes only to base, and the node takes both."""
+    channels, script = spanish_call
+    samples = channels[script["channels"].index("customer")]
+    spanish = [
+        RecognitionRequest(clip(samples, u["start"] - 200, u["end"] + 200), language="es")
+        for u in script["utterances"]
+        if u["role"] == "customer"
+    ][:3]
+    asr = await node(redis_url, heartbeat_s=0.1)
+    english, multilingual = Worker(redis_url, recognizer, "tiny"), Worker(redis_url, multilingual_recognizer, "base")
+    try:
+        await eventually(lambda: asr.languages, until=lambda codes: {"en", "es"} <= set(codes), what="both seen")
+        results = await asyncio.wait_for(asyncio.gather(*(asr.transcribe(u) for u in spanish)), 120)
+    finally:
+        await english.close()
+        await multilingual.close()
+        await asr.close()
+    assert all(r.text for r in results)
+    assert (english.loop.decoded, multilingual.loop.decoded) == (0, len(spanish))
+
+
 async def test_jobs_a_dead_worker_held_are_reclaimed_and_answered_once(
     redis_url: str, redis: Redis, recognizer: Recognizer, utterances: list[RecognitionRequest]
 ) -> None:
     asr = await node(redis_url)
     try:
         pending = [asyncio.create_task(asr.transcribe(u)) for u in utterances]
-        await eventually(lambda: redis.xlen(KEYS.jobs), until=lambda n: n == len(utterances), what="jobs queued")
-        held = await redis.xreadgroup(GROUP, "dead-worker", {KEYS.jobs: ">"}, count=10)  # read, never answered
+        await eventually(lambda: redis.xlen(KEYS.jobs("en")), until=lambda n: n == len(utterances), what="jobs queued")
+        held = await redis.xreadgroup(GROUP, "dead-worker", {KEYS.jobs("en"): ">"}, count=10)  # read, never answered
         assert len(held[0][1]) == len(utterances)
         worker = Worker(redis_url, recognizer, "w2", visibility_s=0.5)
         try:
@@ -106,8 +130,8 @@ async def test_jobs_a_dead_worker_held_are_reclaimed_and_answered_once(
         finally:
             await worker.close()
         assert all(r.text for r in results) and worker.loop.reclaimed == len(utterances)
-        assert await redis.xlen(KEYS.jobs) == 0  # answered jobs are acknowledged and deleted
-        summary = await redis.xpending(KEYS.jobs, GROUP)
+        assert await redis.xlen(KEYS.jobs("en")) == 0  # answered jobs are acknowledged and deleted
+        summary = await redis.xpending(KEYS.jobs("en"), GROUP)
         assert summary["pending"] == 0
     finally:
         await asr.close()
@@ -119,8 +143,8 @@ async def test_a_second_answer_to_one_job_is_ignored(
     asr = await node(redis_url)
     try:
         pending = asyncio.create_task(asr.transcribe(utterances[0]))
-        await eventually(lambda: redis.xlen(KEYS.jobs), until=lambda n: n == 1, what="job queued")
-        ((_, [(_, fields)]),) = await redis.xread({KEYS.jobs: "0-0"})
+        await eventually(lambda: redis.xlen(KEYS.jobs("en")), until=lambda n: n == 1, what="job queued")
+        ((_, [(_, fields)]),) = await redis.xread({KEYS.jobs("en"): "0-0"})
         job = AsrJob.parse(fields)
         for worker, text in (("slow", "first"), ("fast", "second")):  # the same job decoded by two workers
             await redis.xadd(KEYS.results("node-a"), AsrResult(job.job_id, worker, Recognition(text)).fields())
@@ -133,7 +157,7 @@ async def test_a_second_answer_to_one_job_is_ignored(
 async def test_expired_cancelled_and_orphaned_jobs_are_dropped_undecoded(
     redis_url: str, redis: Redis, recognizer: Recognizer, utterances: list[RecognitionRequest]
 ) -> None:
-    await ensure_group(redis, KEYS)
+    await ensure_group(redis, KEYS, ["en"])
     await redis.set(KEYS.node("node-a"), b"boot1")
     later = int((time.time() + 60) * 1000)
     jobs = {
@@ -144,11 +168,11 @@ async def test_expired_cancelled_and_orphaned_jobs_are_dropped_undecoded(
     }
     await redis.set(KEYS.cancelled("boot1-1"), b"1")
     for job in jobs.values():
-        await redis.xadd(KEYS.jobs, job.fields())
-    await redis.xadd(KEYS.jobs, {b"v": b"1", b"id": b"x"})  # malformed
+        await redis.xadd(KEYS.jobs("en"), job.fields())
+    await redis.xadd(KEYS.jobs("en"), {b"v": b"1", b"id": b"x"})  # malformed
     worker = Worker(redis_url, recognizer, "w1")
     try:
-        await eventually(lambda: redis.xlen(KEYS.jobs), until=lambda n: n == 0, what="jobs handled")
+        await eventually(lambda: redis.xlen(KEYS.jobs("en")), until=lambda n: n == 0, what="jobs handled")
     finally:
         await worker.close()
     assert worker.loop.decoded == 0
@@ -166,7 +190,7 @@ async def test_no_answer_by_the_deadline_fails_and_cancels_the_job(
     try:
         with pytest.raises(RemoteTimeout):
             await asr.transcribe(utterances[0])
-        ((_, [(_, fields)]),) = await redis.xread({KEYS.jobs: "0-0"})
+        ((_, [(_, fields)]),) = await redis.xread({KEYS.jobs("en"): "0-0"})
         key = KEYS.cancelled(AsrJob.parse(fields).job_id)
         await eventually(lambda: redis.exists(key), what="job marked cancelled")
     finally:
@@ -178,13 +202,13 @@ async def test_abandon_fails_waiting_utterances_and_cancels_their_jobs(
 ) -> None:
     asr = await node(redis_url)
     pending = [asyncio.create_task(asr.transcribe(u)) for u in utterances]
-    await eventually(lambda: redis.xlen(KEYS.jobs), until=lambda n: n == len(utterances), what="jobs queued")
+    await eventually(lambda: redis.xlen(KEYS.jobs("en")), until=lambda n: n == len(utterances), what="jobs queued")
     assert asr.abandon() == len(utterances)
     for task in pending:
         with pytest.raises(Abandoned):
             await task
     await asr.close()
-    entries = await redis.xrange(KEYS.jobs)
+    entries = await redis.xrange(KEYS.jobs("en"))
     marks = [KEYS.cancelled(AsrJob.parse(fields).job_id) for _, fields in entries]
     assert await redis.exists(*marks) == len(utterances)
     assert not await redis.exists(KEYS.node("node-a"))  # closed: whatever is left for it is orphaned
