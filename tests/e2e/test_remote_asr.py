@@ -24,6 +24,7 @@ from mediagw.evaluation import word_error_rate
 from mediagw.simulators.direct_ws import StreamResult, stream_audio, streaming_url
 from tests.asr_workers import ROOT, AsrWorkerProcess, write_config
 from tests.conftest import channel_of
+from tests.e2e.api import control
 from tests.gateway import API_ID, API_SECRET, GatewayThread, SlowCallbackRecorder, free_port, make_config
 from tests.redis_server import PASSWORD, RedisServer
 from tests.waits import eventually
@@ -134,6 +135,34 @@ async def test_a_language_no_live_worker_has_is_refused_with_4050(
     result = await stream(remote_gateway, samples[: 8000 * 2], language="es-US")
     assert result.final_response is not None and result.final_response["status"]["code"] == "4050"
     assert result.transcripts == []
+
+
+async def test_start_streaming_refuses_a_language_no_live_worker_has_with_400_202(
+    remote_gateway: GatewayThread, workers: list[AsrWorkerProcess]
+) -> None:
+    start = {
+        "namespace": "siprec",
+        "guid": "00002542391662063157",
+        "customerId": "TT9833237",
+        "agentId": "RE223444211993",
+        "siprecParams": {"mediaLineOrder": "CUSTOMER_FIRST"},
+    }
+    async with aiohttp.ClientSession() as session:
+        await live_workers(remote_gateway, 2)
+        spanish = await control(
+            session, remote_gateway, "start", {**start, "autotranscribeParams": {"language": "es-US"}}
+        )
+        english = await control(
+            session, remote_gateway, "start", {**start, "autotranscribeParams": {"language": "en-US"}}
+        )
+        await asyncio.gather(*(asyncio.to_thread(worker.stop) for worker in workers))  # SIGTERM: a clean exit
+        await live_workers(remote_gateway, 0)
+        alone = await control(
+            session, remote_gateway, "start", {**start, "autotranscribeParams": {"language": "en-US"}}
+        )
+    assert spanish["error"]["code"] == "400-202", spanish
+    assert english["error"]["code"] == "400-203", english  # a language the workers have: only the call is missing
+    assert alone["error"]["code"] == "400-202", alone  # no live worker: no language at all
 
 
 def run_command(tmp_path: Path, command: str, redis_url: str) -> subprocess.CompletedProcess[str]:
