@@ -6,7 +6,6 @@ import asyncio
 import gc
 import logging
 import ssl
-import time
 from functools import partial
 from pathlib import Path
 
@@ -17,9 +16,9 @@ from asr.recognizer import Recognizer
 from mediagw.api import configuration, control, messages, openapi, routes, vocabularies
 from mediagw.api.auth import Authenticator, FailedLogins
 from mediagw.api.errors import error_middleware
+from mediagw.backends.redis_link import node_name
 from mediagw.config import Config
 from mediagw.core.adapters import Namespaces
-from mediagw.ingress.audiohook.auth import ReplayCache
 from mediagw.ingress.audiohook.params import audiohook_namespace
 from mediagw.ingress.audiohook.transport import handle_audiohook
 from mediagw.ingress.kvs.connect import ConnectReaders
@@ -41,6 +40,8 @@ from mediagw.outputs.webhooks import WebhookPublisher
 from mediagw.postprocess import Conversations, TextStage
 from mediagw.recovery import recover_spooled
 from mediagw.services import Services
+from mediagw.shared.leases import Leases
+from mediagw.shared.state import check_cluster, open_shared
 from mediagw.shutdown import LEAVE_S, Shutdown
 from mediagw.tokens import TokenSigner
 from redaction.redactor import RedactionOptions, Redactor
@@ -86,6 +87,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     """`recognizer` lets several gateways in one process (tests, benchmarks) share a loaded model."""
     entities, text_stage = build_text_stage(config)
     check_text_stage(entities, text_stage)
+    check_cluster(config)
     signer = TokenSigner(config.auth.token_secret, config.auth.token_ttl_s)
     services = Services(config, Metrics(), signer, entities, text_stage)
     middlewares = [body_deadline(config.server.body_timeout_s), error_middleware]
@@ -100,7 +102,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     app[SHUTDOWN] = Shutdown(services)
     auth = config.auth
     failed_logins = FailedLogins(auth.max_failed_logins, auth.failed_login_window_s, auth.failed_login_block_s)
-    app[routes.AUTH] = Authenticator(auth.apps, auth.requests_per_second, failed_logins)
+    app[routes.AUTH] = Authenticator(auth.apps, services.shared, failed_logins)
     app.router.add_post("/autotranscribe/v1/streaming-url", routes.streaming_url)
     app.router.add_post("/autotranscribe/v1/streaming-url/", routes.streaming_url)
     app.router.add_get("/v1/health", routes.health)
@@ -114,7 +116,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     app.router.add_get("/openapi.json", openapi.openapi)
     app.router.add_get(config.websocket_api.path, partial(_stream, services=services))
     app.router.add_get(config.twilio.path, partial(_twilio, services=services))
-    audiohook = partial(handle_audiohook, services=services, replay=ReplayCache(since=time.time()))
+    audiohook = partial(_audiohook, services=services)
     for path in {config.audiohook.path, config.audiohook.path.rstrip("/") or "/"}:  # with or without the slash
         app.router.add_get(path, audiohook)
     app.router.add_get("/mg-autotranscribe/v1/twilio-media-stream-url", routes.twilio_media_stream_url)
@@ -133,6 +135,10 @@ async def _twilio(request: web.Request, services: Services) -> web.StreamRespons
     return await handle_media_stream(request, services)
 
 
+async def _audiohook(request: web.Request, services: Services) -> web.StreamResponse:
+    return await handle_audiohook(request, services, services.shared.nonces)  # local, or Redis once started
+
+
 async def _start_services(app: web.Application, services: Services, recognizer: Recognizer | None) -> None:
     private_directory(Path(services.config.data_dir))
     if not services.config.server.public_url and not services.config.server.allowed_hosts:
@@ -141,6 +147,9 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
             "a client sends, so a forged Host can point a client's audio elsewhere; set one of them"
         )
     settings = services.config.store
+    if services.config.cluster.redis_url:  # RedisUnavailable (naming the host, never a password) stops start-up
+        shared = await open_shared(services.config, services.shared, node_name(services.config))
+        services.tasks.keep(shared.watch(), name="shared-watch")
     services.store = create_store(services.config, services.metrics.store_dropped.inc)
     await services.store.open()  # StoreUnavailable (naming the host, never a password) stops start-up
     log.info("transcript store: %s", services.store.description)
@@ -148,13 +157,13 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     check_text_stage(services.entity_settings, services.text_stage)  # what was kept may need the NER model
     services.spool = AudioSpool(Path(services.config.data_dir) / "spool", services.store)
     await vocabularies.load(services)
-    services.tasks.keep(
-        _purge_forever(services.store, settings.retention_days, settings.purge_interval_s), name="purge"
-    )
+    purge = _purge_forever(services.store, services.shared.leases, settings.retention_days, settings.purge_interval_s)
+    services.tasks.keep(purge, name="purge")
     exports = services.config.export
     if exports.daily:
         directory = Path(exports.directory or Path(services.config.data_dir) / "exports")
-        services.tasks.keep(export_daily(services.store, directory, exports.hour_utc, exports.formats), name="export")
+        daily = export_daily(services.store, services.shared.leases, directory, exports.hour_utc, exports.formats)
+        services.tasks.keep(daily, name="export")
     if services.config.webhooks.targets:
         services.publisher = WebhookPublisher(
             services.config.webhooks.targets,
@@ -215,11 +224,13 @@ async def _end_sessions(app: web.Application, services: Services) -> None:
     await app[SHUTDOWN].run(immediately=not app[SHUTDOWN].started)
 
 
-async def _purge_forever(store: TranscriptStore, retention_days: float, interval_s: float) -> None:
-    """Retention: conversations untouched for `retention_days` go, with everything stored for them."""
+async def _purge_forever(store: TranscriptStore, leases: Leases, retention_days: float, interval_s: float) -> None:
+    """Retention: conversations untouched for `retention_days` go, with everything stored for them; in a cluster
+    one node at a time does it (the others find the lease held and wait for their next turn)."""
     while True:
         try:
-            removed = await store.purge(retention_days * 86400)
+            async with leases.hold("purge") as held:
+                removed = await store.purge(retention_days * 86400) if held else 0
             if removed:
                 log.info("retention purge removed %d conversation(s)", removed)
         except Exception:
@@ -239,6 +250,7 @@ async def _stop_services(app: web.Application, services: Services) -> None:
     services.tasks.stop("export")
     services.tasks.stop("linger-", prefix=True)
     services.tasks.stop("recover-spool")
+    services.tasks.stop("shared-watch")
     await services.tasks.drain(LEAVE_S)  # flushes still spooling; past that the promise wins
     if services.publisher is not None:
         await services.publisher.close()
@@ -246,6 +258,8 @@ async def _stop_services(app: web.Application, services: Services) -> None:
         await services.pool.close()
     if services.store is not None:
         await services.store.close()
+    if services.shared.redis is not None:
+        await services.shared.redis.close()
 
 
 def ssl_context(config: Config) -> ssl.SSLContext | None:

@@ -21,6 +21,7 @@ from mediagw.outputs.spool import AudioSpool
 from mediagw.outputs.store import StreamRecord, TranscriptStore
 from mediagw.outputs.webhooks import WebhookPublisher
 from mediagw.postprocess import TextStage
+from mediagw.shared.state import SharedState, local_state
 from mediagw.streams import PipelineFactory
 from mediagw.tasks import TaskRegistry
 from mediagw.tokens import TokenSigner
@@ -61,8 +62,10 @@ class Services:
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
     draining: bool = False  # new work is refused (ready 503); calls in progress go on
     shutting_down: bool = False  # open streams are being ended (the last part of the shutdown timeout)
+    shared: SharedState = field(init=False)  # spike arrest, replay cache, leases: local, or Redis from start-up
 
     def __post_init__(self) -> None:
+        self.shared = local_state(self.config)
         self.delivery = Delivery(self)
         self.pipelines = PipelineFactory(self)
         self.media = NodeMedia(self.registry, self.namespaces, self.metrics, lambda: self.languages, self.tasks.keep)

@@ -18,6 +18,7 @@ def write_config(path: Path, redis_url: str, **asr: object) -> Path:
     remote = {"visibility_timeout_s": 2, "heartbeat_s": 0.2, **asr.pop("remote", {})}  # type: ignore[dict-item]
     tree = {
         "cluster": {"redis_url": redis_url},
+        "auth": {"token_secret": "a-cluster-wide-test-secret"},  # a gateway in a cluster refuses to start without
         "asr": {"backend": "redis", "remote": remote, **asr},
         "data_dir": str(path.parent / "worker-data"),
         "logging": {"level": "INFO"},

@@ -12,11 +12,18 @@ import hmac
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from mediagw.api.errors import ApiError
 from mediagw.config import SCOPES, ApiApp
+from mediagw.shared.arrest import SpikeArrest
+
+if TYPE_CHECKING:
+    from mediagw.shared.state import SharedState
+
+__all__ = ["Authenticator", "FailedLogins", "SpikeArrest", "hash_secret"]
 
 MAX_TRACKED_SOURCES = 10_000  # addresses with recent failures kept; the oldest is forgotten past this
 
@@ -24,24 +31,6 @@ MAX_TRACKED_SOURCES = 10_000  # addresses with recent failures kept; the oldest 
 def hash_secret(secret: str) -> str:
     # a header that is not UTF-8 arrives surrogate-escaped: hashed as its bytes, it simply does not match
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-class SpikeArrest:
-    """A token bucket per app: `rate` requests per second, bursts up to `rate` (the reference's spike arrest)."""
-
-    def __init__(self, rate: float) -> None:
-        self._rate = rate
-        self._buckets: dict[str, tuple[float, float]] = {}  # app id -> (tokens, last refill)
-
-    def allow(self, app_id: str, now: float | None = None) -> bool:
-        if self._rate <= 0:
-            return True
-        now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.get(app_id, (self._rate, now))
-        tokens = min(self._rate, tokens + (now - last) * self._rate)
-        allowed = tokens >= 1
-        self._buckets[app_id] = (tokens - 1 if allowed else tokens, now)
-        return allowed
 
 
 class FailedLogins:
@@ -81,16 +70,17 @@ class Authenticator:
     def __init__(
         self,
         apps: Iterable[ApiApp],
-        requests_per_second: float = 100.0,
+        shared: SharedState,
         failed_logins: FailedLogins | None = None,
     ) -> None:
+        """`shared.arrest` is read per request: start-up replaces it when the node joins a cluster."""
         apps = tuple(apps)
         self._secrets = {app.id: app.secret_sha256.lower() for app in apps}
         self._scopes = {app.id: frozenset(app.scopes) for app in apps}
-        self._arrest = SpikeArrest(requests_per_second)
+        self._shared = shared
         self._failures = failed_logins or FailedLogins(0, 0.0, 0.0)
 
-    def authenticate(self, request: web.Request, scope: str) -> str:
+    async def authenticate(self, request: web.Request, scope: str) -> str:
         """The app id of a request with valid credentials and `scope`; otherwise 401, 403 or 429 as documented."""
         assert scope in SCOPES
         source = request.remote or ""
@@ -108,6 +98,6 @@ class Authenticator:
         self._failures.succeeded(source)
         if scope not in self._scopes[app_id]:
             raise ApiError(403, "403-02", f"This app is not allowed to use this API (scope {scope})")
-        if not self._arrest.allow(app_id):
+        if not await self._shared.arrest.allow(app_id):
             raise ApiError(429, "429-01", "Too many requests: spike arrest limit reached, retry with backoff")
         return app_id

@@ -54,8 +54,8 @@ def _details(request: web.Request) -> bool:
     return value == "true"
 
 
-def _entity(request: web.Request) -> Entity:
-    request.app[AUTH].authenticate(request, "configuration")
+async def _entity(request: web.Request) -> Entity:
+    await request.app[AUTH].authenticate(request, "configuration")
     entity_id = request.match_info["entityId"]
     if entity_id not in EntityId.__members__:
         raise ApiError(404, "404-01", str(UnknownEntity(entity_id)))
@@ -63,7 +63,7 @@ def _entity(request: web.Request) -> Entity:
 
 
 async def list_entities(request: web.Request) -> web.Response:
-    request.app[AUTH].authenticate(request, "configuration")
+    await request.app[AUTH].authenticate(request, "configuration")
     active = request.app[SERVICES].entity_settings.active
     only = request.query.get("active")
     if only not in (None, "true", "false"):
@@ -76,12 +76,12 @@ async def list_entities(request: web.Request) -> web.Response:
 
 
 async def get_entity(request: web.Request) -> web.Response:
-    entity = _entity(request)
+    entity = await _entity(request)
     return web.json_response(_resource(entity, request.app[SERVICES].entity_settings.active, _details(request)))
 
 
 async def patch_entity(request: web.Request) -> web.Response:
-    entity = _entity(request)
+    entity = await _entity(request)
     body = await json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("active"), bool):
         raise ApiError(400, "400-02", 'request body must be {"active": true|false}')

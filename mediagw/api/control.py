@@ -98,7 +98,7 @@ async def _body(request: web.Request) -> Any:
 
 
 async def start_streaming(request: web.Request) -> web.Response:
-    request.app[AUTH].authenticate(request, "control")
+    await request.app[AUTH].authenticate(request, "control")
     services = request.app[SERVICES]
     config = services.config
     start = parse_start(await _body(request), services.languages, config.redaction.always_redact, services.namespaces)
@@ -110,7 +110,7 @@ async def start_streaming(request: web.Request) -> web.Response:
 
 
 async def stop_streaming(request: web.Request) -> web.Response:
-    request.app[AUTH].authenticate(request, "control")
+    await request.app[AUTH].authenticate(request, "control")
     services = request.app[SERVICES]
     namespace, guid = parse_call(await _body(request), services.namespaces)
     try:

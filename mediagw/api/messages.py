@@ -15,7 +15,7 @@ MAX_MESSAGES = 1000
 
 
 async def list_messages(request: web.Request) -> web.Response:
-    request.app[AUTH].authenticate(request, "messages")
+    await request.app[AUTH].authenticate(request, "messages")
     external_id, namespace = await _query(request)
     store = request.app[SERVICES].store
     if store is None:

@@ -21,7 +21,7 @@ AUTH: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
 
 async def streaming_url(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    app_id = request.app[AUTH].authenticate(request, "streaming")
+    app_id = await request.app[AUTH].authenticate(request, "streaming")
     _refuse_while_draining(services)
     external_id = await _external_id(request)
     token = services.signer.issue(app_id, external_id)
@@ -33,7 +33,7 @@ async def streaming_url(request: web.Request) -> web.Response:
 async def twilio_media_stream_url(request: web.Request) -> web.Response:
     """A URL for <Stream url=...>: its token lasts 5 minutes and any number of calls may start with it."""
     services = request.app[SERVICES]
-    app_id = request.app[AUTH].authenticate(request, "streaming")
+    app_id = await request.app[AUTH].authenticate(request, "streaming")
     _refuse_while_draining(services)
     token = services.signer.issue(app_id, "", audience=TWILIO)
     base = _public_base(request, services.config.server)
@@ -114,7 +114,7 @@ async def drain(request: web.Request) -> web.Response:
     """POST /v1/drain (scope `operations`): refuse new work from now on, as SIGTERM does, and keep serving the
     calls in progress; the process stays up until it is stopped. Answers 202 with what is still in progress."""
     services = request.app[SERVICES]
-    request.app[AUTH].authenticate(request, "operations")
+    await request.app[AUTH].authenticate(request, "operations")
     services.begin_drain()
     return web.json_response({"status": "draining", "inProgress": services.in_progress()}, status=202)
 

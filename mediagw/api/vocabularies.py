@@ -39,8 +39,8 @@ def _resource(entry: tuple[str, str, list[str]]) -> dict[str, Any]:
     return {"id": entry[0], "phrase": entry[1], "soundsLike": entry[2]}
 
 
-def _services(request: web.Request) -> Services:
-    request.app[AUTH].authenticate(request, "configuration")
+async def _services(request: web.Request) -> Services:
+    await request.app[AUTH].authenticate(request, "configuration")
     services = request.app[SERVICES]
     if services.store is None:
         raise ApiError(500, "500-01", "The store is not available")
@@ -48,7 +48,7 @@ def _services(request: web.Request) -> Services:
 
 
 async def list_vocabularies(request: web.Request) -> web.Response:
-    services = _services(request)
+    services = await _services(request)
     assert services.store is not None
     entries = await services.store.vocabularies()
     try:
@@ -73,7 +73,7 @@ async def list_vocabularies(request: web.Request) -> web.Response:
 
 
 async def get_vocabulary(request: web.Request) -> web.Response:
-    services = _services(request)
+    services = await _services(request)
     assert services.store is not None
     wanted = request.match_info["customVocabularyId"]
     for entry in await services.store.vocabularies():
@@ -83,7 +83,7 @@ async def get_vocabulary(request: web.Request) -> web.Response:
 
 
 async def create_vocabulary(request: web.Request) -> web.Response:
-    services = _services(request)
+    services = await _services(request)
     assert services.store is not None
     body = await json_body(request)
     phrase, sounds_like = _validate(body)
@@ -109,7 +109,7 @@ def _validate(body: Any) -> tuple[str, list[str]]:
 
 
 async def delete_vocabulary(request: web.Request) -> web.Response:
-    services = _services(request)
+    services = await _services(request)
     assert services.store is not None
     if not await services.store.delete_vocabulary(request.match_info["customVocabularyId"]):
         raise ApiError(404, "404-01", "No custom vocabulary with that id")

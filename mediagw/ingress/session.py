@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -75,12 +75,12 @@ async def serve(
     request: web.Request,
     services: Services,
     ingress: Ingress,
-    admit: Callable[[], Admitted],
+    admit: Callable[[], Awaitable[Admitted]],
     open_socket: Callable[[web.WebSocketResponse, Admitted, IdleWatch], MediaSocket],
 ) -> web.StreamResponse:
     """Admit the request (`admit` raises `Refused`), upgrade it and serve it as a registered session."""
     try:
-        admitted = admit()
+        admitted = await admit()
         if services.draining:
             raise Refused(SHUTTING_DOWN)
     except Refused as refused:

@@ -13,6 +13,7 @@ from typing import Any
 
 from mediagw.outputs.files import private_fd
 from mediagw.outputs.store import ExportRow, TranscriptStore
+from mediagw.shared.leases import Leases
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ COLUMNS = (
     "utterance_text",
 )
 PAGE = 1000  # rows read at a time, so memory stays bounded whatever the range
+EXPORT_RETRY_S = 60.0  # the day's lease held elsewhere (or Redis lost): look again this much later
+EXPORT_DONE_TTL_S = 2 * 86400.0  # a day's export is remembered done this long
 
 
 async def pages(store: TranscriptStore, start: datetime, end: datetime) -> AsyncIterator[list[dict[str, Any]]]:
@@ -108,8 +111,12 @@ def parse_instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def export_daily(store: TranscriptStore, directory: Path, hour_utc: int, formats: tuple[str, ...]) -> None:
-    """Each day at `hour_utc`, the previous UTC day's feed, as the reference's File Exporter updates at 02:00."""
+async def export_daily(
+    store: TranscriptStore, leases: Leases, directory: Path, hour_utc: int, formats: tuple[str, ...]
+) -> None:
+    """Each day at `hour_utc`, the previous UTC day's feed, as the reference's File Exporter updates at 02:00. In a
+    cluster one node writes it: the others find its lease held, then the day done (they try again meanwhile, so
+    a node that dies holding the lease, or Redis lost at that hour, delays the export, never skips it)."""
     while True:
         now = datetime.now(UTC)
         run_at = now.replace(hour=hour_utc, minute=0, second=0, microsecond=0)
@@ -117,6 +124,18 @@ async def export_daily(store: TranscriptStore, directory: Path, hour_utc: int, f
             run_at += timedelta(days=1)
         await asyncio.sleep((run_at - now).total_seconds())
         day_end = run_at.replace(hour=0)
+        name = f"export:{day_end - timedelta(days=1):%Y-%m-%d}"
+        while not await _export_day(store, leases, name, directory, day_end, formats):  # noqa: ASYNC110 (polls Redis)
+            await asyncio.sleep(EXPORT_RETRY_S)
+
+
+async def _export_day(
+    store: TranscriptStore, leases: Leases, name: str, directory: Path, day_end: datetime, formats: tuple[str, ...]
+) -> bool:
+    """Whether the day's feed is written, by this node now or by another before."""
+    async with leases.hold(name) as held:
+        if not held or await leases.done(name):
+            return held
         day_start = day_end - timedelta(days=1)
         for fmt in formats:
             out = directory / f"utterances-{day_start:%Y-%m-%d}.{fmt}"
@@ -125,3 +144,5 @@ async def export_daily(store: TranscriptStore, directory: Path, hour_utc: int, f
                 log.info("daily export wrote %d utterances to %s", count, out)
             except Exception:
                 log.exception("daily export to %s failed", out)
+        await leases.mark_done(name, EXPORT_DONE_TTL_S)
+        return True

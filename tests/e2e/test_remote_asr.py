@@ -49,7 +49,10 @@ def remote_gateway(tmp_path: Path, redis_url: str, slow_callbacks: SlowCallbackR
     processes decode on the same two cores as the gateway (on real hosts they are elsewhere), and a core kept busy
     by a decode stretches any callback's wall time."""
     config = make_config(
-        tmp_path / "data", asr={"backend": "redis", "remote": REMOTE}, cluster={"redis_url": redis_url, "node_id": "a"}
+        tmp_path / "data",
+        asr={"backend": "redis", "remote": REMOTE},
+        cluster={"redis_url": redis_url, "node_id": "a"},
+        auth={"token_secret": "a-cluster-wide-test-secret"},
     )
     gateway = GatewayThread(config, None, slow_callback_s=0.5).start()
     yield gateway

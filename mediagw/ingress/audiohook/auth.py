@@ -18,7 +18,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeGuard
 
 SIGNED_COMPONENTS = (
@@ -60,6 +60,9 @@ class Credentials:
     session_id: str
     correlation_id: str
     signed: bool = False  # whether a signature was verified (False: the key needs none)
+    # a verified signature's nonce and until when it counts (a cluster claims it once more): not the identity
+    nonce: str = field(default="", compare=False)
+    nonce_until: float = field(default=0.0, compare=False)
 
 
 class ReplayCache:
@@ -127,8 +130,8 @@ def verify_upgrade(
         raise AuthError(401, "the request is not signed")
     key = b"" if secret is None else _decode_secret(secret)
     derived = _derived(method, path_with_query, (authority or fields.get("host", "")).lower())
-    _verify_signature(fields, derived, key, api_key, now, replay, max_skew_s)
-    return replace(credentials, signed=True)
+    nonce, until = _verify_signature(fields, derived, key, api_key, now, replay, max_skew_s)
+    return replace(credentials, signed=True, nonce=nonce, nonce_until=until)
 
 
 def _verify_signature(
@@ -139,8 +142,9 @@ def _verify_signature(
     now: float,
     replay: ReplayCache,
     max_skew_s: float,
-) -> None:
-    """The request's signature: over the required components, fresh, keyed with `key`, its nonce not seen before."""
+) -> tuple[str, float]:
+    """The request's signature: over the required components, fresh, keyed with `key`, its nonce not seen before
+    (the nonce and until when it counts are returned)."""
     components, params, signature = _read_signature(fields)
     keyid, nonce, created, expires = (params.get(name) for name in ("keyid", "nonce", "created", "expires"))
     if keyid != api_key or params.get("alg", ALGORITHM) != ALGORITHM:
@@ -163,6 +167,7 @@ def _verify_signature(
     until = created + max_skew_s if expires is None else min(expires, created + max_skew_s)
     if replay.seen(api_key, nonce, until, now):
         raise AuthError(401, "signature nonce was used before")
+    return nonce, until
 
 
 def sign_upgrade(

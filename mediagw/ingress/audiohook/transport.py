@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 from mediagw.audio.g711 import ulaw_to_pcm
 from mediagw.core.frames import Frame
 from mediagw.core.node import MediaHandle
-from mediagw.ingress.audiohook.auth import AuthError, Credentials, ReplayCache, verify_upgrade
+from mediagw.ingress.audiohook.auth import AuthError, Credentials, verify_upgrade
 from mediagw.ingress.audiohook.params import NAMESPACE
 from mediagw.ingress.audiohook.protocol import (
     AudioHookSession,
@@ -31,6 +31,7 @@ from mediagw.ingress.idle import IdleWatch
 from mediagw.ingress.pacer import MediaPacer
 from mediagw.ingress.session import Ingress, Refusal, Refused, serve
 from mediagw.services import Services
+from mediagw.shared.nonces import Nonces
 
 log = logging.getLogger(__name__)
 ROLE_OF_CHANNEL = {"external": "customer", "internal": "agent"}
@@ -39,24 +40,29 @@ CLOSE_TIMEOUT_S = 5.0  # after our disconnect, the client's close is awaited thi
 MAX_MESSAGE_BYTES = 1 << 20
 
 
-async def handle_audiohook(request: web.Request, services: Services, replay: ReplayCache) -> web.StreamResponse:
+async def handle_audiohook(request: web.Request, services: Services, nonces: Nonces) -> web.StreamResponse:
     config = services.config.audiohook
     ingress = Ingress(NAMESPACE, "audiohook", config.idle_timeout_s, MAX_MESSAGE_BYTES, True, REFUSAL_DELAY_S)
     keys = {entry.key: entry.client_secret or None for entry in config.api_keys}
 
-    def admit() -> Credentials:
+    async def admit() -> Credentials:
+        now = time.time()
         try:
-            return verify_upgrade(
+            credentials = verify_upgrade(
                 request.method,
                 request.path_qs,
                 request.headers,
                 api_keys=keys,
-                now=time.time(),
-                replay=replay,
+                now=now,
+                replay=nonces.local,
                 max_skew_s=config.max_clock_skew_s,
             )
         except AuthError as error:
             raise Refused(Refusal(error.reason, status=error.status)) from None
+        signed = credentials.signed
+        if signed and not await nonces.claim(credentials.api_key, credentials.nonce, credentials.nonce_until, now):
+            raise Refused(Refusal("signature nonce was used before", status=401))
+        return credentials
 
     def open_socket(ws: web.WebSocketResponse, credentials: Credentials, idle: IdleWatch) -> AudioHookStream:
         log.info(

@@ -35,7 +35,7 @@ async def handle_media_stream(request: web.Request, services: Services) -> web.S
     config = services.config.twilio
     ingress = Ingress(NAMESPACE, "twilio", config.idle_timeout_s, config.max_message_bytes)
 
-    def admit() -> StreamClaims:
+    async def admit() -> StreamClaims:
         try:
             return services.signer.verify(request.query.get("token", ""), audience=TWILIO)
         except InvalidToken as error:
