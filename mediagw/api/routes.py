@@ -126,6 +126,7 @@ def health_problems(services: Services) -> list[str]:
         problems.append("ASR model is not loaded")
     if remote is not None and not remote.healthy:
         problems.append(f"ASR queue unreachable (Redis at {remote.where})")
+    problems += services.shared.problems()
     if not os.access(services.config.data_dir, os.W_OK):
         problems.append("data directory is not writable")
     if services.shutting_down:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 COMMAND_TIMEOUT_S = 1.0  # a shared check waits this long at most, then the piece's fallback decides
-PING_INTERVAL_S = 1.0  # while unhealthy, how often the link tries again
+PING_INTERVAL_S = 1.0  # how often `watch` checks Redis
 PREFIX = "mediagw:"  # every shared key starts so (one Redis database may serve other software too)
 
 
@@ -27,8 +27,8 @@ class SharedUnavailable(RuntimeError):
 
 
 class SharedRedis:
-    """One client for the shared pieces, with its health: `healthy` is False from a failed command until a ping
-    answers, which the watch task tries every second meanwhile."""
+    """One client for the shared pieces, with its health: `healthy` is False from a failed command or ping until a
+    ping answers (`watch` pings every second)."""
 
     def __init__(self, redis: Redis, url: str) -> None:
         self.redis = redis
@@ -61,19 +61,19 @@ class SharedRedis:
         )
 
     async def watch(self) -> None:
-        """Forever: while unhealthy, ping until Redis answers, then health is restored."""
+        """Forever: a ping each second, so health turns FAILED with no request in flight and back once it answers."""
         from redis.exceptions import RedisError
 
         while True:
             await asyncio.sleep(PING_INTERVAL_S)
-            if self.healthy:
-                continue
             try:
                 async with asyncio.timeout(COMMAND_TIMEOUT_S):
                     await self.redis.ping()
-            except (RedisError, OSError, TimeoutError):
+            except (RedisError, OSError, TimeoutError) as error:
+                self._failed(error)
                 continue
-            log.info("shared state: Redis at %s answers again", self.where)
+            if not self.healthy:
+                log.info("shared state: Redis at %s answers again", self.where)
             self.healthy = True
 
     async def close(self) -> None:

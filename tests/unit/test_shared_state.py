@@ -9,21 +9,18 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
-pytest.importorskip("redis")
-
-from redis.asyncio import Redis  # noqa: E402
-
-from mediagw.app import build_app  # noqa: E402
-from mediagw.backends.redis_link import client  # noqa: E402
-from mediagw.config import ClusterConfig, ConfigError, load_config  # noqa: E402
-from mediagw.ingress.audiohook.auth import ReplayCache  # noqa: E402
-from mediagw.shared.arrest import Arrest, LocalArrest, RedisArrest  # noqa: E402
-from mediagw.shared.leases import Leases, LocalLeases, RedisLeases  # noqa: E402
-from mediagw.shared.link import PREFIX, SharedRedis  # noqa: E402
-from mediagw.shared.nonces import RedisNonces  # noqa: E402
-from tests.redis_server import PASSWORD, RedisServer  # noqa: E402
-from tests.waits import eventually  # noqa: E402
+from mediagw.app import build_app
+from mediagw.backends.redis_link import client
+from mediagw.config import ClusterConfig, ConfigError, load_config
+from mediagw.ingress.audiohook.auth import ReplayCache
+from mediagw.shared.arrest import Arrest, LocalArrest, RedisArrest
+from mediagw.shared.leases import Leases, LocalLeases, RedisLeases
+from mediagw.shared.link import PREFIX, SharedRedis
+from mediagw.shared.nonces import RedisNonces
+from tests.redis_server import PASSWORD, RedisServer
+from tests.waits import eventually
 
 
 @pytest.fixture
