@@ -148,7 +148,7 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
         )
     settings = services.config.store
     if services.config.cluster.redis_url:  # RedisUnavailable (naming the host, never a password) stops start-up
-        shared = await open_shared(services.config, services.shared, node_name(services.config))
+        shared = await open_shared(services.config, services.shared, node_name(services.config), services.text_stage)
         services.tasks.keep(shared.watch(), name="shared-watch")
     services.store = create_store(services.config, services.metrics.store_dropped.inc)
     await services.store.open()  # StoreUnavailable (naming the host, never a password) stops start-up

@@ -473,6 +473,8 @@ class StreamPipeline:
             times.text_from = loop.time()
             outcome = self._text(recognized, fail_safe=not on_time)
             times.text_done = loop.time()
+            if self._turns is not None:
+                await self._turns.publish()
             return outcome, times
         finally:
             if self._turns is not None and turn is not None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mediagw.config import ConfigError
+from mediagw.shared.context import ContextStore, LocalContexts
 from mediagw.turns import StreamTurns, TurnOrder
 from redaction import ner
 from redaction.context import ConversationContext
@@ -68,6 +69,7 @@ class TextStage:
         self._settings = settings
         self._conversations = conversations
         self._mask = mask
+        self.contexts: ContextStore = LocalContexts()  # start-up sets RedisContexts in a cluster
 
     @property
     def redactor(self) -> Redactor:
@@ -85,7 +87,16 @@ class TextStage:
 
     def turns(self, conversation_id: str, role: str, limit_s: float, on_late: Callable[[], None]) -> StreamTurns:
         """A stream's place in its conversation's order, so it is redacted after the questions put to it."""
-        return StreamTurns(self._conversations.order(conversation_id), role, limit_s, on_late)
+        order = self._conversations.order(conversation_id)
+        return StreamTurns(
+            order, role, limit_s, on_late, lambda: self._pull(conversation_id), lambda: self._push(conversation_id)
+        )
+
+    async def _pull(self, conversation_id: str) -> bool:
+        return await self.contexts.pull(conversation_id, self._conversations.get(conversation_id, time.monotonic()))
+
+    async def _push(self, conversation_id: str) -> None:
+        await self.contexts.push(conversation_id, self._conversations.get(conversation_id, time.monotonic()))
 
     def process(
         self,

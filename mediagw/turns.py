@@ -9,7 +9,7 @@ bounded by `limit_s`. When the limit passes, the utterance is redacted fail-safe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 
@@ -50,23 +50,48 @@ class TurnOrder:
         return True
 
 
-class StreamTurns:
-    """A stream's side of its conversation's TurnOrder: what its pipeline holds."""
+async def _pulled() -> bool:
+    return True
 
-    def __init__(self, order: TurnOrder, role: str, limit_s: float, on_late: Callable[[], None]) -> None:
+
+async def _pushed() -> None:
+    return None
+
+
+class StreamTurns:
+    """A stream's side of its conversation's TurnOrder: what its pipeline holds. `pull` and `push` exchange the
+    conversation's redaction context with other nodes (mediagw/shared/context.py) around the text stage."""
+
+    def __init__(
+        self,
+        order: TurnOrder,
+        role: str,
+        limit_s: float,
+        on_late: Callable[[], None],
+        pull: Callable[[], Awaitable[bool]] = _pulled,
+        push: Callable[[], Awaitable[None]] = _pushed,
+    ) -> None:
         self._order = order
         self._role = role
         self._limit_s = limit_s
         self._on_late = on_late
+        self._pull = pull
+        self._push = push
 
     def open(self, closed_at: float) -> Turn:
         return self._order.open(self._role, closed_at)
 
     async def wait(self, turn: Turn) -> bool:
+        """False (redact fail-safe) when the other party's earlier words are late, or other nodes' part of the
+        context could not be read."""
         on_time = await self._order.wait_for_earlier(turn, self._limit_s)
         if not on_time:
             self._on_late()
-        return on_time
+        return await self._pull() and on_time
+
+    async def publish(self) -> None:
+        """After the text stage: what it noted (a question asked) goes to the other nodes."""
+        await self._push()
 
     def close(self, turn: Turn) -> None:
         self._order.close(turn)

@@ -1,6 +1,9 @@
 """What redaction remembers of one conversation: who asked for what, and numbers read out in pieces.
 
-Held in memory only, for a window of time and utterances, and never written anywhere.
+Held in memory for a window of time and utterances. Where a conversation's parties are on several processes,
+what one party asked the other (`SharedRequest`: entity ids and counters, never words) is exchanged between them
+through `shared_requests` and `merge_requests`; numbers read in pieces, names and half questions stay where their
+speaker's stream is.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class _Request:
     answers_left: int
     not_a_card: bool = False  # the question named its number: "what's the tracking number?"
     answering: set[EntityId] = field(default_factory=set)  # numbers the last answer began to give
+    wall: float | None = None  # wall-clock time of the question once shared: the same request on every process
 
     def answered(self, spans: list[Span]) -> None:
         """Close what the utterance before answered, and note what this one answers. A secret number stays
@@ -41,6 +45,22 @@ class _Request:
         self.answering = found & NUMBERS
         self.entities -= found - NUMBERS
         self.entities -= ANSWERED_ONCE  # a name or security answer is the next utterance, or was not given
+
+
+@dataclass(frozen=True)
+class SharedRequest:
+    """An open request as processes exchange it: what was asked (entity ids), when (wall clock), how many of the
+    other party's utterances it still shapes; no word of the conversation."""
+
+    entities: tuple[str, ...]
+    wall: float
+    answers_left: int
+    not_a_card: bool
+    answering: tuple[str, ...]
+
+    def supersedes(self, other: SharedRequest) -> bool:
+        """A later question, or the same one further answered."""
+        return self.wall > other.wall or (self.wall == other.wall and self.answers_left < other.answers_left)
 
 
 @dataclass
@@ -117,6 +137,30 @@ class ConversationContext:
         if asked or (question and not_a_card(text, language)):
             self._ask(role, asked, now, not_a_card=not asked)
         self._note_numbers(role, text, now, spans, language)
+
+    def shared_requests(self, now: float, wall: float) -> dict[str, SharedRequest]:
+        """The open requests by answering role (`now` this context's clock, `wall` the wall clock at that moment)."""
+        shared = {}
+        for role, request in self._requests.items():
+            if now - request.at > self._window_s:
+                continue
+            if request.wall is None:
+                request.wall = round(wall - (now - request.at), 6)
+            entities = tuple(sorted(e.value for e in request.entities))
+            answering = tuple(sorted(e.value for e in request.answering))
+            shared[role] = SharedRequest(entities, request.wall, request.answers_left, request.not_a_card, answering)
+        return shared
+
+    def merge_requests(self, shared: dict[str, SharedRequest], now: float, wall: float) -> None:
+        """Take the other processes' requests that supersede ours (unknown entity ids are ignored)."""
+        mine = self.shared_requests(now, wall)
+        for role, theirs in shared.items():
+            if role in mine and not theirs.supersedes(mine[role]):
+                continue
+            known = {e for e in EntityId if e.value in theirs.entities}
+            answering = {e for e in EntityId if e.value in theirs.answering}
+            at = now - max(0.0, wall - theirs.wall)
+            self._requests[role] = _Request(known, at, theirs.answers_left, theirs.not_a_card, answering, theirs.wall)
 
     def _ask(self, role: str, asked: set[EntityId], now: float, not_a_card: bool) -> None:
         """A new question replaces the other party's open one; naming only another kind of number ("on the

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from mediagw.config import Config, ConfigError
 from mediagw.ingress.audiohook.auth import ReplayCache
+from mediagw.postprocess import TextStage
 from mediagw.shared.arrest import Arrest, LocalArrest
 from mediagw.shared.leases import Leases, LocalLeases
 from mediagw.shared.link import SharedRedis
@@ -42,9 +43,10 @@ def local_state(config: Config) -> SharedState:
     return SharedState(LocalArrest(config.auth.requests_per_second), LocalNonces(replay), LocalLeases())
 
 
-async def open_shared(config: Config, state: SharedState, node: str) -> SharedRedis:
+async def open_shared(config: Config, state: SharedState, node: str, text_stage: TextStage) -> SharedRedis:
     """cluster.redis_url set: the Redis pieces replace the local ones (RedisUnavailable when unreachable)."""
     from mediagw.shared.arrest import RedisArrest
+    from mediagw.shared.context import RedisContexts
     from mediagw.shared.leases import RedisLeases
     from mediagw.shared.nonces import RedisNonces
 
@@ -52,4 +54,5 @@ async def open_shared(config: Config, state: SharedState, node: str) -> SharedRe
     state.arrest = RedisArrest(shared, config.auth.requests_per_second)
     state.nonces = RedisNonces(shared, state.nonces.local)
     state.leases = RedisLeases(shared, node)
+    text_stage.contexts = RedisContexts(shared, config.redaction.context_seconds)
     return shared
