@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mediagw.backends.redis_link import node_name
 from mediagw.outputs.store_schema import (
     DeliveryRecord,
     ExportRow,
@@ -108,11 +109,12 @@ def create_store(config: Config, on_dropped: Callable[[], None] | None = None) -
     """The configured backend, not yet opened: PostgreSQL when store.url names one, else SQLite in data_dir.
     `on_dropped`: an utterance PostgreSQL's buffer had no room for (counted by the caller)."""
     settings = config.store
+    node = node_name(config) if config.cluster.redis_url else ""  # one process: every delivery is its own
     if settings.url:
         try:
             from mediagw.outputs.store_postgres import PostgresStore
         except ImportError as error:
             raise StoreUnavailable("store.url names PostgreSQL: pip install 'mediagw[postgres]'") from error
 
-        return PostgresStore(settings.url, settings.buffer_size, settings.batch_wait_ms / 1000, on_dropped)
-    return SqliteStore(sqlite_path(config), settings.synchronous)
+        return PostgresStore(settings.url, settings.buffer_size, settings.batch_wait_ms / 1000, on_dropped, node)
+    return SqliteStore(sqlite_path(config), settings.synchronous, node)

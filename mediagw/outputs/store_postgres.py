@@ -52,12 +52,19 @@ CONNECT_TIMEOUT_S = 10.0
 
 class PostgresStore:
     def __init__(
-        self, url: str, buffer_size: int, batch_wait_s: float, on_dropped: Callable[[], None] | None = None
+        self,
+        url: str,
+        buffer_size: int,
+        batch_wait_s: float,
+        on_dropped: Callable[[], None] | None = None,
+        node: str = "",
     ) -> None:
+        """`node`: this node's name in a cluster, on each delivery record; its start-up settles only those."""
         self._url = url
+        self.node = node
         self.description = f"PostgreSQL at {where(url)}"
         self._pool: asyncpg.Pool | None = None
-        self._writer = StoreWriter(self._acquire, buffer_size, batch_wait_s, self.description, on_dropped)
+        self._writer = StoreWriter(self._acquire, buffer_size, batch_wait_s, self.description, on_dropped, node)
 
     async def open(self, read_only: bool = False) -> None:
         """Connect (StoreUnavailable naming the host, never the password); unless `read_only`, migrate and settle
@@ -69,7 +76,7 @@ class PostgresStore:
             if not read_only:
                 async with self._pool.acquire() as db:
                     await _migrate(db)
-                    await _settle(db)
+                    await _settle(db, self.node)
         except (*LOST, asyncpg.PostgresError, ValueError) as error:
             raise StoreUnavailable(f"cannot use {self.description}: {_scrub(str(error), self._url)}") from error
         if not read_only:
@@ -102,7 +109,7 @@ class PostgresStore:
 
     async def record_deliveries(self, records: list[DeliveryRecord]) -> None:
         now = time.time()
-        rows = [(r.utterance_id, r.target, r.outcome, r.attempts, r.detail[:500], now) for r in records]
+        rows = [(r.utterance_id, r.target, r.outcome, r.attempts, r.detail[:500], now, self.node) for r in records]
         async with self._acquire() as db:
             await db.executemany(numbered(UPSERT_DELIVERY), rows)
 
@@ -207,10 +214,11 @@ async def _migrate(db: asyncpg.Connection) -> None:
             log.info("store: PostgreSQL schema migrated to version %d", number)
 
 
-async def _settle(db: asyncpg.Connection) -> None:
+async def _settle(db: asyncpg.Connection, node: str) -> None:
+    """What this node's last run left in flight or queued (other nodes' deliveries are theirs, still going)."""
     settle = numbered(SETTLE_DELIVERIES)
-    await db.execute(settle, "unknown", LEFT_IN_FLIGHT, time.time(), "in_flight")
-    await db.execute(settle, "not_sent", LEFT_QUEUED, time.time(), "queued")
+    await db.execute(settle, "unknown", LEFT_IN_FLIGHT, time.time(), "in_flight", node)
+    await db.execute(settle, "not_sent", LEFT_QUEUED, time.time(), "queued", node)
 
 
 def where(url: str) -> str:

@@ -101,12 +101,14 @@ MIGRATIONS = [
         updated_at REAL NOT NULL
     );
     """,
+    # the node whose webhook queue holds each delivery: a node's start-up settles its own only (issue 19)
+    "ALTER TABLE deliveries ADD COLUMN node TEXT NOT NULL DEFAULT ''",
 ]
 ENTITY_SETTINGS = "redaction.entities"
 UPSERT_DELIVERY = (
-    "INSERT INTO deliveries (utterance_id, target, outcome, attempts, detail, at) VALUES (?,?,?,?,?,?)"
+    "INSERT INTO deliveries (utterance_id, target, outcome, attempts, detail, at, node) VALUES (?,?,?,?,?,?,?)"
     " ON CONFLICT (utterance_id, target) DO UPDATE SET outcome = excluded.outcome, attempts = excluded.attempts,"
-    " detail = excluded.detail, at = excluded.at"
+    " detail = excluded.detail, at = excluded.at, node = excluded.node"
 )
 # what a stop (a kill, a crash) left unfinished, settled at start-up: the truth as far as it is known
 LEFT_IN_FLIGHT = "in flight when the gateway stopped: outcome unknown"

@@ -21,7 +21,8 @@ INSERT_UTTERANCE = (
     " created_at) VALUES (?,?,?,?,?,?,?,?,?)"
 )
 MARK_SPOOLED_DELIVERED = "UPDATE untranscribed SET state = 'delivered', utterance_id = ?, updated_at = ? WHERE id = ?"
-SETTLE_DELIVERIES = "UPDATE deliveries SET outcome = ?, detail = ?, at = ? WHERE outcome = ?"
+# a node settles its own deliveries only (node is empty outside a cluster: every one)
+SETTLE_DELIVERIES = "UPDATE deliveries SET outcome = ?, detail = ?, at = ? WHERE outcome = ? AND node = ?"
 ADD_VOCABULARY = "INSERT INTO custom_vocabularies (id, phrase, sounds_like, created_at) VALUES (?,?,?,?)"
 PUT_SETTING = (
     "INSERT INTO settings (key, value, updated_at) VALUES (?,?,?)"

@@ -53,8 +53,10 @@ T = TypeVar("T")
 class SqliteStore:
     """One connection, used only by the store's own thread, so SQLite never blocks the event loop."""
 
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: Path, synchronous: str = "NORMAL", node: str = "") -> None:
+        """`node`: this node's name in a cluster, on each delivery record (empty: one process)."""
         self.path = path
+        self.node = node
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="store")
         self._synchronous = synchronous
         self._db: sqlite3.Connection | None = None
@@ -99,7 +101,7 @@ class SqliteStore:
             row = (utterance_id, conversation_id, stream_id, start_ms, end_ms, text, unredacted, body, now)
             db.execute(INSERT_UTTERANCE, row)
             db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
-            db.executemany(UPSERT_DELIVERY, [(utterance_id, t, "queued", 0, "", now) for t in targets])
+            db.executemany(UPSERT_DELIVERY, [(utterance_id, t, "queued", 0, "", now, self.node) for t in targets])
             if spooled_id is not None:
                 db.execute(MARK_SPOOLED_DELIVERED, (utterance_id, now, spooled_id))
             return utterance_id
@@ -116,7 +118,7 @@ class SqliteStore:
     async def record_deliveries(self, records: list[DeliveryRecord]) -> None:
         """Each message's record with its target, created or brought up to date, in one transaction."""
         now = time.time()
-        rows = [(r.utterance_id, r.target, r.outcome, r.attempts, r.detail[:500], now) for r in records]
+        rows = [(r.utterance_id, r.target, r.outcome, r.attempts, r.detail[:500], now, self.node) for r in records]
         await self._write(lambda db: _execute(db, UPSERT_DELIVERY, rows, many=True))
 
     async def deliveries(self) -> list[DeliveryRecord]:
@@ -229,8 +231,8 @@ class SqliteStore:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
-        db.execute(SETTLE_DELIVERIES, ("unknown", LEFT_IN_FLIGHT, time.time(), "in_flight"))
-        db.execute(SETTLE_DELIVERIES, ("not_sent", LEFT_QUEUED, time.time(), "queued"))
+        db.execute(SETTLE_DELIVERIES, ("unknown", LEFT_IN_FLIGHT, time.time(), "in_flight", self.node))
+        db.execute(SETTLE_DELIVERIES, ("not_sent", LEFT_QUEUED, time.time(), "queued", self.node))
         db.commit()
         self._db = db
 

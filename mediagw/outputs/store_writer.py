@@ -93,8 +93,10 @@ class StoreWriter:
         batch_wait_s: float,
         description: str,
         on_dropped: Callable[[], None] | None,
+        node: str = "",
     ) -> None:
         self._acquire = acquire
+        self._node = node
         self._buffer_size = buffer_size
         self._batch_wait_s = batch_wait_s
         self._description = description
@@ -229,7 +231,7 @@ class StoreWriter:
                 (u.id, conversation, u.stream_id, u.start_ms, u.end_ms, u.text, u.unredacted, u.message, u.created_at)
             )
             touched.append((u.created_at, conversation))
-            deliveries += [(u.id, t, "queued", 0, "", u.created_at) for t in u.targets]
+            deliveries += [(u.id, t, "queued", 0, "", u.created_at, self._node) for t in u.targets]
             if u.spooled_id is not None:
                 spooled.append((u.id, u.created_at, u.spooled_id))
         await db.executemany(numbered(INSERT_UTTERANCE), rows)

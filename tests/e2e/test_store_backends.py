@@ -26,8 +26,10 @@ async def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     url = request.getfixturevalue("postgres_url") if backend == "postgres" else ""
     opened: list[TranscriptStore] = []
 
-    async def open_store(read_only: bool = False) -> TranscriptStore:
-        store: TranscriptStore = SqliteStore(tmp_path / "store.sqlite3") if not url else PostgresStore(url, 100, 0.0)
+    async def open_store(read_only: bool = False, node: str = "") -> TranscriptStore:
+        store: TranscriptStore = (
+            SqliteStore(tmp_path / "store.sqlite3", node=node) if not url else PostgresStore(url, 100, 0.0, node=node)
+        )
         await store.open(read_only)
         opened.append(store)
         return store
@@ -74,6 +76,21 @@ async def test_deliveries_are_recorded_and_settled_at_the_next_start(reopen: obj
     settled = {d.target: d for d in await again.deliveries()}
     assert settled["crm"].outcome == "delivered"
     assert (settled["bi"].outcome, settled["bi"].detail) == ("not_sent", LEFT_QUEUED)
+
+
+async def test_a_node_starting_settles_its_own_deliveries_only(reopen: object) -> None:
+    """Nodes of a cluster share the store: node b's start-up must not call node a's queued messages not sent
+    while node a is still sending them."""
+    node_a = await reopen(node="a")  # type: ignore[operator]
+    await _call(node_a)
+    of_a = await node_a.save_utterance("s-agent", 0, 900, "hello", None, {}, targets=("crm",))
+    node_b = await reopen(node="b")  # type: ignore[operator]
+    of_b = await node_b.save_utterance("s-cust", 1000, 1900, "hi", None, {}, targets=("crm",))
+    await node_b.record_deliveries([DeliveryRecord(of_b, "crm", "in_flight", 1, "")])
+    await node_b.close()
+    await reopen(node="b")  # type: ignore[operator]  # node b restarts
+    outcomes = {d.utterance_id: d.outcome for d in await node_a.deliveries()}
+    assert outcomes == {of_a: "queued", of_b: "unknown"}
 
 
 async def test_vocabulary_settings_and_health(reopen: object) -> None:
