@@ -157,6 +157,10 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     check_text_stage(services.entity_settings, services.text_stage)  # what was kept may need the NER model
     services.spool = AudioSpool(Path(services.config.data_dir) / "spool", services.store)
     await vocabularies.load(services)
+    if services.config.cluster.redis_url:  # other nodes change vocabulary and entities through the same store
+        from mediagw.shared.settings import follow_store
+
+        services.tasks.keep(follow_store(services), name="follow-store")
     purge = _purge_forever(services.store, services.shared.leases, settings.retention_days, settings.purge_interval_s)
     services.tasks.keep(purge, name="purge")
     exports = services.config.export
@@ -251,6 +255,7 @@ async def _stop_services(app: web.Application, services: Services) -> None:
     services.tasks.stop("linger-", prefix=True)
     services.tasks.stop("recover-spool")
     services.tasks.stop("shared-watch")
+    services.tasks.stop("follow-store")
     await services.tasks.drain(LEAVE_S)  # flushes still spooling; past that the promise wins
     if services.publisher is not None:
         await services.publisher.close()
