@@ -230,16 +230,25 @@ async def _end_sessions(app: web.Application, services: Services) -> None:
 
 async def _purge_forever(store: TranscriptStore, leases: Leases, retention_days: float, interval_s: float) -> None:
     """Retention: conversations untouched for `retention_days` go, with everything stored for them; in a cluster
-    one node at a time does it (the others find the lease held and wait for their next turn)."""
+    one node does it each interval (the others find the lease held or the purge done, and wait their next turn)."""
     while True:
         try:
-            async with leases.hold("purge") as held:
-                removed = await store.purge(retention_days * 86400) if held else 0
+            removed = await _purge_once(store, leases, retention_days, interval_s)
             if removed:
                 log.info("retention purge removed %d conversation(s)", removed)
         except Exception:
             log.exception("retention purge failed")
         await asyncio.sleep(interval_s)
+
+
+async def _purge_once(store: TranscriptStore, leases: Leases, retention_days: float, interval_s: float) -> int:
+    """This interval's purge, unless another node holds the lease or did it within the interval."""
+    async with leases.hold("purge") as held:
+        if not held or await leases.done("purge"):
+            return 0
+        removed = await store.purge(retention_days * 86400)
+        await leases.mark_done("purge", interval_s * 0.9)  # a node's next turn finds it due again
+        return removed
 
 
 async def _count_failure(

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -35,20 +36,22 @@ class Leases(Protocol):
 
 
 class LocalLeases:
-    """One process: always its turn; what it did it remembers itself."""
+    """One process: always its turn; what it did it remembers itself, as long as asked."""
 
     def __init__(self) -> None:
-        self._done: set[str] = set()
+        self._done: dict[str, float] = {}  # name -> until (monotonic)
 
     @contextlib.asynccontextmanager
     async def hold(self, name: str) -> AsyncIterator[bool]:
         yield True
 
     async def mark_done(self, name: str, ttl_s: float) -> None:
-        self._done.add(name)
+        now = time.monotonic()
+        self._done = {key: until for key, until in self._done.items() if until > now}
+        self._done[name] = now + ttl_s
 
     async def done(self, name: str) -> bool:
-        return name in self._done
+        return self._done.get(name, 0.0) > time.monotonic()
 
 
 class RedisLeases:

@@ -7,14 +7,16 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
-from mediagw.app import build_app
+from mediagw.app import _purge_once, build_app
 from mediagw.backends.redis_link import client
 from mediagw.config import ClusterConfig, ConfigError, load_config
 from mediagw.ingress.audiohook.auth import ReplayCache
+from mediagw.outputs.store import SqliteStore
 from mediagw.shared.arrest import Arrest, LocalArrest, RedisArrest
 from mediagw.shared.leases import Leases, LocalLeases, RedisLeases
 from mediagw.shared.link import PREFIX, SharedRedis
@@ -98,7 +100,8 @@ async def test_local_leases_are_always_this_process_turn() -> None:
         assert first and second
     assert not await leases.done("export:2026-12-04")
     await leases.mark_done("export:2026-12-04", 60)
-    assert await leases.done("export:2026-12-04")
+    await leases.mark_done("purge", 0.0)
+    assert await leases.done("export:2026-12-04") and not await leases.done("purge")  # remembered as long as asked
 
 
 async def held_elsewhere(leases: Leases, name: str) -> bool:
@@ -140,3 +143,31 @@ async def test_a_node_in_a_cluster_needs_the_token_secret(tmp_path: object) -> N
     with pytest.raises(ConfigError, match="auth.token_secret is required when cluster.redis_url is set"):
         build_app(clustered)
     build_app(dataclasses.replace(clustered, auth=dataclasses.replace(config.auth, token_secret="s")))
+
+
+class CountingStore(SqliteStore):
+    """The real SQLite store, counting its purges."""
+
+    purges = 0
+
+    async def purge(self, max_age_s: float) -> int:
+        self.purges += 1
+        return await super().purge(max_age_s)
+
+
+async def test_the_retention_purge_runs_on_one_node_per_interval(
+    nodes: tuple[SharedRedis, SharedRedis], tmp_path: Path
+) -> None:
+    store = CountingStore(tmp_path / "store.sqlite3")
+    await store.open()
+    try:
+        a, b = RedisLeases(nodes[0], "a"), RedisLeases(nodes[1], "b")
+        for leases in (a, b, a):
+            await _purge_once(store, leases, 7.0, 3600.0)
+        assert store.purges == 1  # the others found it done within the interval
+        local = LocalLeases()
+        for _ in range(2):
+            await _purge_once(store, local, 7.0, 0.0)  # one process: every turn purges
+        assert store.purges == 3
+    finally:
+        await store.close()
