@@ -46,19 +46,21 @@ class Setup:
     plc: bool = False
 
 
-TODAY = {  # main before issue 16: a fixed 300 ms wait on webrtcvad, 100 ms post-roll, no onset search
+TODAY = {  # main before issue 16: a fixed 300 ms wait on webrtcvad, 100 ms post-roll, no onset search, greedy
     "MEDIAGW_SEGMENTER__SPECULATE_MS": "0",
     "MEDIAGW_SEGMENTER__VAD": "webrtc",
     "MEDIAGW_SEGMENTER__END_SILENCE_MS": "300",
     "MEDIAGW_SEGMENTER__POST_ROLL_MS": "100",
     "MEDIAGW_SEGMENTER__ONSET_SEARCH_MS": "0",
+    "MEDIAGW_ASR__DECODE__BEAM_SIZE": "1",
 }
-WEBRTC = {  # speculation and the adaptive wait on webrtcvad (the defaults before Silero became one)
+WEBRTC = {  # speculation and the adaptive wait on webrtcvad, greedy (the defaults before Silero became one)
     "MEDIAGW_SEGMENTER__VAD": "webrtc",
     "MEDIAGW_SEGMENTER__SPECULATE_MS": "100",
     "MEDIAGW_SEGMENTER__END_SILENCE_FINISHED_MS": "200",
     "MEDIAGW_SEGMENTER__POST_ROLL_MS": "100",
     "MEDIAGW_SEGMENTER__ONSET_SEARCH_MS": "0",
+    "MEDIAGW_ASR__DECODE__BEAM_SIZE": "1",
 }
 # today's front end: webrtcvad, no guard, no concealment
 BASELINE = Setup("baseline", {**TODAY, "MEDIAGW_ASR__DECODE__NO_SPEECH_THRESHOLD": "1.0"})

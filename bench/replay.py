@@ -162,7 +162,7 @@ def main() -> None:
         started = time.process_time()
         options = options_of(spec)
         entry: dict[str, Any] = {"options": spec}
-        for line in args.lines.split(","):
+        for line in filter(None, args.lines.split(",")):
             entry[line] = run_line(channels, LINES[line], options, rec)
         if not args.no_cards:
             entry["cards"] = run_cards(options, rec)
