@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.orphans import dies_with_parent
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,7 +34,7 @@ class AsrWorkerProcess:
         self.log = config.parent / f"{name}.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "mediagw.cli", "asr-worker", "--config", str(config)],
+                dies_with_parent([sys.executable, "-m", "mediagw.cli", "asr-worker", "--config", str(config)]),
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,

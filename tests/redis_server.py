@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from tests.gateway import free_port
+from tests.orphans import dies_with_parent
 from tests.waits import wait_until
 
 PASSWORD = "r3dis-s3cret"
@@ -45,7 +46,8 @@ class RedisServer:
             str(self.directory),
         ]
         args += ["--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", str(self.directory / "log")]
-        self._process = subprocess.Popen([self._binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = dies_with_parent([self._binary, *args])
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self._accepting, timeout_s=20, interval_s=0.02, what="redis-server accepting connections")
         return self
 
