@@ -1,7 +1,7 @@
 """The front end replayed in-process, without a server: segmenter (per VAD) + the recognizer, on clean and bad
 lines and on cards read in digit groups (JSON).
 
-    python -m bench.replay [--setups today,webrtc,new] [--no-cards] [--set NAME:key=value,...]
+    python -m bench.replay [--setups today,webrtc,new] [--no-cards] [--plc] [--set NAME:key=value,...]
 
 Each sample channel is cut by the segmenter frame by frame; a speculation is decoded at once and its ending fed
 back, as if a worker were always idle, so the close times are the segmenter's alone (media time, identical on
@@ -96,12 +96,18 @@ def score(channel: Channel, replayed: Replayed) -> dict[str, Any]:
     return {"delays": delays, "starts": starts, "stray": stray}
 
 
-def run_line(channels: list[Channel], line: LineOptions, options: SegmenterOptions, rec: Recognizer) -> dict[str, Any]:
+def run_line(
+    channels: list[Channel], line: LineOptions, options: SegmenterOptions, rec: Recognizer, plc: bool = False
+) -> dict[str, Any]:
+    """`plc`: lost packets concealed (mediagw/audio/plc.py) instead of left as zeros."""
+    from bench.badline import conceal
+
     sources = [c.samples for c in channels]
     refs, hyps, delays, starts, stray = [], [], [], [], []
     segments = speculative = 0
     for channel in channels:
-        lined = degrade(channel, line, sources).channel if line != CLEAN else channel
+        bad = degrade(channel, line, sources)
+        lined = (conceal(bad) if plc else bad).channel if line != CLEAN else channel
         replayed = replay(lined.samples, options, rec)
         scored = score(channel, replayed)
         refs.append(" ".join(u["text"] for u in channel.utterances))
@@ -143,6 +149,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="NAME:key=value,... an ad hoc setup")
     parser.add_argument("--no-cards", action="store_true")
     parser.add_argument("--lines", default="clean,bad")
+    parser.add_argument("--plc", action="store_true", help="the bad line again with lost packets concealed")
     args = parser.parse_args()
     from mediagw.app import load_recognizer
     from mediagw.config import load_config
@@ -164,6 +171,8 @@ def main() -> None:
         entry: dict[str, Any] = {"options": spec}
         for line in filter(None, args.lines.split(",")):
             entry[line] = run_line(channels, LINES[line], options, rec)
+        if args.plc:
+            entry["bad_plc"] = run_line(channels, BAD, options, rec, plc=True)
         if not args.no_cards:
             entry["cards"] = run_cards(options, rec)
         entry["cpu_s"] = round(time.process_time() - started, 1)
