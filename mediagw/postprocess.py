@@ -86,17 +86,22 @@ class TextStage:
             ner.pipeline()
 
     def turns(self, conversation_id: str, role: str, limit_s: float, on_late: Callable[[], None]) -> StreamTurns:
-        """A stream's place in its conversation's order, so it is redacted after the questions put to it."""
-        order = self._conversations.order(conversation_id)
+        """A stream's place in its conversation's order, so it is redacted after the questions put to it (on this
+        node, and with a shared context on the others)."""
+        contexts = self.contexts
         return StreamTurns(
-            order, role, limit_s, on_late, lambda: self._pull(conversation_id), lambda: self._push(conversation_id)
+            self._conversations.order(conversation_id),
+            role,
+            limit_s,
+            on_late,
+            pull=lambda turn: contexts.pull(conversation_id, self._context(conversation_id), turn, limit_s),
+            push=lambda: contexts.push(conversation_id, self._context(conversation_id)),
+            opened=lambda turn: contexts.opened(conversation_id, turn),
+            closed=lambda turn: contexts.closed(conversation_id, turn),
         )
 
-    async def _pull(self, conversation_id: str) -> bool:
-        return await self.contexts.pull(conversation_id, self._conversations.get(conversation_id, time.monotonic()))
-
-    async def _push(self, conversation_id: str) -> None:
-        await self.contexts.push(conversation_id, self._conversations.get(conversation_id, time.monotonic()))
+    def _context(self, conversation_id: str) -> ConversationContext:
+        return self._conversations.get(conversation_id, time.monotonic())
 
     def process(
         self,

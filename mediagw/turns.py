@@ -9,6 +9,7 @@ bounded by `limit_s`. When the limit passes, the utterance is redacted fail-safe
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ class Turn:
     role: str
     closed_at: float  # loop time at which the segmenter closed the utterance: ordered like the audio
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    wall: float = 0.0  # the same moment on the wall clock, which other nodes share
 
 
 class TurnOrder:
@@ -50,7 +52,7 @@ class TurnOrder:
         return True
 
 
-async def _pulled() -> bool:
+async def _pulled(turn: Turn) -> bool:
     return True
 
 
@@ -58,9 +60,14 @@ async def _pushed() -> None:
     return None
 
 
+def _noted(turn: Turn) -> None:
+    return None
+
+
 class StreamTurns:
     """A stream's side of its conversation's TurnOrder: what its pipeline holds. `pull` and `push` exchange the
-    conversation's redaction context with other nodes (mediagw/shared/context.py) around the text stage."""
+    conversation's redaction context with other nodes (mediagw/shared/context.py) around the text stage; `opened`
+    and `closed` tell them of this node's turns, so that they wait for them as this node waits for its own."""
 
     def __init__(
         self,
@@ -68,8 +75,10 @@ class StreamTurns:
         role: str,
         limit_s: float,
         on_late: Callable[[], None],
-        pull: Callable[[], Awaitable[bool]] = _pulled,
+        pull: Callable[[Turn], Awaitable[bool]] = _pulled,
         push: Callable[[], Awaitable[None]] = _pushed,
+        opened: Callable[[Turn], None] = _noted,
+        closed: Callable[[Turn], None] = _noted,
     ) -> None:
         self._order = order
         self._role = role
@@ -77,9 +86,14 @@ class StreamTurns:
         self._on_late = on_late
         self._pull = pull
         self._push = push
+        self._opened = opened
+        self._closed = closed
 
     def open(self, closed_at: float) -> Turn:
-        return self._order.open(self._role, closed_at)
+        turn = self._order.open(self._role, closed_at)
+        turn.wall = time.time() - (asyncio.get_running_loop().time() - closed_at)
+        self._opened(turn)
+        return turn
 
     async def wait(self, turn: Turn) -> bool:
         """False (redact fail-safe) when the other party's earlier words are late, or other nodes' part of the
@@ -87,7 +101,7 @@ class StreamTurns:
         on_time = await self._order.wait_for_earlier(turn, self._limit_s)
         if not on_time:
             self._on_late()
-        return await self._pull() and on_time
+        return await self._pull(turn) and on_time
 
     async def publish(self) -> None:
         """After the text stage: what it noted (a question asked) goes to the other nodes."""
@@ -95,3 +109,4 @@ class StreamTurns:
 
     def close(self, turn: Turn) -> None:
         self._order.close(turn)
+        self._closed(turn)

@@ -4,6 +4,7 @@ other, and what Redis holds names entities, never words."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -28,7 +29,7 @@ def node_stage() -> TextStage:
 async def say(stage: TextStage, conversation: str, role: str, text: str) -> tuple[str, bool]:
     """One utterance through a stream's turn and text stage, as the pipeline runs it: (text out, on time)."""
     turns = stage.turns(conversation, role, 2.0, lambda: None)
-    turn = turns.open(0.0)
+    turn = turns.open(asyncio.get_running_loop().time())
     on_time = await turns.wait(turn)
     output = stage.process(
         text, conversation_id=conversation, role=role, smart_formatting=True, output="redacted", fail_safe=not on_time
@@ -89,3 +90,23 @@ async def test_context_unreadable_redacts_fail_safe(redis_server: RedisServer) -
     finally:
         redis_server.start()
         await link.close()
+
+
+async def test_an_answer_waits_for_the_question_still_in_its_text_stage_on_the_other_node(
+    two_nodes: tuple[TextStage, TextStage],
+) -> None:
+    node_a, node_b = two_nodes
+    loop = asyncio.get_running_loop()
+    asking = node_a.turns("c4", "agent", 2.0, lambda: None)
+    question = asking.open(loop.time())  # the question closed first; its transcript is not ready yet
+    answering = node_b.turns("c4", "customer", 2.0, lambda: None)
+    answer = answering.open(loop.time() + 0.01)
+    waited = asyncio.create_task(answering.wait(answer))
+    await asyncio.sleep(0.3)  # longer than Redis needs to show node B the open question
+    assert not waited.done()  # node B waits for node A's earlier turn
+    node_a.process(QUESTION, conversation_id="c4", role="agent", smart_formatting=True, output="redacted")
+    await asking.publish()
+    asking.close(question)
+    assert await waited  # on time: the question's context arrived
+    text = node_b.process(ANSWER, conversation_id="c4", role="customer", smart_formatting=True, output="redacted")
+    assert not any(c.isdigit() for c in text.text), text
