@@ -16,7 +16,8 @@ from asr.recognizer import Recognizer
 from mediagw.app import load_recognizer
 from mediagw.config import load_config
 from mediagw.offline import read_channels
-from tests.gateway import GatewayThread, SlowCallbackRecorder, make_config
+from tests.gateway import GatewayThread, make_config
+from tests.loop_stalls import SlowCallbackRecorder
 from tests.postgres import PostgresCluster, server_binaries
 from tests.redis_server import RedisServer, server_binary
 

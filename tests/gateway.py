@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 import socket
 import threading
 import urllib.request
@@ -25,6 +24,7 @@ from mediagw.ingress.kvs.connect import ConnectReaders
 from mediagw.ingress.siprec.transport import SiprecServer
 from mediagw.listeners import http_runner, start_http_site
 from mediagw.services import Services
+from tests.loop_stalls import RunQueueSampler
 from tests.waits import wait_until
 
 T = TypeVar("T")
@@ -61,19 +61,6 @@ def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
     for name, values in sections.items():
         changes[name] = dataclasses.replace(getattr(config, name), **values)
     return dataclasses.replace(config, **changes)
-
-
-class SlowCallbackRecorder(logging.Handler):
-    """Collects asyncio's debug-mode warnings about callbacks that held the loop too long."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if "took" in message and "seconds" in message:
-            self.records.append(message)
 
 
 class GatewayThread:
@@ -167,6 +154,8 @@ class GatewayThread:
 
     async def _serve(self) -> None:
         self._stopped = asyncio.Event()
+        # tells CPU starvation from a blocked loop (tests/loop_stalls.py)
+        sampler = asyncio.ensure_future(RunQueueSampler(self._slow_callback_s).run())
         self.app = build_app(self.config, recognizer=self._recognizer)
         runner = http_runner(self.app, self.config)
         await runner.setup()
@@ -176,3 +165,4 @@ class GatewayThread:
         await self._stopped.wait()
         await drain(self.app)  # as `mediagw serve` does on SIGTERM
         await runner.cleanup()
+        sampler.cancel()

@@ -25,7 +25,8 @@ from mediagw.simulators.direct_ws import StreamResult, stream_audio, streaming_u
 from tests.asr_workers import ROOT, AsrWorkerProcess, write_config
 from tests.conftest import channel_of
 from tests.e2e.api import control
-from tests.gateway import API_ID, API_SECRET, GatewayThread, SlowCallbackRecorder, free_port, make_config
+from tests.gateway import API_ID, API_SECRET, GatewayThread, free_port, make_config
+from tests.loop_stalls import SlowCallbackRecorder
 from tests.redis_server import PASSWORD, RedisServer
 from tests.waits import eventually
 

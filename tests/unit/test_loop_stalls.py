@@ -1,0 +1,105 @@
+"""The e2e fixtures' blocked-loop check: a callback that holds the loop counts, CPU starvation does not."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.loop_stalls import RunQueueSampler, SlowCallbackRecorder, read_wait_s
+
+pytestmark = pytest.mark.skipif(read_wait_s() is None, reason="no /proc/thread-self/schedstat here")
+
+
+@pytest.fixture
+def recorder() -> Iterator[SlowCallbackRecorder]:
+    recorder = SlowCallbackRecorder()
+    logging.getLogger("asyncio").addHandler(recorder)
+    yield recorder
+    logging.getLogger("asyncio").removeHandler(recorder)
+
+
+def run_on_loop(callback: Callable[[], None], cpu: int | None = None) -> float:
+    """Run `callback` as one callback of a debug-mode loop in its own thread, sampled as the gateway's are;
+    its wall time."""
+    took: list[float] = []
+
+    def thread() -> None:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})  # this thread only
+        loop = asyncio.new_event_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = 0.1
+
+        async def main() -> None:
+            sampler = asyncio.ensure_future(RunQueueSampler(0.1).run())
+            await asyncio.sleep(0.1)  # a few samples before the stall
+
+            def timed() -> None:
+                began = time.monotonic()
+                callback()
+                took.append(time.monotonic() - began)
+
+            loop.call_soon(timed)
+            await asyncio.sleep(0.05)
+            sampler.cancel()
+
+        loop.run_until_complete(main())
+        loop.close()
+
+    worker = threading.Thread(target=thread)
+    worker.start()
+    worker.join(30)
+    return took[0]
+
+
+def test_a_callback_that_sleeps_is_a_blocked_loop(recorder: SlowCallbackRecorder) -> None:
+    run_on_loop(lambda: time.sleep(0.2))
+    assert len(recorder.records) == 1 and not recorder.excused
+
+
+def test_a_callback_that_computes_is_a_blocked_loop(recorder: SlowCallbackRecorder) -> None:
+    def compute() -> None:
+        began = time.thread_time()
+        while time.thread_time() - began < 0.15:
+            pass
+
+    run_on_loop(compute)
+    assert len(recorder.records) == 1
+
+
+def test_a_thread_waiting_for_a_cpu_is_not_a_blocked_loop(recorder: SlowCallbackRecorder) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    spin = f"import os; os.sched_setaffinity(0, {{{cpu}}}); print(flush=True)\nwhile True: pass"
+    hogs = [
+        subprocess.Popen(
+            [sys.executable, "-c", spin],
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    try:
+        for hog in hogs:
+            assert hog.stdout is not None
+            hog.stdout.readline()  # it spins on the CPU now
+
+        def short_work() -> None:  # 40 ms of CPU, several times that of wall time behind four busy processes
+            began = time.thread_time()
+            while time.thread_time() - began < 0.04:
+                pass
+
+        took = run_on_loop(short_work, cpu=cpu)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert took >= 0.1, f"the hogs did not slow the callback ({took:.3f} s): nothing was tested"
+    assert not recorder.records, recorder.records
+    assert len(recorder.excused) == 1
