@@ -37,15 +37,17 @@ from bench.common import (
 from mediagw.audio.g711 import pcm_to_ulaw
 
 
-def _client(base_url: str, calls: int, seconds: float, started: bool, result: Any) -> None:
+def _client(base_url: str, calls: int, seconds: float, started: bool, result: Any, first: int = 0) -> None:
+    """`first`: the number of the first call (its Call SID): clients of several nodes use distinct calls."""
     import uvloop
 
     begun, cpu = time.monotonic(), own_cpu_seconds()
-    uvloop.run(_play(base_url, calls, seconds, started, result))  # the client must cost less than the server it loads
+    # the client must cost less than the server it loads
+    uvloop.run(_play(base_url, calls, seconds, started, result, first))
     result["cpu_cores"] = round((own_cpu_seconds() - cpu) / (time.monotonic() - begun), 2)
 
 
-async def _play(base_url: str, calls: int, seconds: float, started: bool, result: Any) -> None:
+async def _play(base_url: str, calls: int, seconds: float, started: bool, result: Any, first: int = 0) -> None:
     import base64
 
     rng = np.random.default_rng(1)
@@ -102,7 +104,7 @@ async def _play(base_url: str, calls: int, seconds: float, started: bool, result
                     json.dumps({"event": "stop", "streamSid": f"MZ{index:032x}", "stop": {"callSid": sid}})
                 )
 
-        await asyncio.gather(*(call(i) for i in range(calls)))
+        await asyncio.gather(*(call(i) for i in range(first, first + calls)))
     result["send_lag_ms"] = percentiles(lags) if lags else {"n": 0}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import socket
 import ssl
 from functools import partial
 from pathlib import Path
@@ -17,8 +18,10 @@ from mediagw.api import configuration, control, messages, openapi, routes, vocab
 from mediagw.api.auth import Authenticator, FailedLogins
 from mediagw.api.errors import error_middleware
 from mediagw.backends.redis_link import node_name
+from mediagw.backends.redis_registry import RedisCallRegistry
 from mediagw.config import Config
 from mediagw.core.adapters import Namespaces
+from mediagw.core.registry import RegistryUnavailable
 from mediagw.ingress.audiohook.params import audiohook_namespace
 from mediagw.ingress.audiohook.transport import handle_audiohook
 from mediagw.ingress.kvs.connect import ConnectReaders
@@ -89,7 +92,9 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     check_text_stage(entities, text_stage)
     check_cluster(config)
     signer = TokenSigner(config.auth.token_secret, config.auth.token_ttl_s)
-    services = Services(config, Metrics(), signer, entities, text_stage)
+    namespaces = Namespaces()  # the adapters' registrations (below); a shared registry decodes their parameters
+    cluster = _shared_registry(config, namespaces)
+    services = Services(config, Metrics(), signer, entities, text_stage, namespaces=namespaces, cluster=cluster)
     middlewares = [body_deadline(config.server.body_timeout_s), error_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=1024 * 1024)
     app[routes.SERVICES] = services
@@ -139,8 +144,61 @@ async def _audiohook(request: web.Request, services: Services) -> web.StreamResp
     return await handle_audiohook(request, services, services.shared.nonces)  # local, or Redis once started
 
 
+REGISTRY_CONNECTIONS = 32  # a burst of start/stop waits for a connection rather than failing
+
+
+def _shared_registry(config: Config, namespaces: Namespaces) -> RedisCallRegistry | None:
+    """cluster.redis_url: call records in Redis, shared by every node (connected at start-up)."""
+    url = config.cluster.redis_url
+    if not url:
+        return None
+    from mediagw.backends.redis_link import client, node_name, where
+
+    scheme = "https" if config.server.tls_cert else "http"
+    control_url = config.cluster.advertise_url or f"{scheme}://{socket.gethostname()}:{config.server.port}"
+    redis = client(url, pool_size=REGISTRY_CONNECTIONS)
+    return RedisCallRegistry(redis, namespaces.decode_params, node_name(config), control_url, where(url))
+
+
+async def _start_cluster(services: Services) -> None:
+    """The shared registry's Redis must answer (RedisUnavailable, naming the host, stops start-up); then this
+    node's heartbeat keeps its ownerships alive and says whether Redis is reachable (health FAILED if not)."""
+    cluster = services.cluster
+    if cluster is None:
+        return
+    from mediagw.backends.redis_link import connect
+
+    await (await connect(services.config.cluster.redis_url, "call registry")).aclose()
+    await cluster.beat()
+    log.info("call registry: Redis (node %s at %s)", cluster.node.owner, cluster.node.control_url)
+
+    def healthy(ok: bool) -> None:
+        services.cluster_healthy = ok
+
+    held = services.media.__iter__
+    services.tasks.keep(
+        cluster.heartbeat(lambda: ((m.namespace, m.guid) for m in held()), healthy), name="cluster-heartbeat"
+    )
+    services.tasks.keep(_reconcile_forever(services), name="cluster-reconcile")
+
+
+async def _reconcile_forever(services: Services) -> None:
+    """A call's start/stop answered on another node reaches this node's share of its media (core/lifecycle.py)."""
+    from mediagw.backends.redis_registry import HEARTBEAT_S
+
+    while True:
+        try:
+            await services.calls.reconcile()
+        except RegistryUnavailable:
+            pass  # the heartbeat logs it and health says so
+        except Exception:
+            log.exception("call registry: reconcile failed")
+        await asyncio.sleep(HEARTBEAT_S)
+
+
 async def _start_services(app: web.Application, services: Services, recognizer: Recognizer | None) -> None:
     private_directory(Path(services.config.data_dir))
+    await _start_cluster(services)
     if not services.config.server.public_url and not services.config.server.allowed_hosts:
         log.warning(
             "server.public_url and server.allowed_hosts are empty: streamingUrl is built from whatever Host header "
@@ -259,6 +317,12 @@ async def _count_failure(
 
 
 async def _stop_services(app: web.Application, services: Services) -> None:
+    services.tasks.stop("cluster-heartbeat")
+    services.tasks.stop("cluster-reconcile")
+    if services.forwarding is not None:
+        await services.forwarding.close()
+    if services.cluster is not None:
+        await services.cluster.close()
     services.tasks.stop("purge")
     services.tasks.stop("export")
     services.tasks.stop("linger-", prefix=True)

@@ -214,6 +214,7 @@ class SiprecConfig:
 class ClusterConfig:
     redis_url: str = ""  # redis://[:password@]host:port/db; empty: everything in this process (the default)
     node_id: str = ""  # this node's name in the cluster; empty: hostname:port
+    advertise_url: str = ""  # where other nodes send forwarded start/stop; empty: http://hostname:port
 
 
 @dataclass(frozen=True)

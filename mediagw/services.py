@@ -12,7 +12,7 @@ from mediagw.config import Config
 from mediagw.core.adapters import IngressRunner, Namespaces
 from mediagw.core.lifecycle import CallLifecycle, StartRequest
 from mediagw.core.node import NodeMedia
-from mediagw.core.record import Leg
+from mediagw.core.record import LOCAL_NODE, Leg
 from mediagw.core.registry import CallRegistry, InMemoryCallRegistry
 from mediagw.delivery import Delivery
 from mediagw.languages import language_tags
@@ -29,7 +29,10 @@ from mediagw.vocabulary import Vocabulary
 from redaction.settings import EntitySettings
 
 if TYPE_CHECKING:
+    from aiohttp import ClientSession
+
     from mediagw.backends.redis_asr import RedisAsr
+    from mediagw.backends.redis_registry import RedisCallRegistry
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,9 @@ class Services:
     publisher: WebhookPublisher | None = None
     spool: AudioSpool | None = None  # what the shutdown deadline left undecoded
     registry: CallRegistry = field(default_factory=InMemoryCallRegistry)
+    cluster: RedisCallRegistry | None = None  # cluster.redis_url: the shared registry (then also `registry`)
+    cluster_healthy: bool = True  # the shared registry's Redis answered the last heartbeat
+    forwarding: ClientSession | None = None  # start/stop forwarded to the node holding the media (api/forward.py)
     namespaces: Namespaces = field(default_factory=Namespaces)  # the adapters' registrations (app.py)
     runners: list[IngressRunner] = field(default_factory=list)  # ingress that is no HTTP route (SIPREC, KVS)
     sessions: set[Session] = field(default_factory=set)
@@ -68,7 +74,12 @@ class Services:
         self.shared = local_state(self.config)
         self.delivery = Delivery(self)
         self.pipelines = PipelineFactory(self)
-        self.media = NodeMedia(self.registry, self.namespaces, self.metrics, lambda: self.languages, self.tasks.keep)
+        if self.cluster is not None:
+            self.registry = self.cluster
+        node_id = self.cluster.node.owner if self.cluster is not None else LOCAL_NODE
+        self.media = NodeMedia(
+            self.registry, self.namespaces, self.metrics, lambda: self.languages, self.tasks.keep, node_id
+        )
         self.calls = CallLifecycle(
             self.registry,
             self.media,
@@ -78,6 +89,7 @@ class Services:
             self._open_streams,
             self.metrics,
         )
+        self.media.resume = self.calls.resume
 
     @property
     def languages(self) -> list[str]:

@@ -10,10 +10,12 @@ from aiohttp import web
 
 from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
+from mediagw.api.forward import forward
 from mediagw.api.routes import AUTH, SERVICES
 from mediagw.core.adapters import Namespaces, ParamsInvalid
-from mediagw.core.lifecycle import Outcome, StartRequest
+from mediagw.core.lifecycle import HeldElsewhere, Outcome, StartRequest
 from mediagw.core.record import REDACTION_OUTPUTS, TranscriptionParams
+from mediagw.core.registry import RegistryUnavailable
 from mediagw.core.rules import CallRefused, StreamReport
 from mediagw.languages import supported
 
@@ -104,6 +106,11 @@ async def start_streaming(request: web.Request) -> web.Response:
     start = parse_start(await _body(request), services.languages, config.redaction.always_redact, services.namespaces)
     try:
         outcome = await services.calls.start(start)
+    except HeldElsewhere as elsewhere:
+        return await forward(request, services, elsewhere.record)
+    except RegistryUnavailable as error:  # the shared registry's Redis is away: health says so too
+        log.error("%s", error)
+        raise ApiError(500, "500-201", "MG AutoTranscribe or AutoTranscribe internal error") from None
     except CallRefused as refused:
         raise ApiError(refused.status, refused.code, refused.message) from refused.__cause__
     return _answer(outcome)
@@ -115,6 +122,11 @@ async def stop_streaming(request: web.Request) -> web.Response:
     namespace, guid = parse_call(await _body(request), services.namespaces)
     try:
         outcome = await services.calls.stop(namespace, guid)
+    except HeldElsewhere as elsewhere:
+        return await forward(request, services, elsewhere.record)
+    except RegistryUnavailable as error:  # the shared registry's Redis is away: health says so too
+        log.error("%s", error)
+        raise ApiError(500, "500-201", "MG AutoTranscribe or AutoTranscribe internal error") from None
     except CallRefused as refused:
         raise ApiError(refused.status, refused.code, refused.message) from refused.__cause__
     return _answer(outcome)

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from mediagw.api.auth import Authenticator
 from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
+from mediagw.backends.redis_link import where
 from mediagw.config import ServerConfig
 from mediagw.services import Services
 from mediagw.tokens import TWILIO
@@ -127,6 +128,8 @@ def health_problems(services: Services) -> list[str]:
     if remote is not None and not remote.healthy:
         problems.append(f"ASR queue unreachable (Redis at {remote.where})")
     problems += services.shared.problems()
+    if services.cluster is not None and not services.cluster_healthy:
+        problems.append(f"call registry unreachable (Redis at {where(services.config.cluster.redis_url)})")
     if not os.access(services.config.data_dir, os.W_OK):
         problems.append("data directory is not writable")
     if services.shutting_down:

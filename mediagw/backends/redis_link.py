@@ -4,7 +4,7 @@ password."""
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -35,13 +35,18 @@ def scrub(message: str, url: str) -> str:
     return message
 
 
-def client(url: str) -> Redis:
-    """A pooled asyncio client speaking RESP2 (the reply shapes asr/remote_worker.py reads)."""
+def client(url: str, pool_size: int = 0) -> Redis:
+    """A pooled asyncio client speaking RESP2 (the reply shapes asr/remote_worker.py reads). `pool_size`: at most
+    this many connections, a command waiting (up to its timeout) for a free one rather than failing."""
     try:
-        from redis.asyncio import Redis
+        from redis.asyncio import BlockingConnectionPool, Redis
     except ImportError:
         raise RedisUnavailable("Redis needs the cluster extra: pip install 'mediagw[cluster]'") from None
-    return Redis.from_url(url, protocol=2, socket_connect_timeout=3, socket_keepalive=True, retry_on_timeout=False)
+    options: dict[str, Any] = {"protocol": 2, "socket_connect_timeout": 3, "socket_keepalive": True}
+    if pool_size:
+        pool = BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=5, **options)
+        return Redis(connection_pool=pool)
+    return Redis.from_url(url, retry_on_timeout=False, **options)
 
 
 async def connect(url: str, role: str) -> Redis:

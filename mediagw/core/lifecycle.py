@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 INTERNAL = CallRefused(500, "500-201", "MG AutoTranscribe or AutoTranscribe internal error")
 
 
+class HeldElsewhere(Exception):
+    """The call's media is on another node (a shared registry): the request goes there (api/forward.py)."""
+
+    def __init__(self, record: CallRecord) -> None:
+        super().__init__(record.guid)
+        self.record = record
+
+
 @dataclass(frozen=True)
 class StartRequest:
     namespace: str
@@ -99,6 +107,23 @@ class CallLifecycle:
             return await self._refuse_overloaded(record, start)
         return await self._start(media, start)
 
+    async def reconcile(self) -> None:
+        """A call whose roles are on several nodes (a Twilio track per socket, each on its own node): a start or
+        stop answered by one node reaches the others' media here, run by each node's heartbeat."""
+        for media in self._node:
+            if not self._namespaces.get(media.namespace).controlled or media.sources == 0:
+                continue
+            record = await self._registry.get(media.namespace, media.guid)
+            if record is None or record.pending:
+                continue
+            if all(owner == self._node.node_id for owner in record.media_nodes.values()):
+                continue  # a call of this node alone: its own start/stop acted on it
+            if record.started and not media.transcribing:
+                self.resume(media, record)
+            elif not record.started and media.transcribing:
+                await media.end(asyncio.get_running_loop().time())
+                log.info("transcription stopped (by another node)", extra={"call_id": media.guid})
+
     async def _refuse_overloaded(self, record: CallRecord, start: StartRequest) -> Outcome:
         leg = self.rules.leg_for(record, start.customer_id, start.agent_id)
         record = await change(self._registry, *record.key, lambda r: r.with_leg(leg)) or record  # a retry continues it
@@ -161,9 +186,21 @@ class CallLifecycle:
 
     def _media(self, record: CallRecord) -> CallMedia:
         media = self._node.get(record.namespace, record.guid)
-        if media is None:  # held by another node: forwarding it there is the shared registry's (issue 19)
+        if media is None:
+            if any(owner != self._node.node_id for owner in record.media_nodes.values()):
+                raise HeldElsewhere(record)  # another node's, perhaps: the route forwards it there
             raise CallRefused(400, "400-203", "No call with specified guid found")
         return media
+
+    def resume(self, media: CallMedia, record: CallRecord) -> None:
+        """Failover: the media of a call started on another node came back here (a new SIPREC INVITE for its
+        UCID, a reconnect): transcription goes on, on the same leg and stream ids."""
+        leg = record.leg
+        if not record.started or leg is None or media.transcribing:
+            return
+        now = asyncio.get_running_loop().time()
+        media.begin(leg.participants, record.params, record.adapter_params, self._transcriptions, now)
+        log.info("transcription resumed here leg=%s", leg.id, extra={"call_id": media.guid})
 
     async def _claim(self, media: CallMedia) -> CallRecord:
         """Mark the call pending (409-202 for any other start or stop meanwhile)."""

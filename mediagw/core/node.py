@@ -13,7 +13,7 @@ from mediagw.core.adapters import Namespaces
 from mediagw.core.frames import Frame
 from mediagw.core.media import CallMedia, Transcription
 from mediagw.core.record import LOCAL_NODE, AdapterParams, CallRecord, Participant
-from mediagw.core.registry import CallRegistry, change
+from mediagw.core.registry import CallRegistry, RegistryUnavailable, change
 from mediagw.languages import supported
 from mediagw.metrics import Metrics
 
@@ -90,6 +90,7 @@ class NodeMedia:
         self.node_id = node_id
         self._media: dict[tuple[str, str], CallMedia] = {}
         self._waiters: dict[tuple[str, str], list[asyncio.Future[CallRecord]]] = {}
+        self.resume: Callable[[CallMedia, CallRecord], None] | None = None  # failover (CallLifecycle.resume)
 
     def get(self, namespace: str, guid: str) -> CallMedia | None:
         return self._media.get((namespace, guid))
@@ -100,15 +101,27 @@ class NodeMedia:
     async def attach(self, namespace: str, guid: str, roles: tuple[str, ...], position: int = 0) -> MediaHandle:
         """An adapter's media for a call connected: the call is known from now on, its media on this node.
         `position`: where the source's own clock starts (an AudioHook session continuing an earlier one)."""
-        await self._registry.create(CallRecord(namespace, guid))
-        nodes = dict.fromkeys(roles, self.node_id)
-        record = await change(
-            self._registry, namespace, guid, lambda r: replace(r, media_nodes={**r.media_nodes, **nodes})
-        )
         media = self._media.get((namespace, guid))
-        if media is None:
+        fresh = media is None
+        if media is None:  # here before the registry's awaits: a start arriving meanwhile finds it
             media = self._media[(namespace, guid)] = CallMedia(namespace, guid)
         media.sources += 1
+        nodes = dict.fromkeys(roles, self.node_id)
+        record: CallRecord | None = None
+        try:
+            await self._registry.create(CallRecord(namespace, guid, media_nodes=nodes))
+            record = await change(
+                self._registry, namespace, guid, lambda r: replace(r, media_nodes={**r.media_nodes, **nodes})
+            )
+        except RegistryUnavailable as error:  # media keeps flowing; the heartbeat writes the record back later
+            log.warning("call registry unavailable at attach (%s): media kept here", error, extra={"call_id": guid})
+        except BaseException:
+            media.sources -= 1
+            if fresh and media.sources == 0 and self._media.get((namespace, guid)) is media:
+                del self._media[(namespace, guid)]
+            raise
+        if fresh and record is not None and self.resume is not None:  # started on a node that died: goes on here
+            self.resume(media, record)
         for waiter in self._waiters.pop((namespace, guid), []):
             if not waiter.done() and record is not None:
                 waiter.set_result(record)
@@ -119,21 +132,27 @@ class NodeMedia:
         resume it (the reference's "Handling Failures"), then it is forgotten."""
         key = (media.namespace, media.guid)
         if ending:
-            await change(self._registry, *key, lambda r: replace(r, ending=True))
+            await self._change(key, lambda r: replace(r, ending=True))
         try:
             media.sources -= 1
             await media.media_ended(roles, asyncio.get_running_loop().time())
         finally:
             clock = dict(media.clock)
-            await change(
-                self._registry, *key, lambda r: replace(r, media_samples=clock, ending=r.ending and not ending)
-            )
+            await self._change(key, lambda r: replace(r, media_samples=clock, ending=r.ending and not ending))
         if media.sources > 0:
             return
         if self._namespaces.get(media.namespace).resumable:
             self._keep(self._forget_when_idle(media), f"linger-{media.guid}")
         else:
             await self._forget_if_idle(media)
+
+    async def _change(self, key: tuple[str, str], edit: Callable[[CallRecord], CallRecord]) -> None:
+        """A change of the record as the media goes; with the shared registry away, it is logged and skipped
+        (what was said is flushed and stored all the same)."""
+        try:
+            await change(self._registry, *key, edit)
+        except RegistryUnavailable as error:
+            log.warning("call registry unavailable at detach (%s)", error, extra={"call_id": key[1]})
 
     async def _forget_when_idle(self, media: CallMedia) -> None:
         await asyncio.sleep(CALL_LINGER_S)
@@ -143,7 +162,12 @@ class NodeMedia:
         key = (media.namespace, media.guid)
         if media.sources == 0 and not media.transcribing and self._media.get(key) is media:
             del self._media[key]
-            await self._registry.remove(*key)
+            try:
+                record = await self._registry.get(*key)
+                if record is not None and all(owner == self.node_id for owner in record.media_nodes.values()):
+                    await self._registry.remove(*key, version=record.version)  # not if the media went on elsewhere
+            except RegistryUnavailable as error:  # the record expires by itself
+                log.warning("call registry unavailable at forget (%s)", error, extra={"call_id": key[1]})
 
     async def wait_for(self, namespace: str, guid: str, grace_s: float) -> CallRecord | None:
         """A start before the media connected: wait up to `grace_s` for it."""

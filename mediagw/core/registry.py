@@ -13,6 +13,10 @@ from typing import Protocol
 from mediagw.core.record import CallRecord
 
 
+class RegistryUnavailable(RuntimeError):
+    """A shared registry could not be reached (its store is down); the message names no secret."""
+
+
 class CallRegistry(Protocol):
     async def get(self, namespace: str, guid: str) -> CallRecord | None: ...
 

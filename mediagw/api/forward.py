@@ -1,0 +1,91 @@
+"""A start or stop for a call whose media another node holds goes to that node over HTTP, and its answer comes
+back unchanged (status and body, summary included).
+
+Why node-to-node HTTP and not Redis request/reply: the owner runs the very route a client would have called, with
+the client's own credentials (its headers travel along), so nothing of the API is implemented twice;
+the owner's answer is relayed byte for byte; and a forwarded request costs one loopback-or-LAN round trip, not a
+publish, a subscription and a second Redis hop each way. Redis only says where the owner is (its heartbeat key,
+cluster.advertise_url). The hop is signed (`X-Mediagw-Forwarded`: time and an HMAC-SHA256 with auth.token_secret of
+time, path and body), so only a node of the cluster can mark a request as forwarded, and a forwarded request is
+never forwarded again (no loops while ownership moves).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+
+import aiohttp
+from aiohttp import web
+
+from mediagw.api.errors import ApiError
+from mediagw.backends.redis_registry import NodeInfo, RedisCallRegistry
+from mediagw.core.record import CallRecord
+from mediagw.services import Services
+
+log = logging.getLogger(__name__)
+HEADER = "X-Mediagw-Forwarded"
+MAX_SKEW_S = 30.0
+TIMEOUT_S = 10.0
+HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive", HEADER.lower()}
+NO_CALL = ApiError(400, "400-203", "No call with specified guid found")
+
+
+def signature(secret: str, stamp: str, path: str, body: bytes) -> str:
+    message = b"\n".join((stamp.encode(), path.encode(), hashlib.sha256(body).hexdigest().encode()))
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+async def forwarded(request: web.Request, secret: str) -> bool:
+    """Whether `request` came from another node (a valid signature); a bad one is refused (401)."""
+    value = request.headers.get(HEADER)
+    if value is None:
+        return False
+    stamp, _, signed = value.partition(":")
+    try:
+        fresh = abs(time.time() - float(stamp)) <= MAX_SKEW_S
+    except ValueError:
+        fresh = False
+    expected = signature(secret, stamp, request.path, await request.read()) if secret else ""
+    if not (fresh and secret and hmac.compare_digest(signed, expected)):
+        log.warning("forwarded request with a bad or stale signature refused")
+        raise ApiError(401, "401-01", "Unauthorized")
+    return True
+
+
+async def forward(request: web.Request, services: Services, record: CallRecord) -> web.Response:
+    """Relay `request` to the live node holding `record`'s media; 400-203 when none is alive (it died: the call
+    waits for its media to come back, on any node)."""
+    cluster = services.cluster
+    if cluster is None or await forwarded(request, services.config.auth.token_secret):
+        raise NO_CALL
+    node = await _owner(cluster, record)
+    if node is None:
+        raise NO_CALL
+    body = await request.read()
+    stamp = f"{time.time():.3f}"
+    headers = {name: value for name, value in request.headers.items() if name.lower() not in HOP_BY_HOP}
+    headers[HEADER] = f"{stamp}:{signature(services.config.auth.token_secret, stamp, request.path, body)}"
+    session = services.forwarding
+    if session is None:
+        session = services.forwarding = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S))
+    url = node.control_url.rstrip("/") + request.path
+    try:
+        async with session.post(url, data=body, headers=headers) as answer:
+            payload = await answer.read()
+            kind = answer.headers.get("Content-Type", "application/json")
+            log.info("forwarded to node %s: %d", node.node_id, answer.status, extra={"call_id": record.guid})
+            return web.Response(status=answer.status, body=payload, headers={"Content-Type": kind})
+    except (aiohttp.ClientError, TimeoutError) as error:
+        log.error("forwarding to node %s failed (%s)", node.node_id, type(error).__name__)
+        raise ApiError(500, "500-201", "MG AutoTranscribe or AutoTranscribe internal error") from None
+
+
+async def _owner(cluster: RedisCallRegistry, record: CallRecord) -> NodeInfo | None:
+    for owner in dict.fromkeys(record.media_nodes.values()):
+        node = await cluster.live_node(owner)
+        if node is not None and node.owner != cluster.node.owner:
+            return node
+    return None

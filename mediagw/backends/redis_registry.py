@@ -1,0 +1,218 @@
+"""The call registry on Redis (cluster.redis_url): every node reads and changes the same call records.
+
+A record is one hash, `{v: version, r: record JSON}`. `swap` is a compare-and-set on `v` in a Lua script, so the
+pending/ending flags change atomically across nodes: two nodes taking a start for the same guid behave exactly as
+one (409-202 for the second). Records expire `RECORD_TTL_S` after their last change (a call whose nodes all died
+is not kept for ever); a node holding a call's media refreshes it with its heartbeat.
+
+Ownership: a record's `media_nodes` names, per role, an owner `node_id#incarnation`. The incarnation is random per
+process, and the node's liveness key (`node:{id}` = incarnation and control URL, expiring `NODE_TTL_S` unless its
+heartbeat renews it) says which incarnation is alive: an owner is live only while both match. A node that dies
+loses its ownership when its key expires; one that restarts has a new incarnation, so what the dead process held
+is never taken for its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from mediagw.core.record import ROLES, CallRecord, ParamsDecoder
+from mediagw.core.registry import RegistryUnavailable
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+PREFIX = "mediagw:"
+RECORD_TTL_S = 3600  # a record nobody changed or refreshed for this long is gone (all its nodes died)
+NODE_TTL_S = 3.0  # a node's liveness (and so its ownerships) lapses this long after its last heartbeat
+HEARTBEAT_S = 1.0
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'v', 1, 'r', ARGV[1])
+  redis.call('SADD', KEYS[2], KEYS[1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return redis.call('HMGET', KEYS[1], 'v', 'r')
+"""
+_SWAP = """
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v or v ~= ARGV[1] then return false end
+local nv = tonumber(v) + 1
+redis.call('HSET', KEYS[1], 'v', nv, 'r', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return nv
+"""
+_REMOVE = """
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v or (ARGV[1] ~= '' and v ~= ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], KEYS[1])
+return 1
+"""
+
+
+def owner_node(owner: str) -> str:
+    """The node id of an owner `node_id#incarnation`."""
+    return owner.rsplit("#", 1)[0]
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A live node as its heartbeat advertises it."""
+
+    node_id: str
+    incarnation: str
+    control_url: str  # cluster.advertise_url: where forwarded start/stop requests reach it
+
+    @property
+    def owner(self) -> str:
+        return f"{self.node_id}#{self.incarnation}"
+
+
+class RedisCallRegistry:
+    def __init__(
+        self, redis: Redis, decode_params: ParamsDecoder, node_id: str, control_url: str = "", where: str = "Redis"
+    ) -> None:
+        self._redis = redis
+        self._where = where
+        self._decode = decode_params
+        self.node = NodeInfo(node_id, secrets.token_hex(6), control_url)
+        self._index = f"{PREFIX}calls"
+        self._create = redis.register_script(_CREATE)
+        self._swap = redis.register_script(_SWAP)
+        self._remove = redis.register_script(_REMOVE)
+        self._known: dict[tuple[str, str], CallRecord] = {}  # the last version seen of each call (Redis restart)
+
+    @contextlib.asynccontextmanager
+    async def _reachable(self) -> AsyncIterator[None]:
+        """Redis errors as RegistryUnavailable, naming host:port/db and the error's type (never a secret)."""
+        from redis.exceptions import RedisError
+
+        try:
+            yield
+        except (RedisError, OSError) as error:
+            raise RegistryUnavailable(f"Redis at {self._where} is unreachable ({type(error).__name__})") from None
+
+    def _key(self, namespace: str, guid: str) -> str:
+        return f"{PREFIX}call:{namespace}:{guid}"
+
+    def _record(self, version: Any, raw: Any) -> CallRecord:
+        return self._seen(replace(CallRecord.from_json(json.loads(raw), self._decode), version=int(version)))
+
+    def _seen(self, record: CallRecord) -> CallRecord:
+        self._known[record.key] = record
+        return record
+
+    @staticmethod
+    def _dump(record: CallRecord) -> str:
+        return json.dumps(record.to_json(), separators=(",", ":"))
+
+    async def get(self, namespace: str, guid: str) -> CallRecord | None:
+        async with self._reachable():
+            version, raw = await self._redis.hmget(self._key(namespace, guid), ["v", "r"])
+            return None if raw is None else self._record(version, raw)
+
+    async def create(self, record: CallRecord) -> CallRecord:
+        async with self._reachable():
+            keys = [self._key(*record.key), self._index]
+            version, raw = await self._create(keys=keys, args=[self._dump(replace(record, version=1)), RECORD_TTL_S])
+            return self._record(version, raw)
+
+    async def swap(self, old: CallRecord, new: CallRecord) -> CallRecord | None:
+        async with self._reachable():
+            args: list[str | int] = [str(old.version), self._dump(new), RECORD_TTL_S]
+            version = await self._swap(keys=[self._key(*old.key)], args=args)
+            return None if version is None else self._seen(replace(new, version=int(version)))
+
+    async def remove(self, namespace: str, guid: str, version: int | None = None) -> bool:
+        async with self._reachable():
+            keys = [self._key(namespace, guid), self._index]
+            removed = bool(await self._remove(keys=keys, args=["" if version is None else str(version)]))
+            if removed:
+                self._known.pop((namespace, guid), None)
+            return removed
+
+    async def records(self) -> list[CallRecord]:
+        async with self._reachable():
+            keys = [key.decode() if isinstance(key, bytes) else key for key in await self._redis.smembers(self._index)]
+            found = []
+            for key in keys:
+                version, raw = await self._redis.hmget(key, ["v", "r"])
+                if raw is None:
+                    await self._redis.srem(self._index, key)  # expired
+                else:
+                    found.append(self._record(version, raw))
+            return found
+
+    # liveness and ownership
+
+    async def beat(self, held: Iterable[tuple[str, str]] = ()) -> None:
+        """Renew this node's liveness, and the expiry of the records whose media it holds; a held call's record
+        that Redis lost (restarted empty) is written back as this node last saw it."""
+        held = list(held)
+        value = json.dumps({"incarnation": self.node.incarnation, "url": self.node.control_url})
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(f"{PREFIX}node:{self.node.node_id}", value, px=int(NODE_TTL_S * 1000))
+            for namespace, guid in held:
+                pipe.expire(self._key(namespace, guid), RECORD_TTL_S)
+            renewed = (await pipe.execute())[1:]
+        for key, found in zip(held, renewed, strict=True):
+            if found:
+                continue
+            nodes = dict.fromkeys(ROLES, self.node.owner)  # attached while Redis was away: a record of its own
+            record = self._known.get(key) or CallRecord(*key, media_nodes=nodes)
+            restored = await self.create(replace(record, pending=False))
+            log.warning("call registry: record written back (Redis had lost it)", extra={"call_id": restored.guid})
+        for key in self._known.keys() - set(held):  # only the calls whose media is here are worth keeping
+            del self._known[key]
+
+    async def live_node(self, owner: str) -> NodeInfo | None:
+        """The node an owner names, if that very incarnation is alive."""
+        async with self._reachable():
+            raw = await self._redis.get(f"{PREFIX}node:{owner_node(owner)}")
+            if raw is None:
+                return None
+            data = json.loads(raw)
+            node = NodeInfo(owner_node(owner), str(data["incarnation"]), str(data["url"]))
+            return node if node.owner == owner else None
+
+    async def leave(self) -> None:
+        """A clean stop: this node's ownerships lapse now, not at the expiry."""
+        raw = await self._redis.get(f"{PREFIX}node:{self.node.node_id}")
+        if raw is not None and json.loads(raw).get("incarnation") == self.node.incarnation:
+            await self._redis.delete(f"{PREFIX}node:{self.node.node_id}")
+
+    async def heartbeat(self, held: Callable[[], Iterable[tuple[str, str]]], healthy: Callable[[bool], None]) -> None:
+        """Forever: beat every HEARTBEAT_S; `healthy` learns whether Redis answered (health FAILED meanwhile)."""
+        from redis.exceptions import RedisError
+
+        failing = False
+        while True:
+            try:
+                await self.beat(list(held()))
+                if failing:
+                    log.info("call registry: Redis reachable again")
+                failing = False
+            except (RedisError, OSError, RegistryUnavailable) as error:
+                if not failing:
+                    log.error("call registry: Redis unreachable (%s)", type(error).__name__)
+                failing = True
+            except Exception:
+                log.exception("call registry heartbeat failed")
+            healthy(not failing)
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.leave()
+        await self._redis.aclose()
