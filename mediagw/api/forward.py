@@ -28,7 +28,7 @@ from mediagw.services import Services
 log = logging.getLogger(__name__)
 HEADER = "X-Mediagw-Forwarded"
 MAX_SKEW_S = 30.0
-TIMEOUT_S = 10.0
+TIMEOUT_S = 120.0  # a stop waits for its streams to flush: every pending utterance decoded
 HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive", HEADER.lower()}
 NO_CALL = ApiError(400, "400-203", "No call with specified guid found")
 

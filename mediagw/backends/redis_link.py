@@ -44,6 +44,12 @@ def client(url: str, pool_size: int = 0) -> Redis:
         raise RedisUnavailable("Redis needs the cluster extra: pip install 'mediagw[cluster]'") from None
     options: dict[str, Any] = {"protocol": 2, "socket_connect_timeout": 3, "socket_keepalive": True}
     if pool_size:
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError as LostConnection
+
+        # a pooled connection broken by a Redis restart is retried on a fresh one, not answered as an error
+        options |= {"retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2), "retry_on_error": [LostConnection]}
         pool = BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=5, **options)
         return Redis(connection_pool=pool)
     return Redis.from_url(url, retry_on_timeout=False, **options)

@@ -119,7 +119,7 @@ class CallLifecycle:
             if all(owner == self._node.node_id for owner in record.media_nodes.values()):
                 continue  # a call of this node alone: its own start/stop acted on it
             if record.started and not media.transcribing:
-                self.resume(media, record)
+                await self.resume(media, record)
             elif not record.started and media.transcribing:
                 await media.end(asyncio.get_running_loop().time())
                 log.info("transcription stopped (by another node)", extra={"call_id": media.guid})
@@ -192,15 +192,21 @@ class CallLifecycle:
             raise CallRefused(400, "400-203", "No call with specified guid found")
         return media
 
-    def resume(self, media: CallMedia, record: CallRecord) -> None:
+    async def resume(self, media: CallMedia, record: CallRecord) -> None:
         """Failover: the media of a call started on another node came back here (a new SIPREC INVITE for its
-        UCID, a reconnect): transcription goes on, on the same leg and stream ids."""
+        UCID, a reconnect), or one role's media is here and the start was answered elsewhere: transcription goes
+        on, on the same leg and stream ids (opened in this node's store too, in case it is its own)."""
         leg = record.leg
         if not record.started or leg is None or media.transcribing:
             return
         now = asyncio.get_running_loop().time()
         media.begin(leg.participants, record.params, record.adapter_params, self._transcriptions, now)
         log.info("transcription resumed here leg=%s", leg.id, extra={"call_id": media.guid})
+        start = StartRequest(media.namespace, media.guid, leg.customer_id, leg.agent_id, record.params, None)
+        try:
+            await self._open_streams(start, leg)
+        except Exception:  # the store's own outage handling applies to the utterances; the media goes on
+            log.exception("resumed streams not opened in the store", extra={"call_id": media.guid})
 
     async def _claim(self, media: CallMedia) -> CallRecord:
         """Mark the call pending (409-202 for any other start or stop meanwhile)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -90,7 +90,7 @@ class NodeMedia:
         self.node_id = node_id
         self._media: dict[tuple[str, str], CallMedia] = {}
         self._waiters: dict[tuple[str, str], list[asyncio.Future[CallRecord]]] = {}
-        self.resume: Callable[[CallMedia, CallRecord], None] | None = None  # failover (CallLifecycle.resume)
+        self.resume: Callable[[CallMedia, CallRecord], Awaitable[None]] | None = None  # CallLifecycle.resume
 
     def get(self, namespace: str, guid: str) -> CallMedia | None:
         return self._media.get((namespace, guid))
@@ -121,7 +121,7 @@ class NodeMedia:
                 del self._media[(namespace, guid)]
             raise
         if fresh and record is not None and self.resume is not None:  # started on a node that died: goes on here
-            self.resume(media, record)
+            await self.resume(media, record)
         for waiter in self._waiters.pop((namespace, guid), []):
             if not waiter.done() and record is not None:
                 waiter.set_result(record)
