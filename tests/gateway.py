@@ -156,6 +156,7 @@ class GatewayThread:
         self._stopped = asyncio.Event()
         # tells CPU starvation from a blocked loop (tests/loop_stalls.py)
         sampler = asyncio.ensure_future(RunQueueSampler(self._slow_callback_s).run())
+        await asyncio.sleep(0)  # its first sample precedes the start-up below, itself one long step
         self.app = build_app(self.config, recognizer=self._recognizer)
         runner = http_runner(self.app, self.config)
         await runner.setup()

@@ -4,6 +4,7 @@ shape. Each namespace's guid format and parameters are its adapter's (core/adapt
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from mediagw.core.record import REDACTION_OUTPUTS, TranscriptionParams
 from mediagw.core.registry import RegistryUnavailable
 from mediagw.core.rules import CallRefused, StreamReport
 from mediagw.languages import supported
+from mediagw.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -104,24 +106,20 @@ async def start_streaming(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     config = services.config
     start = parse_start(await _body(request), services.languages, config.redaction.always_redact, services.namespaces)
-    try:
-        outcome = await services.calls.start(start)
-    except HeldElsewhere as elsewhere:
-        return await forward(request, services, elsewhere.record)
-    except RegistryUnavailable as error:  # the shared registry's Redis is away: health says so too
-        log.error("%s", error)
-        raise ApiError(500, "500-201", "MG AutoTranscribe or AutoTranscribe internal error") from None
-    except CallRefused as refused:
-        raise ApiError(refused.status, refused.code, refused.message) from refused.__cause__
-    return _answer(outcome)
+    return await _decide(request, services, services.calls.start(start))
 
 
 async def stop_streaming(request: web.Request) -> web.Response:
     await request.app[AUTH].authenticate(request, "control")
     services = request.app[SERVICES]
     namespace, guid = parse_call(await _body(request), services.namespaces)
+    return await _decide(request, services, services.calls.stop(namespace, guid))
+
+
+async def _decide(request: web.Request, services: Services, decision: Awaitable[Outcome]) -> web.Response:
+    """The lifecycle's answer to a start or stop, or the answer of the node that holds the call's media."""
     try:
-        outcome = await services.calls.stop(namespace, guid)
+        outcome = await decision
     except HeldElsewhere as elsewhere:
         return await forward(request, services, elsewhere.record)
     except RegistryUnavailable as error:  # the shared registry's Redis is away: health says so too

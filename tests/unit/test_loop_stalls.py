@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from tests.loop_stalls import RunQueueSampler, SlowCallbackRecorder, read_wait_s
 
 pytestmark = pytest.mark.skipif(read_wait_s() is None, reason="no /proc/thread-self/schedstat here")
-
-
-@pytest.fixture
-def recorder() -> Iterator[SlowCallbackRecorder]:
-    recorder = SlowCallbackRecorder()
-    logging.getLogger("asyncio").addHandler(recorder)
-    yield recorder
-    logging.getLogger("asyncio").removeHandler(recorder)
 
 
 def run_on_loop(callback: Callable[[], None], cpu: int | None = None) -> float:
@@ -60,22 +51,22 @@ def run_on_loop(callback: Callable[[], None], cpu: int | None = None) -> float:
     return took[0]
 
 
-def test_a_callback_that_sleeps_is_a_blocked_loop(recorder: SlowCallbackRecorder) -> None:
+def test_a_callback_that_sleeps_is_a_blocked_loop(slow_callbacks: SlowCallbackRecorder) -> None:
     run_on_loop(lambda: time.sleep(0.2))
-    assert len(recorder.records) == 1 and not recorder.excused
+    assert len(slow_callbacks.records) == 1 and not slow_callbacks.excused
 
 
-def test_a_callback_that_computes_is_a_blocked_loop(recorder: SlowCallbackRecorder) -> None:
+def test_a_callback_that_computes_is_a_blocked_loop(slow_callbacks: SlowCallbackRecorder) -> None:
     def compute() -> None:
         began = time.thread_time()
         while time.thread_time() - began < 0.15:
             pass
 
     run_on_loop(compute)
-    assert len(recorder.records) == 1
+    assert len(slow_callbacks.records) == 1
 
 
-def test_a_thread_waiting_for_a_cpu_is_not_a_blocked_loop(recorder: SlowCallbackRecorder) -> None:
+def test_a_thread_waiting_for_a_cpu_is_not_a_blocked_loop(slow_callbacks: SlowCallbackRecorder) -> None:
     cpu = min(os.sched_getaffinity(0))
     spin = f"import os; os.sched_setaffinity(0, {{{cpu}}}); print(flush=True)\nwhile True: pass"
     hogs = [
@@ -101,5 +92,5 @@ def test_a_thread_waiting_for_a_cpu_is_not_a_blocked_loop(recorder: SlowCallback
             hog.kill()
             hog.wait()
     assert took >= 0.1, f"the hogs did not slow the callback ({took:.3f} s): nothing was tested"
-    assert not recorder.records, recorder.records
-    assert len(recorder.excused) == 1
+    assert not slow_callbacks.records, slow_callbacks.records
+    assert len(slow_callbacks.excused) == 1
