@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.loop_stalls import RunQueueSampler, SlowCallbackRecorder, read_wait_s
+from tests.waits import eventually
 
 pytestmark = pytest.mark.skipif(read_wait_s() is None, reason="no /proc/thread-self/schedstat here")
 
@@ -30,17 +31,20 @@ def run_on_loop(callback: Callable[[], None], cpu: int | None = None) -> float:
         loop.slow_callback_duration = 0.1
 
         async def main() -> None:
-            sampler = asyncio.ensure_future(RunQueueSampler(0.1).run())
-            await asyncio.sleep(0.1)  # a few samples before the stall
+            sampler = RunQueueSampler(0.1)
+            sampling = asyncio.ensure_future(sampler.run())
+            await eventually(lambda: len(sampler.samples) >= 2, what="samples before the stall")
+            ran = asyncio.Event()
 
             def timed() -> None:
                 began = time.monotonic()
                 callback()
                 took.append(time.monotonic() - began)
+                ran.set()  # asyncio logs the stall before the loop wakes `main` again
 
             loop.call_soon(timed)
-            await asyncio.sleep(0.05)
-            sampler.cancel()
+            await asyncio.wait_for(ran.wait(), 10)
+            sampling.cancel()
 
         loop.run_until_complete(main())
         loop.close()

@@ -18,6 +18,7 @@ from mediagw.postprocess import TextStage
 from mediagw.shared.context import RedisContexts
 from mediagw.shared.link import PREFIX, SharedRedis
 from tests.redis_server import RedisServer
+from tests.waits import eventually
 
 QUESTION, ANSWER = "Can you tell me the PIN on the account?", "it's 4 8 1 9"
 
@@ -93,7 +94,7 @@ async def test_context_unreadable_redacts_fail_safe(redis_server: RedisServer) -
 
 
 async def test_an_answer_waits_for_the_question_still_in_its_text_stage_on_the_other_node(
-    two_nodes: tuple[TextStage, TextStage],
+    two_nodes: tuple[TextStage, TextStage], redis_url: str
 ) -> None:
     node_a, node_b = two_nodes
     loop = asyncio.get_running_loop()
@@ -102,8 +103,13 @@ async def test_an_answer_waits_for_the_question_still_in_its_text_stage_on_the_o
     answering = node_b.turns("c4", "customer", 2.0, lambda: None)
     answer = answering.open(loop.time() + 0.01)
     waited = asyncio.create_task(answering.wait(answer))
-    await asyncio.sleep(0.3)  # longer than Redis needs to show node B the open question
-    assert not waited.done()  # node B waits for node A's earlier turn
+    redis: Redis = client(redis_url)
+    try:  # node A's open question is in Redis, where node B looks for it
+        await eventually(lambda: redis.zcard(f"{PREFIX}turns:c4"), what="node A's open turn in Redis")
+    finally:
+        await redis.aclose()
+    done, _ = await asyncio.wait({waited}, timeout=0.3)
+    assert not done  # node B waits for node A's earlier turn, however long its text stage takes
     node_a.process(QUESTION, conversation_id="c4", role="agent", smart_formatting=True, output="redacted")
     await asking.publish()
     asking.close(question)
