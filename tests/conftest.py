@@ -16,6 +16,7 @@ from asr.recognizer import Recognizer
 from mediagw.app import load_recognizer
 from mediagw.config import load_config
 from mediagw.offline import read_channels
+from tests.browser import Browser, browser_binaries, browser_session
 from tests.gateway import GatewayThread, make_config
 from tests.loop_stalls import SlowCallbackRecorder
 from tests.postgres import PostgresCluster, server_binaries
@@ -154,3 +155,18 @@ def redis_url(redis_server: RedisServer) -> str:
     finally:
         client.close()
     return redis_server.url()
+
+
+@pytest.fixture(scope="session")
+def chromium_binaries() -> tuple[str, str]:
+    """Debian's chromium and chromedriver, or the test is skipped (apt-get install chromium chromium-driver)."""
+    binaries = browser_binaries()
+    if binaries is None:
+        pytest.skip("chromium or chromedriver is absent (apt-get install chromium chromium-driver)")
+    return binaries
+
+
+@pytest.fixture
+def browser(chromium_binaries: tuple[str, str]) -> Iterator[Browser]:
+    """A headless chromium for this test (tests needing flags, e.g. a fake microphone, call `browser_session`)."""
+    yield from browser_session(chromium_binaries)
