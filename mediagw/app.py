@@ -20,6 +20,7 @@ from mediagw.api.errors import error_middleware
 from mediagw.backends.redis_link import node_name
 from mediagw.backends.redis_registry import RedisCallRegistry
 from mediagw.config import Config
+from mediagw.console import routes as console
 from mediagw.core.adapters import Namespaces
 from mediagw.core.registry import RegistryUnavailable
 from mediagw.ingress.audiohook.params import audiohook_namespace
@@ -125,6 +126,8 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     for path in {config.audiohook.path, config.audiohook.path.rstrip("/") or "/"}:  # with or without the slash
         app.router.add_get(path, audiohook)
     app.router.add_get("/mg-autotranscribe/v1/twilio-media-stream-url", routes.twilio_media_stream_url)
+    if config.console.enabled:
+        console.add_routes(app, services)
     app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
     app.on_startup.append(_start_sip_ingress)
     app.on_shutdown.append(partial(_end_sessions, services=services))
@@ -232,6 +235,7 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
             partial(_count_failure, services),
             services.metrics.webhook_latency.observe,
             DeliveryJournal(services.store.record_deliveries),  # every message's outcome, in the store
+            lambda target: services.metrics.webhook_deliveries.labels(target).inc(),
         )
     if not services.config.asr.enabled:
         log.info("ASR is disabled: audio is counted, not transcribed")

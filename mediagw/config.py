@@ -218,6 +218,13 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    enabled: bool = True  # the ops console at /console/ (mediagw/console/)
+    session_ttl_s: float = 900.0  # a login lasts this long without use; each use renews it
+    sample_interval_s: float = 5.0  # the health plots sample /metrics' registry this often (15 minutes kept)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -241,6 +248,7 @@ class Config:
     audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
     amazon_connect: AmazonConnectConfig = field(default_factory=AmazonConnectConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
@@ -264,6 +272,8 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
         if not set(app.scopes) <= set(SCOPES):
             raise ConfigError(f"auth.apps[{app.id}].scopes may hold {', '.join(SCOPES)}")
     _validate_remote_asr(config)
+    if config.console.session_ttl_s <= 0 or not 0.1 <= config.console.sample_interval_s <= 60:
+        raise ConfigError("console.session_ttl_s must be above 0, console.sample_interval_s within 0.1..60")
     if config.asr.max_backlog < 0:
         raise ConfigError("asr.max_backlog must be 0 (never refuse) or more")
     if config.asr.stream_queue_size < 1 or config.limits.realtime_burst_s <= 0:

@@ -40,6 +40,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.speech_to_transcript = Histogram(
+            "mediagw_speech_to_transcript_seconds",
+            "From the end of an utterance's speech to its transcript handed to the output (every stage together)",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.rtp_packets = Counter(
             "mediagw_rtp_packets",
             "RTP packets of ended SIPREC streams by outcome (received, lost, late, duplicate, rtcp, foreign, bad: "
@@ -119,6 +125,9 @@ class Metrics:
             "From a transcript being stored to its webhook POST answered",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
+        )
+        self.webhook_deliveries = Counter(
+            "mediagw_webhook_deliveries", "Webhook messages delivered (2xx)", ["target"], registry=self.registry
         )
         self.webhook_failures = Counter(
             "mediagw_webhook_failures", "Webhook messages not delivered", ["target", "outcome"], registry=self.registry

@@ -26,6 +26,7 @@ from mediagw.vocabulary import Vocabulary
 log = logging.getLogger(__name__)
 
 TranscriptHandler = Callable[[Transcript], Awaitable[None]]
+DeliveredHandler = Callable[[Transcript, dict[str, float]], None]  # a transcript out, with its latency by stage
 _LABEL_SLICE = 25  # frames (500 ms) per request to the VAD thread
 
 
@@ -164,6 +165,7 @@ class StreamPipeline:
         turns: StreamTurns | None = None,
         on_untranscribed: UntranscribedHandler | None = None,
         language: str = "en",
+        on_delivered: DeliveredHandler | None = None,
     ) -> None:
         self.stream_id = stream_id
         self.language = language  # ISO 639-1, for the utterances that close from now on (AudioHook may change it)
@@ -177,6 +179,7 @@ class StreamPipeline:
         self._on_transcript = on_transcript
         self._on_failure = on_failure
         self._on_untranscribed = on_untranscribed
+        self._on_delivered = on_delivered
         self._turns = turns  # the conversation's order across its parties, for redaction's context
         self._assembler = FrameAssembler(origin_ms)
         self._segmenter = Segmenter(segmenter) if pool is not None else None
@@ -490,5 +493,8 @@ class StreamPipeline:
         seconds = times.seconds(now)
         for stage, value in seconds.items():
             self._metrics.stage_latency.labels(stage).observe(value)
+        self._metrics.speech_to_transcript.observe(sum(seconds.values()))
+        if self._on_delivered is not None:
+            self._on_delivered(transcript, seconds)
         if self._debug:
             log.debug("utterance %d latency %s", transcript.sequence, StageTimes.line(seconds), extra=self._log)

@@ -14,6 +14,7 @@ from mediagw.core.lifecycle import CallLifecycle, StartRequest
 from mediagw.core.node import NodeMedia
 from mediagw.core.record import LOCAL_NODE, Leg
 from mediagw.core.registry import CallRegistry, InMemoryCallRegistry
+from mediagw.core.watch import CallWatchers, WatchedRegistry
 from mediagw.delivery import Delivery
 from mediagw.languages import language_tags
 from mediagw.metrics import Metrics
@@ -68,6 +69,7 @@ class Services:
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
     draining: bool = False  # new work is refused (ready 503); calls in progress go on
     shutting_down: bool = False  # open streams are being ended (the last part of the shutdown timeout)
+    watchers: CallWatchers = field(init=False)  # who watches calls change: the ops console (core/watch.py)
     shared: SharedState = field(init=False)  # spike arrest, replay cache, leases: local, or Redis from start-up
 
     def __post_init__(self) -> None:
@@ -76,9 +78,17 @@ class Services:
         self.pipelines = PipelineFactory(self)
         if self.cluster is not None:
             self.registry = self.cluster
+        self.watchers = CallWatchers()  # the ops console, while it runs (mediagw/console/)
+        self.registry = WatchedRegistry(self.registry, self.watchers.changed)
         node_id = self.cluster.node.owner if self.cluster is not None else LOCAL_NODE
         self.media = NodeMedia(
-            self.registry, self.namespaces, self.metrics, lambda: self.languages, self.tasks.keep, node_id
+            self.registry,
+            self.namespaces,
+            self.metrics,
+            lambda: self.languages,
+            self.tasks.keep,
+            node_id,
+            self.watchers.changed,
         )
         self.calls = CallLifecycle(
             self.registry,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Protocol
@@ -12,10 +13,12 @@ from asr.segmenter import SegmenterOptions
 from mediagw.config import Config
 from mediagw.core.media import CallMedia
 from mediagw.core.record import Participant, TranscriptionParams
+from mediagw.core.watch import CallWatchers, Transcribed
 from mediagw.delivery import Delivery
 from mediagw.metrics import Metrics
 from mediagw.outputs.spool import SPOOLED, AudioSpool, SpoolSettings
 from mediagw.pipeline import (
+    DeliveredHandler,
     FailureHandler,
     StreamPipeline,
     TextProcessor,
@@ -70,6 +73,7 @@ class StreamSpec:
     origin_ms: int = 0  # where its audio starts on the stream's clock (transcription resumed after a stop)
     vocabulary: Vocabulary | None = None  # None: the gateway's custom vocabulary
     on_failure: FailureHandler | None = None
+    on_delivered: DeliveredHandler | None = None  # the call's watchers (the console)
 
 
 class StreamParts(Protocol):
@@ -82,6 +86,7 @@ class StreamParts(Protocol):
     delivery: Delivery
     pool: AsrBackend | None
     spool: AudioSpool | None
+    watchers: CallWatchers
 
 
 class PipelineFactory:
@@ -115,6 +120,7 @@ class PipelineFactory:
             on_transcript=spec.on_transcript,
             origin_ms=spec.origin_ms,
             on_failure=spec.on_failure,
+            on_delivered=spec.on_delivered,
             turns=self.turns(spec.context_id, spec.role),
             on_untranscribed=partial(self.keep_untranscribed, settings=spool_settings),
         )
@@ -126,6 +132,24 @@ class PipelineFactory:
         async def deliver(transcript: Transcript) -> None:
             await self._parts.delivery.store_and_publish(transcript, media.guid, sender, publish=True)
 
+        def delivered(transcript: Transcript, stages: dict[str, float]) -> None:
+            at = media.last_transcript_at[participant.role] = time.time()
+            text = transcript.text  # as the outputs have it: never unredacted_text
+            self._parts.watchers.transcribed(
+                Transcribed(
+                    media.namespace,
+                    media.guid,
+                    participant.role,
+                    transcript.stream_id,
+                    transcript.sequence,
+                    transcript.start_ms,
+                    transcript.end_ms,
+                    text,
+                    stages,
+                    at,
+                )
+            )
+
         spec = StreamSpec(
             stream_id=participant.stream_id,
             ingress=media.namespace,
@@ -135,6 +159,7 @@ class PipelineFactory:
             language=media.language,
             on_transcript=deliver,
             origin_ms=media.media_ms(participant.role),
+            on_delivered=delivered,
         )
         return self.build(spec)
 

@@ -83,12 +83,20 @@ class Authenticator:
     async def authenticate(self, request: web.Request, scope: str) -> str:
         """The app id of a request with valid credentials and `scope`; otherwise 401, 403 or 429 as documented."""
         assert scope in SCOPES
-        source = request.remote or ""
+        app_id = request.headers.get("asapp-api-id", "")
+        secret = request.headers.get("asapp-api-secret", "")
+        scopes = self.verify(request.remote or "", app_id, secret)
+        if scope not in scopes:
+            raise ApiError(403, "403-02", f"This app is not allowed to use this API (scope {scope})")
+        await self.arrest(app_id)
+        return app_id
+
+    def verify(self, source: str, app_id: str, secret: str) -> frozenset[str]:
+        """The scopes of an app whose credentials are right (the API's headers, or the console's login form);
+        401 or 429 as documented otherwise, each wrong secret counted against `source`."""
         now = time.monotonic()
         if self._failures.blocked(source, now):
             raise ApiError(429, "429-02", "Too many failed authentication attempts from this address, retry later")
-        app_id = request.headers.get("asapp-api-id", "")
-        secret = request.headers.get("asapp-api-secret", "")
         if not app_id or not secret:  # not a guess: not counted
             raise ApiError(401, "401-01", "asapp-api-id and asapp-api-secret headers are required")
         expected = self._secrets.get(app_id, "0" * 64)
@@ -96,8 +104,13 @@ class Authenticator:
             self._failures.failed(source, now)
             raise ApiError(401, "401-02", "Invalid API credentials")
         self._failures.succeeded(source)
-        if scope not in self._scopes[app_id]:
-            raise ApiError(403, "403-02", f"This app is not allowed to use this API (scope {scope})")
+        return self._scopes[app_id]
+
+    def scopes(self, app_id: str) -> frozenset[str]:
+        """An app's scopes now (none for an app no longer configured)."""
+        return self._scopes.get(app_id, frozenset())
+
+    async def arrest(self, app_id: str) -> None:
+        """Spike arrest per app (429-01)."""
         if not await self._shared.arrest.allow(app_id):
             raise ApiError(429, "429-01", "Too many requests: spike arrest limit reached, retry with backoff")
-        return app_id

@@ -106,17 +106,17 @@ async def start_streaming(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     config = services.config
     start = parse_start(await _body(request), services.languages, config.redaction.always_redact, services.namespaces)
-    return await _decide(request, services, services.calls.start(start))
+    return await decide(request, services, services.calls.start(start))
 
 
 async def stop_streaming(request: web.Request) -> web.Response:
     await request.app[AUTH].authenticate(request, "control")
     services = request.app[SERVICES]
     namespace, guid = parse_call(await _body(request), services.namespaces)
-    return await _decide(request, services, services.calls.stop(namespace, guid))
+    return await decide(request, services, services.calls.stop(namespace, guid))
 
 
-async def _decide(request: web.Request, services: Services, decision: Awaitable[Outcome]) -> web.Response:
+async def decide(request: web.Request, services: Services, decision: Awaitable[Outcome]) -> web.Response:
     """The lifecycle's answer to a start or stop, or the answer of the node that holds the call's media."""
     try:
         outcome = await decision

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -187,6 +187,99 @@ def _vocabulary_paths(prefix: str) -> dict[str, Any]:
     }
 
 
+def _console_paths() -> dict[str, Any]:
+    """The ops console (mediagw/console/): its page, and the API its page calls with the session cookie."""
+    html = {"200": {"description": "The console's page", "content": {"text/html": {"schema": STRING}}}}
+    page = {
+        "get": {
+            "summary": "The ops console (a browser page)",
+            "responses": {**html, "302": {"description": "To /console/"}},
+        }
+    }
+
+    def cookie(operation: dict[str, Any]) -> dict[str, Any]:
+        return {**operation, "security": [{"consoleSession": []}]}
+
+    call = [_path_param("namespace"), _path_param("guid")]
+    fields = cast(dict[str, Any], START["properties"])
+    call_body = {"type": "object", "properties": {k: v for k, v in fields.items() if k not in ("namespace", "guid")}}
+    session = {"type": "object", "properties": {"loggedIn": {"type": "boolean"}, "appId": STRING, "csrfToken": STRING}}
+    prefix = "/console/api"
+    return {
+        "/console": page,
+        "/console/": page,
+        "/console/static/{name}": {
+            "get": {
+                "summary": "The console page's scripts, style and icon",
+                "parameters": [_path_param("name")],
+                "responses": {"200": {"description": "The file"}, "404": ERROR},
+            }
+        },
+        f"{prefix}/login": {
+            "post": _op(
+                "Log in to the console with an app's id and secret (sets the session cookie)",
+                session,
+                body={
+                    "type": "object",
+                    "required": ["appId", "secret"],
+                    "properties": {"appId": STRING, "secret": STRING},
+                },
+                errors=(400, 401, 403, 415, 429),
+                secured=False,
+            )
+        },
+        f"{prefix}/logout": {"post": cookie(_op("Log out of the console", None, errors=(401, 403), secured=False))},
+        f"{prefix}/session": {"get": _op("The console's session, if any", session, errors=(), secured=False)},
+        f"{prefix}/events": {
+            "get": cookie(
+                {
+                    "summary": "The live call feed (server-sent events: snapshot, call, removed, media, transcript)",
+                    "parameters": [{"name": "call", "in": "query", "schema": STRING}],
+                    "responses": {
+                        "200": {"description": "Events", "content": {"text/event-stream": {"schema": STRING}}},
+                        "400": ERROR,
+                        "401": ERROR,
+                        "403": ERROR,
+                    },
+                }
+            )
+        },
+        f"{prefix}/health": {
+            "get": cookie(
+                _op(
+                    "The health plots' last 15 minutes (scope operations)",
+                    {"type": "object"},
+                    errors=(401, 403),
+                    secured=False,
+                )
+            )
+        },
+        f"{prefix}/calls/{{namespace}}/{{guid}}/start": {
+            "post": cookie(
+                _op(
+                    "Start transcription from the console",
+                    STREAMS,
+                    body=call_body,
+                    params=call,
+                    errors=(400, 401, 403, 409, 429, 500),
+                    secured=False,
+                )
+            )
+        },
+        f"{prefix}/calls/{{namespace}}/{{guid}}/stop": {
+            "post": cookie(
+                _op(
+                    "Stop transcription from the console",
+                    STREAMS,
+                    params=call,
+                    errors=(400, 401, 403, 409, 429, 500),
+                    secured=False,
+                )
+            )
+        },
+    }
+
+
 def build() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/autotranscribe/v1/streaming-url": {
@@ -266,6 +359,7 @@ def build() -> dict[str, Any]:
         **_entity_paths("/configuration/v1/redaction-entities", "/configuration/v1/redaction-entities/{entityId}"),
         **_vocabulary_paths("/configuration/v1/auto-transcribe/custom-vocabularies"),
         **_vocabulary_paths("/configuration/v1/custom-vocabularies"),
+        **_console_paths(),
     }
     for path in (
         "/mg-autotranscribe/v1/start-streaming",
@@ -287,6 +381,7 @@ def build() -> dict[str, Any]:
             "securitySchemes": {
                 "apiId": {"type": "apiKey", "in": "header", "name": "asapp-api-id"},
                 "apiSecret": {"type": "apiKey", "in": "header", "name": "asapp-api-secret"},
+                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "mediagw_console"},
             },
             "responses": {
                 "Error": {

@@ -139,8 +139,13 @@ def health_problems(services: Services) -> list[str]:
 
 async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
+    refresh_gauges(services)
+    body = generate_latest(services.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def refresh_gauges(services: Services) -> None:
+    """The gauges read as of now, before a scrape or the console's sample."""
     if services.pool is not None:
         services.metrics.asr_queue_depth.set(services.pool.queue_depth)
         services.metrics.asr_unfinished.set(services.pool.unfinished)
-    body = generate_latest(services.metrics.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -30,6 +30,10 @@ class Transcription(Protocol):
 TranscriptionFactory = Callable[["CallMedia", Participant], Transcription]
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass(slots=True)
 class LiveStats:
     """A stream's running statistics (StreamStats once frozen into the record at a stop)."""
@@ -53,11 +57,15 @@ class Running:
 
 
 class CallMedia:
-    def __init__(self, namespace: str, guid: str) -> None:
+    def __init__(self, namespace: str, guid: str, on_change: Callable[[], None] | None = None) -> None:
         self.namespace = namespace
         self.guid = guid
         self.clock = dict.fromkeys(ROLES, 0)  # per role: samples received since its first, started or not
         self.sources = 0  # attached media sources (sockets, SIPREC recordings, KVS readers)
+        self.connected = dict.fromkeys(ROLES, 0)  # per role: the attached sources carrying it
+        self.paused = dict.fromkeys(ROLES, False)  # per role: its last frame was silence (a pause, keyed DTMF)
+        self.last_transcript_at: dict[str, float] = {}  # per role: wall clock of its last transcript out
+        self._on_change = on_change or _nothing  # its watchers (core/watch.py): what they show changed
         self.error: StreamStatus | None = None  # the media source failed (a pulled stream: Amazon Connect)
         self.media_language = ""  # the language the media's own signalling names (AudioHook, Twilio)
         self.params = TranscriptionParams()
@@ -71,6 +79,14 @@ class CallMedia:
     @property
     def conversation_id(self) -> str:
         return f"{self.namespace}:{self.guid}"
+
+    @property
+    def running_roles(self) -> tuple[str, ...]:
+        """The roles being transcribed now."""
+        return tuple(self._running)
+
+    def changed(self) -> None:
+        self._on_change()
 
     def media_ms(self, role: str) -> int:
         return self.clock[role] * 1000 // SAMPLE_RATE
@@ -104,11 +120,13 @@ class CallMedia:
         self.transcribing = True
         self._factory = factory
         self._running = {p.role: self._run(factory(self, p), p, now) for p in participants}
+        self._on_change()
 
     def run(self, participant: Participant, transcription: Transcription, now: float) -> None:
         """A stream its own adapter started (the direct API's startStream): no restart when its media goes."""
         self.transcribing = True
         self._running[participant.role] = self._run(transcription, participant, now)
+        self._on_change()
 
     def _run(self, transcription: Transcription, participant: Participant, now: float) -> Running:
         stats = self._stats.setdefault(participant.stream_id, LiveStats())
@@ -121,6 +139,9 @@ class CallMedia:
         if count <= 0 or role not in self.clock:
             return
         self.clock[role] += count
+        if (frame.payload is None) is not self.paused[role]:
+            self.paused[role] = frame.payload is None
+            self._on_change()
         running = self._running.get(role)
         if running is None:
             return
@@ -161,6 +182,7 @@ class CallMedia:
         """stop-streaming: flush every stream (pending audio is transcribed); what each did, by stream id."""
         self.transcribing = False
         self._factory = None
+        self._on_change()
         if self._draining:  # streams that ended just before: their last utterances belong in this summary
             await asyncio.gather(*self._draining, return_exceptions=True)
         running, self._running = self._running, {}

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from mediagw.core.adapters import Namespaces
@@ -81,8 +82,10 @@ class NodeMedia:
         languages: Callable[[], list[str]],
         keep: Keep,
         node_id: str = LOCAL_NODE,
+        changed: Callable[[str, str], None] | None = None,
     ) -> None:
         self._registry = registry
+        self._changed = changed or (lambda namespace, guid: None)  # the call watchers (core/watch.py)
         self._namespaces = namespaces
         self._metrics = metrics
         self._languages = languages
@@ -104,8 +107,11 @@ class NodeMedia:
         media = self._media.get((namespace, guid))
         fresh = media is None
         if media is None:  # here before the registry's awaits: a start arriving meanwhile finds it
-            media = self._media[(namespace, guid)] = CallMedia(namespace, guid)
+            media = CallMedia(namespace, guid, partial(self._changed, namespace, guid))
+            self._media[(namespace, guid)] = media
         media.sources += 1
+        for role in roles:
+            media.connected[role] = media.connected.get(role, 0) + 1
         nodes = dict.fromkeys(roles, self.node_id)
         record: CallRecord | None = None
         try:
@@ -117,6 +123,8 @@ class NodeMedia:
             log.warning("call registry unavailable at attach (%s): media kept here", error, extra={"call_id": guid})
         except BaseException:
             media.sources -= 1
+            for role in roles:
+                media.connected[role] -= 1
             if fresh and media.sources == 0 and self._media.get((namespace, guid)) is media:
                 del self._media[(namespace, guid)]
             raise
@@ -135,6 +143,8 @@ class NodeMedia:
             await self._change(key, lambda r: replace(r, ending=True))
         try:
             media.sources -= 1
+            for role in roles:
+                media.connected[role] = max(0, media.connected.get(role, 0) - 1)
             await media.media_ended(roles, asyncio.get_running_loop().time())
         finally:
             clock = dict(media.clock)
@@ -162,6 +172,7 @@ class NodeMedia:
         key = (media.namespace, media.guid)
         if media.sources == 0 and not media.transcribing and self._media.get(key) is media:
             del self._media[key]
+            self._changed(*key)
             try:
                 record = await self._registry.get(*key)
                 if record is not None and all(owner == self.node_id for owner in record.media_nodes.values()):

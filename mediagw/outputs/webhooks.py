@@ -337,8 +337,12 @@ class WebhookPublisher:
         record_failure: RecordFailure,
         on_sent: Callable[[float], None],
         journal: DeliveryJournal | None = None,
+        on_delivered: Callable[[str], None] | None = None,
     ) -> None:
-        self.targets = [TargetPublisher(t, record_failure, on_sent, journal) for t in targets]
+        """`on_sent` gets each delivery's latency, `on_delivered` its target's name."""
+        self.targets = [
+            TargetPublisher(t, record_failure, _counted(on_sent, on_delivered, t.name), journal) for t in targets
+        ]
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -350,3 +354,16 @@ class WebhookPublisher:
 
     async def close(self) -> None:
         await asyncio.gather(*(t.close() for t in self.targets))
+
+
+def _counted(
+    on_sent: Callable[[float], None], on_delivered: Callable[[str], None] | None, target: str
+) -> Callable[[float], None]:
+    if on_delivered is None:
+        return on_sent
+
+    def sent(latency_s: float) -> None:
+        on_sent(latency_s)
+        on_delivered(target)
+
+    return sent

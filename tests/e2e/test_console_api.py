@@ -1,0 +1,163 @@
+"""The console's API over real HTTP: its session cookie, CSRF and origin checks, scopes, the live feed, and the
+health history read from the /metrics registry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import pytest
+
+from mediagw.api.auth import hash_secret
+from mediagw.config import ApiApp
+from mediagw.core.registry import change
+from tests.e2e.api import control
+from tests.e2e.console import cookie_jar, events, log_in
+from tests.gateway import API_ID, API_SECRET, GatewayThread
+from tests.waits import eventually
+
+pytestmark = pytest.mark.e2e
+GUID = "00002542391662063190"
+START = {"customerId": "cust-1", "agentId": "agent-1"}
+APPS = {
+    "apps": (
+        ApiApp(API_ID, hash_secret(API_SECRET)),
+        ApiApp("reader", hash_secret("reader-secret"), ("messages",)),
+        ApiApp("streamer", hash_secret("streamer-secret"), ("streaming",)),
+    )
+}
+
+
+async def test_login_sets_a_short_lived_http_only_strict_cookie_and_logout_ends_it(gateway: GatewayThread) -> None:
+    base = gateway.base_url
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as session:
+        async with session.get(f"{base}/console/api/session") as answer:
+            assert (await answer.json()) == {"loggedIn": False}
+        async with session.get(f"{base}/console/api/health") as answer:
+            assert answer.status == 401 and (await answer.json())["error"]["code"] == "401-01"
+        async with session.post(f"{base}/console/api/login", json={"appId": API_ID, "secret": "wrong"}) as answer:
+            assert answer.status == 401 and (await answer.json())["error"]["code"] == "401-02"
+        async with session.post(f"{base}/console/api/login", data="appId=local-dev") as answer:
+            assert answer.status == 415  # a cross-site form cannot log a browser in
+        async with session.post(f"{base}/console/api/login", json={"appId": API_ID, "secret": API_SECRET}) as answer:
+            assert answer.status == 200
+            cookie = answer.headers["Set-Cookie"]
+            assert (
+                answer.headers["X-Frame-Options"] == "DENY"
+                and "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+            )
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console/" in cookie
+        assert "Max-Age=900" in cookie and "Secure" not in cookie  # Secure under TLS only
+        assert API_SECRET not in cookie
+        async with session.get(f"{base}/console/api/session") as answer:
+            me = await answer.json()
+        assert me["appId"] == API_ID and "control" in me["scopes"] and me["csrfToken"]
+        async with session.post(f"{base}/console/api/logout", headers={"X-CSRF-Token": me["csrfToken"]}) as answer:
+            assert answer.status == 200
+    async with aiohttp.ClientSession() as replay:  # the old cookie, replayed after the logout
+        name, _, rest = cookie.partition("=")
+        headers = {"Cookie": f"{name.split(':')[-1].strip()}={rest.split(';')[0]}"}
+        async with replay.get(f"{base}/console/api/session", headers=headers) as answer:
+            assert (await answer.json()) == {"loggedIn": False}
+        async with replay.get(f"{base}/console/api/events", headers=headers) as answer:
+            assert answer.status == 401
+
+
+async def test_start_and_stop_need_the_csrf_token_and_answer_as_the_control_api(gateway: GatewayThread) -> None:
+    gateway.attach("siprec", GUID)
+    url = f"{gateway.base_url}/console/api/calls/siprec/{GUID}"
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as session:
+        me = await log_in(session, gateway)
+        async with session.post(f"{url}/start", json=START) as answer:
+            assert answer.status == 403 and (await answer.json())["error"]["code"] == "403-03"
+        token = {"X-CSRF-Token": me["csrfToken"]}
+        async with session.post(f"{url}/start", json=START, headers={**token, "Origin": "http://evil.test"}) as answer:
+            assert answer.status == 403 and (await answer.json())["error"]["code"] == "403-01"
+        async with session.post(f"{url}/start", json={"agentId": "a"}, headers=token) as answer:
+            assert answer.status == 400 and (await answer.json())["error"]["code"] == "400-201"
+        async with session.post(f"{url}/start", json=START, headers=token) as answer:
+            started = await answer.json()
+        assert started["isOk"] and started["autotranscribeResponse"]["customer"]["status"]["code"] == 1000
+        registry = gateway.services.registry
+        gateway.run(change(registry, "siprec", GUID, lambda r: replace(r, ending=True)))
+        async with session.post(f"{url}/stop", headers=token) as answer:
+            assert answer.status == 409 and (await answer.json())["error"]["code"] == "409-203"
+        gateway.run(change(registry, "siprec", GUID, lambda r: replace(r, ending=False)))
+        async with session.post(f"{url}/stop", headers=token) as answer:
+            stopped = await answer.json()
+        assert stopped["isOk"] and "summary" in stopped["autotranscribeResponse"]["agent"]
+
+
+async def test_the_console_shows_only_what_the_apps_scopes_allow(gateway_factory: Any) -> None:
+    gateway = gateway_factory(auth=APPS)
+    base = gateway.base_url
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as session:
+        async with session.post(
+            f"{base}/console/api/login", json={"appId": "streamer", "secret": "streamer-secret"}
+        ) as answer:
+            assert answer.status == 403 and (await answer.json())["error"]["code"] == "403-02"
+        me = await log_in(session, gateway, "reader", "reader-secret")
+        assert me["scopes"] == ["messages"]
+        async with session.get(f"{base}/console/api/health") as answer:
+            assert answer.status == 403
+        url = f"{base}/console/api/calls/siprec/{GUID}/start"
+        async with session.post(url, json=START, headers={"X-CSRF-Token": me["csrfToken"]}) as answer:
+            assert answer.status == 403 and (await answer.json())["error"]["code"] == "403-02"
+        async for event, data in events(session, gateway):
+            assert event == "snapshot" and data["transcripts"] is True
+            break
+
+
+async def test_the_feed_sends_a_snapshot_then_each_change(gateway: GatewayThread) -> None:
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as session:
+        await log_in(session, gateway)
+        feed = events(session, gateway)
+        event, snapshot = await anext(feed)
+        assert event == "snapshot" and snapshot["calls"] == []
+        media = gateway.attach("siprec", GUID)
+        event, row = await anext(feed)
+        while row["roles"][0]["state"] != "connected":  # the record's creation, then its media's owner
+            event, row = await anext(feed)
+        assert event == "call" and row["key"] == f"siprec/{GUID}" and not row["started"]
+        async with aiohttp.ClientSession() as api:
+            body = {"namespace": "siprec", "guid": GUID, **START}
+            assert (await control(api, gateway, "start", body))["status"] == 200
+        while not row["started"]:
+            event, row = await anext(feed)
+        assert {r["state"] for r in row["roles"]} == {"transcribing"} and row["legs"] == 1
+        gateway.run(media.detach())
+        while row["roles"][0]["state"] != "no media":
+            event, row = await anext(feed)
+        assert row["started"]  # still started: the call's media may come back
+
+
+async def test_health_plots_read_the_metrics_registry(gateway_factory: Any) -> None:
+    gateway = gateway_factory(console={"sample_interval_s": 0.2})
+    gateway.services.metrics.errors.labels("4080").inc(3)
+    gateway.services.metrics.open_streams.labels("twilio").set(2)
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as session:
+        await log_in(session, gateway)
+
+        async def history() -> Any:
+            async with session.get(f"{gateway.base_url}/console/api/health") as answer:
+                return await answer.json()
+
+        found = await eventually(history, lambda h: len(h["t"]) >= 3, what="three samples")
+        gateway.services.metrics.errors.labels("4080").inc(5)
+        found = await eventually(
+            history, lambda h: any((v or 0) > 0 for v in _plot(h, "errors")["4080"][2:]), what="the error rate"
+        )
+    assert _plot(found, "open_streams")["twilio"][-1] == 2
+    assert set(_plot(found, "latency")) == {"p50", "p95"}
+
+
+def _plot(history: dict[str, Any], name: str) -> dict[str, list[float | None]]:
+    lines: dict[str, list[float | None]] = next(p["lines"] for p in history["plots"] if p["name"] == name)
+    return lines
+
+
+async def test_console_enabled_false_serves_nothing(gateway_factory: Any) -> None:
+    gateway = gateway_factory(console={"enabled": False})
+    async with aiohttp.ClientSession() as session, session.get(f"{gateway.base_url}/console/") as answer:
+        assert answer.status == 404

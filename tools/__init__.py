@@ -1,0 +1,1 @@
+"""Maintenance scripts (not shipped): run with `python -m tools.<name>`."""
