@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mediagw.console.views import CallView, RoleView, call_view, key_of
+from mediagw.core.media import CallMedia
 from mediagw.core.node import NodeMedia
 from mediagw.core.record import ROLES, CallRecord
 from mediagw.core.registry import CallRegistry, RegistryUnavailable
@@ -67,6 +68,19 @@ class CallFeed:
         self._revision = 0
         self.remote: dict[str, dict[str, RoleView]] = {}  # key -> role -> as its node last said (a cluster)
         self.relay: Relay | None = None  # set in a cluster (console/relay.py)
+
+    def attach_relay(self, relay: Relay) -> None:
+        """A cluster: every change and the media seconds go to the other nodes, console open here or not."""
+        self.relay = relay
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="console-media")
+
+    def held(self) -> list[CallMedia]:
+        """The calls whose media this node holds."""
+        return list(self._media)
+
+    def local_media(self, namespace: str, guid: str) -> CallMedia | None:
+        return self._media.get(namespace, guid)
 
     @property
     def watched(self) -> bool:
@@ -140,19 +154,19 @@ class CallFeed:
 
     def deliver_row(self, key: str, row: dict[str, Any] | None) -> None:
         """A call's new row (None: it is gone) to the consoles showing it."""
-        item = sse("call", row) if row is not None else sse("removed", {"key": key, "rev": self._next_revision()})
+        item = sse("call", row) if row is not None else sse("removed", {"key": key, "rev": self.next_revision()})
         for subscription in self._subscribers:
             if subscription.key is None or subscription.key == key:
                 subscription.put(item)
 
     # internals
 
-    def _next_revision(self) -> int:
+    def next_revision(self) -> int:
         self._revision += 1
         return self._revision
 
     def _stamped(self, view: CallView) -> dict[str, Any]:
-        return {**view.to_json(), "rev": self._next_revision()}
+        return {**view.to_json(), "rev": self.next_revision()}
 
     async def _flush(self) -> None:
         try:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -21,6 +21,9 @@ from mediagw.console.feed import CallFeed, Subscription, sse
 from mediagw.console.history import MetricsHistory
 from mediagw.console.sessions import COOKIE, CSRF_HEADER, ConsoleSession, Sessions
 from mediagw.services import Services
+
+if TYPE_CHECKING:
+    from mediagw.console.relay import ConsoleRelay
 
 log = logging.getLogger(__name__)
 PREFIX = "/console"
@@ -41,6 +44,7 @@ class Console:
     sessions: Sessions
     feed: CallFeed
     history: MetricsHistory
+    relay: ConsoleRelay | None = None  # cluster.redis_url
 
 
 CONSOLE: web.AppKey[Console] = web.AppKey("console", Console)
@@ -67,6 +71,8 @@ def add_routes(app: web.Application, services: Services) -> None:
     router.add_post(f"{PREFIX}/api/calls/{{namespace}}/{{guid}}/stop", _stop)
     app.on_response_prepare.append(_secure_headers)
     app.on_startup.append(_start_sampling)
+    if config.cluster.redis_url:
+        app.on_startup.append(_start_relay)
     app.on_shutdown.append(_close_feed)
 
 
@@ -91,9 +97,24 @@ async def _start_sampling(app: web.Application) -> None:
     services.tasks.keep(sample_forever(), name="console-sampler")
 
 
+async def _start_relay(app: web.Application) -> None:
+    """Every node's calls here too: the other nodes' changes through Redis (console/relay.py)."""
+    from mediagw.backends.redis_link import client
+    from mediagw.console.relay import ConsoleRelay
+
+    services, console = app[SERVICES], app[CONSOLE]
+    redis = client(services.config.cluster.redis_url)
+    console.relay = ConsoleRelay(redis, console.feed)
+    services.tasks.keep(console.relay.run(), name="console-relay")
+
+
 async def _close_feed(app: web.Application) -> None:
-    app[SERVICES].tasks.stop("console-sampler")
-    app[CONSOLE].feed.close()
+    services, console = app[SERVICES], app[CONSOLE]
+    services.tasks.stop("console-sampler")
+    services.tasks.stop("console-relay")
+    console.feed.close()
+    if console.relay is not None:
+        await console.relay.close()
 
 
 async def _to_index(request: web.Request) -> web.StreamResponse:

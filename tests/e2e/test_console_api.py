@@ -7,10 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
+import numpy as np
 import pytest
 
 from mediagw.api.auth import hash_secret
 from mediagw.config import ApiApp
+from mediagw.core.frames import Frame
 from mediagw.core.registry import change
 from tests.e2e.api import control
 from tests.e2e.console import cookie_jar, events, log_in
@@ -161,3 +163,29 @@ async def test_console_enabled_false_serves_nothing(gateway_factory: Any) -> Non
     gateway = gateway_factory(console={"enabled": False})
     async with aiohttp.ClientSession() as session, session.get(f"{gateway.base_url}/console/") as answer:
         assert answer.status == 404
+
+
+async def test_every_nodes_calls_show_on_every_nodes_console(gateway_factory: Any, redis_url: str) -> None:
+    """Two nodes sharing the registry: a call whose media node A holds shows on node B's console, its roles'
+    state and media as node A sees them."""
+    auth = {"token_secret": "a-cluster-wide-test-secret"}
+    a = gateway_factory(cluster={"redis_url": redis_url, "node_id": "a"}, auth=auth)
+    b = gateway_factory(cluster={"redis_url": redis_url, "node_id": "b"}, auth=auth)
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as session:
+        await log_in(session, b)
+        feed = events(session, b)
+        assert (await anext(feed))[0] == "snapshot"
+        media = a.attach("siprec", GUID)
+        event, row = await anext(feed)
+        while not (event == "call" and row["roles"][0]["state"] == "connected"):
+            event, row = await anext(feed)
+        assert row["key"] == f"siprec/{GUID}" and row["roles"][0]["node"].startswith("a#")
+        a.call_soon(lambda: media.feed("customer", Frame.of_pcm(0, np.zeros(16000, dtype=np.int16))))
+        while event != "media":
+            event, row = await anext(feed)
+        assert row[f"siprec/{GUID}"]["customer"] == 2000
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as fresh:  # a console opened later: the snapshot
+        await log_in(fresh, b)
+        event, snapshot = await anext(events(fresh, b))
+        (call,) = snapshot["calls"]
+        assert call["roles"][0]["node"].startswith("a#") and call["roles"][0]["state"] == "connected"

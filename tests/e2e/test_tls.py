@@ -91,3 +91,17 @@ async def test_siprec_over_tls_answers_with_a_tls_contact(gateway_factory: Any, 
     assert answer.status == 200
     assert f":{port};transport=tls>" in answer.headers.get("Contact")
     assert b"a=recvonly" in answer.body
+
+
+async def test_the_console_cookie_is_secure_under_tls(gateway_factory: Any, certificate: Any) -> None:
+    cert, key = certificate
+    gateway = gateway_factory(server={"tls_cert": str(cert), "tls_key": str(key)})
+    trusted = ssl.create_default_context(cafile=str(cert))
+    login = {"appId": API_ID, "secret": API_SECRET}
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trusted)) as session,
+        session.post(f"{gateway.base_url}/console/api/login", json=login) as response,
+    ):
+        assert response.status == 200
+        cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
