@@ -16,6 +16,7 @@ from aiohttp import web
 from mediagw.api import control
 from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
+from mediagw.api.forward import forwarded
 from mediagw.api.routes import AUTH, SERVICES, refresh_gauges
 from mediagw.console.feed import CallFeed, Subscription, sse
 from mediagw.console.history import MetricsHistory
@@ -160,9 +161,11 @@ def _session(request: web.Request, scope: str | None = None) -> tuple[ConsoleSes
     return session, scopes
 
 
-def _changing(request: web.Request, scope: str) -> ConsoleSession:
-    """A change (start, stop, logout): a live session, same origin, and its CSRF token."""
-    _same_origin(request)
+async def _changing(request: web.Request, scope: str) -> ConsoleSession:
+    """A change (start, stop): a live session, same origin, and its CSRF token. A start or stop another node
+    forwarded here (signed: api/forward.py) came from that node's page: its Origin names that node."""
+    if not await forwarded(request, request.app[SERVICES].config.auth.token_secret):
+        _same_origin(request)
     session, _ = _session(request, scope)
     if not request.app[CONSOLE].sessions.csrf_ok(session, request.headers.get(CSRF_HEADER, "")):
         raise ApiError(403, "403-03", "Missing or wrong CSRF token: reload the console")
@@ -246,7 +249,7 @@ async def _session_info(request: web.Request) -> web.Response:
 
 
 async def _start(request: web.Request) -> web.Response:
-    _changing(request, "control")
+    await _changing(request, "control")
     services = request.app[SERVICES]
     body = await _call_body(request)
     start = control.parse_start(body, services.languages, services.config.redaction.always_redact, services.namespaces)
@@ -254,7 +257,7 @@ async def _start(request: web.Request) -> web.Response:
 
 
 async def _stop(request: web.Request) -> web.Response:
-    _changing(request, "control")
+    await _changing(request, "control")
     services = request.app[SERVICES]
     namespace, guid = control.parse_call(await _call_body(request), services.namespaces)
     return await control.decide(request, services, services.calls.stop(namespace, guid))
@@ -262,7 +265,7 @@ async def _stop(request: web.Request) -> web.Response:
 
 async def _call_body(request: web.Request) -> dict[str, Any]:
     """The call named by the path, with the body's fields (customerId, agentId, autotranscribeParams...)."""
-    body = await json_body(request, "400-201", empty="{}") if request.can_read_body else {}
+    body = await json_body(request, "400-201", empty="{}")  # read already, perhaps (a forwarded one's signature)
     if not isinstance(body, dict):
         raise ApiError(400, "400-201", "request body must be a JSON object")
     return {**body, "namespace": request.match_info["namespace"], "guid": request.match_info["guid"]}

@@ -185,7 +185,18 @@ async def test_every_nodes_calls_show_on_every_nodes_console(gateway_factory: An
             event, row = await anext(feed)
         assert row[f"siprec/{GUID}"]["customer"] == 2000
     async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as fresh:  # a console opened later: the snapshot
-        await log_in(fresh, b)
+        me = await log_in(fresh, b)
         event, snapshot = await anext(events(fresh, b))
         (call,) = snapshot["calls"]
         assert call["roles"][0]["node"].startswith("a#") and call["roles"][0]["state"] == "connected"
+        # node B's console starts the call: forwarded to node A (its advertised URL), cookie and CSRF token along
+        assert a.services.cluster is not None and b.services.cluster is not None
+        a.services.cluster.node = replace(a.services.cluster.node, control_url=a.base_url)
+        owner = a.services.cluster.node.owner
+        await eventually(
+            lambda: b.run(b.services.cluster.live_node(owner)), lambda n: n and n.control_url == a.base_url
+        )
+        url = f"{b.base_url}/console/api/calls/siprec/{GUID}/start"
+        async with fresh.post(url, json=START, headers={"X-CSRF-Token": me["csrfToken"]}) as answer:
+            assert answer.status == 200, await answer.text()
+        assert (await eventually(lambda: a.record("siprec", GUID), lambda r: r is not None and r.started)) is not None
