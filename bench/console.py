@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import platform
 import random
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -108,18 +109,24 @@ def ingest_once(calls: int, consoles: int, seconds: float) -> dict[str, Any]:
 
 def ingest(args: argparse.Namespace) -> dict[str, Any]:
     runs: dict[int, list[dict[str, Any]]] = {0: [], args.consoles: []}
-    for _ in range(args.rounds):
-        for consoles in (0, args.consoles):
+    for round_ in range(args.rounds):  # A B B A ...: a drifting load weighs on both alike
+        for consoles in (0, args.consoles) if round_ % 2 == 0 else (args.consoles, 0):
             runs[consoles].append(ingest_once(args.calls, consoles, args.seconds))
             print(json.dumps(runs[consoles][-1]), flush=True)
-    cost = {n: sum(r["steady_server_cpu_ms_per_call_second"] for r in rs) / len(rs) for n, rs in runs.items()}
+    cost = {n: statistics.median(r["steady_server_cpu_ms_per_call_second"] for r in rs) for n, rs in runs.items()}
+    pairs = [
+        with_["steady_server_cpu_ms_per_call_second"] / without["steady_server_cpu_ms_per_call_second"]
+        for without, with_ in zip(runs[0], runs[args.consoles], strict=True)
+    ]
     return {
         "benchmark": "console_ingest",
         "cpu": cpu_model(),
         "load_average": os.getloadavg(),
-        "without_consoles_ms_per_call_second": round(cost[0], 4),
-        "with_consoles_ms_per_call_second": round(cost[args.consoles], 4),
-        "ratio": round(cost[args.consoles] / cost[0], 3),
+        "without_consoles_ms_per_call_second_median": round(cost[0], 4),
+        "with_consoles_ms_per_call_second_median": round(cost[args.consoles], 4),
+        "ratio_of_medians": round(cost[args.consoles] / cost[0], 3),
+        "pair_ratios": [round(r, 3) for r in pairs],
+        "median_pair_ratio": round(statistics.median(pairs), 3),
         "runs": runs,
     }
 
