@@ -136,3 +136,25 @@ async def test_the_health_page_plots_have_data_points(gateway_factory: Any, brow
     assert len(circles) >= 2
     browser.screenshot("console-health")
     assert not browser.console_errors()
+
+
+async def test_the_console_works_from_the_keyboard_alone(gateway: GatewayThread, browser: Browser) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    driver = browser.driver
+    driver.get(f"{gateway.base_url}/console/")
+    browser.wait_for(lambda d: d.switch_to.active_element.get_attribute("id") == "app-id", what="focus on the app id")
+    driver.switch_to.active_element.send_keys(API_ID, Keys.TAB)
+    assert driver.switch_to.active_element.get_attribute("id") == "secret"
+    driver.switch_to.active_element.send_keys(API_SECRET, Keys.ENTER)
+    browser.wait_for(lambda d: d.find_element("id", "feed-status").text == "Live.", what="the live list")
+    guid = "00002542391662063178"
+    gateway.attach("siprec", guid)
+    browser.wait_for(lambda d: row_of(browser, f"siprec/{guid}"), what="the call's row")
+    for _ in range(40):  # Tab through the page until the call's link has the focus
+        if driver.switch_to.active_element.text == guid:
+            break
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+    assert driver.switch_to.active_element.text == guid
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    browser.wait_for(lambda d: d.find_elements("id", "start-button"), what="the call's page")
