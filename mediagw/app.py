@@ -123,8 +123,9 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     app.router.add_get(config.websocket_api.path, partial(_stream, services=services))
     app.router.add_get(config.twilio.path, partial(_twilio, services=services))
     audiohook = partial(_audiohook, services=services)
-    for path in {config.audiohook.path, config.audiohook.path.rstrip("/") or "/"}:  # with or without the slash
-        app.router.add_get(path, audiohook)
+    for base in (config.audiohook.path, config.audiohook.connector_path):  # Monitor, Transcription Connector
+        for path in {base, base.rstrip("/") or "/"}:  # with or without the slash
+            app.router.add_get(path, audiohook)
     app.router.add_get("/mg-autotranscribe/v1/twilio-media-stream-url", routes.twilio_media_stream_url)
     if config.console.enabled:
         console.add_routes(app, services)

@@ -160,11 +160,17 @@ class TwilioConfig:
 class AudioHookKey:
     key: str  # the API key Genesys sends as X-API-KEY
     client_secret: str = ""  # base64 client secret: the upgrade must then carry a valid HTTP message signature
+    connector: bool = False  # every session of this key is a Transcription Connector session (else: its path's)
+    # A connector session's transcripts (its `event` messages, the store, the webhooks):
+    redaction_output: str = "redacted"  # redacted | unredacted | redacted_and_unredacted (the store keeps both)
+    smart_formatting: bool = True
+    words: bool = True  # each event's words, with their offsets and confidences
 
 
 @dataclass(frozen=True)
 class AudioHookConfig:
     path: str = "/mg-genesysaudiohook-autotranscribe/"
+    connector_path: str = "/mg-genesysaudiohook-connector/"  # sessions here are Transcription Connector sessions
     api_keys: tuple[AudioHookKey, ...] = ()  # none: every AudioHook connection is refused
     max_clock_skew_s: float = 300.0  # signature `created` this far off our clock is refused
     idle_timeout_s: float = 60.0  # no message for this long: disconnect, flush
@@ -263,6 +269,7 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     if config.server.event_loop not in ("uvloop", "asyncio"):
         raise ConfigError("server.event_loop must be uvloop or asyncio")
     _validate_siprec(config.siprec)
+    _validate_audiohook(config.audiohook)
     server = config.server
     if min(server.max_connections, server.body_timeout_s) < 0 or server.idle_timeout_s <= 0:
         raise ConfigError("server.max_connections and body_timeout_s must be 0 or more, idle_timeout_s above 0")
@@ -298,9 +305,20 @@ def _validate_remote_asr(config: Config) -> None:
         raise ConfigError("asr.remote.deadline_s, visibility_timeout_s and heartbeat_s must be above 0")
 
 
+def _validate_audiohook(audiohook: AudioHookConfig) -> None:
+    for entry in audiohook.api_keys:
+        if entry.redaction_output not in ("redacted", "unredacted", "redacted_and_unredacted"):
+            raise ConfigError("audiohook.api_keys[].redaction_output must be redacted, unredacted or both")
+        if entry.redaction_output != "unredacted" and not entry.smart_formatting:
+            raise ConfigError("audiohook.api_keys[]: redaction needs smart_formatting (as the API's 4092)")
+    if audiohook.connector_path.rstrip("/") == audiohook.path.rstrip("/"):
+        raise ConfigError("audiohook.connector_path must differ from audiohook.path")
+
+
 def _validate_siprec(siprec: SiprecConfig) -> None:
     if not set(siprec.transports) <= {"udp", "tcp"} or not siprec.transports:
         raise ConfigError("siprec.transports must be udp and/or tcp")
+
     if not 1024 <= siprec.rtp_port_min < siprec.rtp_port_max <= 65535:
         raise ConfigError("siprec.rtp_port_min..rtp_port_max must be a range within 1024..65535")
     if problem := guid_config_problem(siprec.guid_source, siprec.guid_header):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from mediagw.endpointing import ending_of
 from mediagw.latency import StageTimes
 from mediagw.metrics import Metrics
 from mediagw.postprocess import TextOutput
-from mediagw.transcripts import Transcript, tokens_from_words
+from mediagw.transcripts import Token, Transcript, tokens_from_words
 from mediagw.turns import StreamTurns, Turn
 from mediagw.vocabulary import Vocabulary
 
@@ -89,6 +90,7 @@ _Outcome = _Recognized | UtteranceFailed | UtteranceUntranscribed
 class TranscriptionSettings:
     smart_formatting: bool = True
     detailed_tokens: bool = False
+    word_timings: bool = False  # the model's timed words on the transcript (AudioHook connector), not its message
 
 
 class TimedAudio(Protocol):
@@ -125,12 +127,15 @@ def transcript_of(
     text = vocabulary.rewrite(result.text)
     if not any(c.isalnum() for c in text):
         return None
-    tokens = None
-    if settings.detailed_tokens:  # only unredacted: detailed tokens with redaction is refused (4093)
+    tokens: tuple[Token, ...] | None = None
+    timings: tuple[Token, ...] = ()
+    if settings.detailed_tokens or settings.word_timings:
         bounds = (audio.start_ms, audio.end_ms)
-        tokens = tokens_from_words(
+        timings = tokens_from_words(
             result.words, audio.audio_start_ms, bounds, settings.smart_formatting, heard.language
         )
+        if settings.detailed_tokens:  # only unredacted: detailed tokens with redaction is refused (4093)
+            tokens = timings
     output = text_stage(text)
     return Transcript(
         heard.stream_id,
@@ -142,7 +147,14 @@ def transcript_of(
         heard.closed_at,
         result.decode_ms,
         output.unredacted,
+        confidence_of(result),
+        timings if settings.word_timings else (),
     )
+
+
+def confidence_of(result: Recognition) -> float:
+    """The geometric mean of the decoded tokens' probabilities (ctranslate2's score), in [0, 1]."""
+    return round(min(1.0, max(0.0, math.exp(result.avg_logprob))), 4)
 
 
 class StreamPipeline:
@@ -295,7 +307,7 @@ class StreamPipeline:
         return RecognitionRequest(
             segment.samples,
             hotwords=self._vocabulary.hotwords(),
-            word_timestamps=self._settings.detailed_tokens,
+            word_timestamps=self._settings.detailed_tokens or self._settings.word_timings,
             language=self.language,
         )
 

@@ -74,6 +74,7 @@ class StreamSpec:
     vocabulary: Vocabulary | None = None  # None: the gateway's custom vocabulary
     on_failure: FailureHandler | None = None
     on_delivered: DeliveredHandler | None = None  # the call's watchers (the console)
+    word_timings: bool = False  # the model's timed words on each transcript (AudioHook connector events)
 
 
 class StreamParts(Protocol):
@@ -106,7 +107,7 @@ class PipelineFactory:
             ingress=spec.ingress,
             segmenter=segmenter_options(parts.config),
             pool=parts.pool,
-            settings=TranscriptionSettings(params.smart_formatting, params.detailed_token),
+            settings=TranscriptionSettings(params.smart_formatting, params.detailed_token, spec.word_timings),
             vocabulary=parts.custom_vocabulary if spec.vocabulary is None else spec.vocabulary,
             metrics=parts.metrics,
             text_stage=bind_text_stage(

@@ -20,6 +20,7 @@ class Token:
     end_ms: int
     punctuation_before: str = ""
     punctuation_after: str = ""
+    confidence: float | None = None  # the model's probability for the word (the mean of its tokens')
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Transcript:
     closed_at: float  # loop time when the segmenter closed the utterance
     decode_ms: float
     unredacted_text: str | None = None  # only for redactionOutput redacted_and_unredacted
+    confidence: float | None = None  # exp(mean token log probability): the model's own, never a constant
+    timings: tuple[Token, ...] = ()  # the model's words, timed (word timings asked for): never serialised as is
 
 
 def tokens_from_words(
@@ -67,6 +70,7 @@ def tokens_from_words(
                 min(max(offset_ms + word.end_ms, low), high),
                 carried_before + (before.group(0) if before else ""),
                 after.group(0) if after else "",
+                word.probability,
             )
         )
         carried_before = ""

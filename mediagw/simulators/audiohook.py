@@ -7,29 +7,24 @@ each checks the other. `python -m mediagw.simulators.audiohook --help` plays a f
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import re
-import secrets
-import sys
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import numpy as np
-import soundfile as sf
-from yarl import URL
 
 from asr.frame import SAMPLE_RATE, Pcm
 from mediagw.audio.g711 import pcm_to_ulaw
+from mediagw.simulators.audiohook_client import ClientProtocol, duration
+from mediagw.simulators.audiohook_signing import upgrade_headers
+
+__all__ = ["EXAMPLE_ORGANIZATION_ID", "connection_probe", "duration", "play_session", "upgrade_headers"]
 
 Json = dict[str, Any]
 OnOpened = Callable[[], Awaitable[None]]
@@ -37,17 +32,10 @@ OnMessage = Callable[[Json], None]
 
 PROBE_ID = "00000000-0000-0000-0000-000000000000"  # conversation and participant id of a connection probe
 EXAMPLE_ORGANIZATION_ID = "d7934305-0972-4844-938e-9060eef73d05"  # the specification's example organization
-USER_AGENT = "GenesysCloud-AudioHook-Client"
-SIGNATURE_LIFETIME_S = 30  # expires = created + 30, the reference client's default
 OPEN_TIMEOUT_S = 5.0  # the reference client's open and close transaction timeouts
 CLOSE_TIMEOUT_S = 10.0
 FAST_SPEED = 10.0  # realtime=False plays this many times faster than real time
 CHANNEL_COLUMN = {"external": 0, "internal": 1}  # column of the (n, 2) audio: customer, agent
-
-
-def duration(seconds: float) -> str:
-    """An ISO 8601 duration as AudioHook writes them: PT0S, PT0.1S, PT12.34S."""
-    return f"PT{f'{seconds:.6f}'.rstrip('0').rstrip('.')}S"
 
 
 def media_offers(stereo: bool) -> list[Json]:
@@ -56,137 +44,7 @@ def media_offers(stereo: bool) -> list[Json]:
     return [{"type": "audio", "format": "PCMU", "channels": c, "rate": SAMPLE_RATE} for c in layouts]
 
 
-# HTTP message signature of the upgrade request (RFC 9421 as the AudioHook specification profiles it)
-
-SIGNED_COMPONENTS = (
-    "@request-target",
-    "@authority",
-    "audiohook-organization-id",
-    "audiohook-session-id",
-    "audiohook-correlation-id",
-    "x-api-key",
-)
-
-
-def _sf_string(value: str) -> str:
-    """An RFC 8941 structured-field string."""
-    if any(not " " <= c <= "~" for c in value):
-        raise ValueError(f"{value!r} is not printable ASCII and cannot go in a structured field")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def signature_params(names: list[str], *, keyid: str, nonce: str, created: int, expires: int) -> str:
-    covered = " ".join(_sf_string(name) for name in names)
-    return (
-        f'({covered});keyid={_sf_string(keyid)};nonce={_sf_string(nonce)};alg="hmac-sha256";'
-        f"created={created};expires={expires}"
-    )
-
-
-def signature_base(components: Mapping[str, str], params: str) -> str:
-    """One `"name": value` line per covered component in order, then the `"@signature-params"` line; no final LF."""
-    lines = [f"{_sf_string(name)}: {value.strip()}" for name, value in components.items()]
-    return "\n".join([*lines, f'"@signature-params": {params}'])
-
-
-@dataclass(frozen=True)
-class Signature:
-    headers: dict[str, str]  # Signature-Input and Signature
-    base: str  # what the HMAC was computed over
-
-
-def sign(
-    components: Mapping[str, str],
-    key_id: str,
-    client_secret: str,
-    *,
-    created: int | None = None,
-    expires: int | None = None,
-    nonce: str | None = None,
-) -> Signature:
-    """HMAC-SHA256, keyed with the base64-decoded client secret, over the signature base; label sig1."""
-    created = int(time.time()) if created is None else created
-    expires = created + SIGNATURE_LIFETIME_S if expires is None else expires
-    nonce = base64.b64encode(secrets.token_bytes(18)).decode() if nonce is None else nonce
-    params = signature_params(list(components), keyid=key_id, nonce=nonce, created=created, expires=expires)
-    base = signature_base(components, params)
-    digest = hmac.new(base64.b64decode(client_secret, validate=True), base.encode(), hashlib.sha256).digest()
-    return Signature(
-        {"Signature-Input": f"sig1={params}", "Signature": f"sig1=:{base64.b64encode(digest).decode()}:"}, base
-    )
-
-
-def upgrade_headers(
-    url: str, organization_id: str, session_id: str, correlation_id: str, api_key: str, client_secret: str | None
-) -> tuple[dict[str, str], str | None]:
-    """The headers of Genesys' upgrade request and, when a client secret is given, the signature base signed."""
-    headers = {
-        "User-Agent": USER_AGENT,
-        "Audiohook-Organization-Id": organization_id,
-        "Audiohook-Correlation-Id": correlation_id,
-        "Audiohook-Session-Id": session_id,
-        "X-API-KEY": api_key,
-    }
-    if client_secret is None:
-        return headers, None
-    target = URL(url)
-    values = [target.raw_path_qs, target.host_port_subcomponent or "", organization_id, session_id, correlation_id]
-    signature = sign(dict(zip(SIGNED_COMPONENTS, [*values, api_key], strict=True)), api_key, client_secret)
-    return {**headers, **signature.headers}, signature.base
-
-
 # The session
-
-
-class ClientProtocol:
-    """Sans-I/O client side of one session: numbers client messages, checks the server's, keeps the position."""
-
-    def __init__(self, session_id: str) -> None:
-        self.session_id = session_id
-        self.seq = 0  # of the last client message
-        self.serverseq = 0  # of the last server message
-        self.samples = 0  # stream position: audio sent plus audio discarded, in 8 kHz samples
-        self.problems: list[str] = []
-
-    @property
-    def position(self) -> str:
-        return duration(self.samples / SAMPLE_RATE)
-
-    def message(self, kind: str, parameters: Json) -> Json:
-        self.seq += 1
-        return {
-            "version": "2",
-            "type": kind,
-            "seq": self.seq,
-            "serverseq": self.serverseq,
-            "id": self.session_id,
-            "position": self.position,
-            "parameters": parameters,
-        }
-
-    def receive(self, text: str) -> Json | None:
-        """The server message in `text`; None, with a problem noted, if it is not one."""
-        try:
-            message = json.loads(text)
-        except ValueError:
-            self.problems.append(f"server text is not JSON: {text[:200]!r}")
-            return None
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            self.problems.append(f"server message has no type: {text[:200]!r}")
-            return None
-        kind, seq, clientseq = message["type"], message.get("seq"), message.get("clientseq")
-        if seq != self.serverseq + 1:
-            self.problems.append(f"{kind}: seq {seq!r} after server seq {self.serverseq}")
-        if isinstance(seq, int):
-            self.serverseq = seq
-        if not isinstance(clientseq, int) or not 0 <= clientseq <= self.seq:
-            self.problems.append(f"{kind}: clientseq {clientseq!r} but the client has sent seq {self.seq}")
-        if message.get("version") != "2" or message.get("id") != self.session_id:
-            self.problems.append(f"{kind}: version {message.get('version')!r}, id {message.get('id')!r}")
-        if not isinstance(message.get("parameters"), dict):
-            self.problems.append(f"{kind}: parameters is not an object")
-            message["parameters"] = {}
-        return message
 
 
 @dataclass
@@ -224,6 +82,7 @@ class _Plan:
     on_message: OnMessage | None
     close: bool
     updates: tuple[tuple[int, str], ...] = ()  # (stream sample, language): an `update` sent when the audio gets there
+    discard: tuple[int, int] | None = None  # audio dropped from, to (stream samples), then reported as `discarded`
 
 
 async def _first(within_s: float, *events: asyncio.Event) -> bool:
@@ -373,9 +232,23 @@ class _Connection:
                 if offset <= at < end:  # the conversation's language changed (Genesys sends `update`)
                     await self.send("update", {"language": language})
             chunk = audio[offset:end]
-            if self.paused_since is None and self.media:
+            if await self._discarding(offset):
+                pass
+            elif self.paused_since is None and self.media:
                 await self._send_audio(pcm_to_ulaw(chunk[:, [CHANNEL_COLUMN[c] for c in self.media]].reshape(-1)))
             self.protocol.samples = end
+
+    async def _discarding(self, offset: int) -> bool:
+        """Whether the frame at `offset` is dropped; the first one after the stretch reports it (`discarded`)."""
+        if self.plan.discard is None:
+            return False
+        start, end = self.plan.discard
+        if offset == end:
+            await self.send(
+                "discarded",
+                {"start": duration(start / SAMPLE_RATE), "discarded": duration((end - start) / SAMPLE_RATE)},
+            )
+        return start <= offset < end
 
     async def _pause_or_resume(self, offset: int) -> None:
         """`paused` when a pause begins; `resumed` with where it began and how much audio it dropped when it ends."""
@@ -457,13 +330,16 @@ async def play_session(
     language: str = "en-US",
     on_message: OnMessage | None = None,
     language_updates: tuple[tuple[float, str], ...] = (),
+    discard_at_s: float | None = None,
+    discard_for_s: float = 0.5,
 ) -> SessionResult:
     """One AudioHook session for `audio` ((n, 2) int16 8 kHz: customer = external, agent = internal).
 
     `on_opened` runs between `opened` and the first audio. A pause (`pause_at_s`, `pause_for_s`, as Genesys does for
     hold and secure pause) sends `paused`, drops that stretch of audio and ends with `resumed`; the `position` of
     each client message counts audio sent and audio dropped. `close=False` drops the socket without the close
-    transaction. `language_updates`: (seconds into the audio, language) sent as `update` messages. A refused
+    transaction. `language_updates`: (seconds into the audio, language) sent as `update` messages. `discard_at_s`:
+    that stretch (whole frames) is dropped and reported with `discarded`, as Genesys does on a glitch. A refused
     upgrade raises aiohttp.WSServerHandshakeError.
     """
     if audio.ndim != 2 or audio.shape[1] != 2 or audio.dtype != np.int16:
@@ -474,7 +350,12 @@ async def play_session(
         None if pause_at_s is None else (int(pause_at_s * SAMPLE_RATE), int((pause_at_s + pause_for_s) * SAMPLE_RATE))
     )
     updates = tuple((int(at_s * SAMPLE_RATE), tag) for at_s, tag in language_updates)
-    plan = _Plan(parameters, realtime, frame_ms, pause, ping_every_s, on_opened, on_message, close, updates)
+    step = SAMPLE_RATE * frame_ms // 1000
+    discard = None
+    if discard_at_s is not None:
+        at = round(discard_at_s * SAMPLE_RATE / step) * step
+        discard = (at, at + max(1, round(discard_for_s * SAMPLE_RATE / step)) * step)
+    plan = _Plan(parameters, realtime, frame_ms, pause, ping_every_s, on_opened, on_message, close, updates, discard)
     return await _start(session, url, audio, api_key, client_secret, plan)
 
 
@@ -514,62 +395,7 @@ async def _start(
     return await _run(session, url, audio, headers, result, plan)
 
 
-# Command line
+if __name__ == "__main__":  # the command line lives beside, in audiohook_cli.py
+    from mediagw.simulators.audiohook_cli import main
 
-
-async def _main(args: argparse.Namespace) -> int:
-    async with aiohttp.ClientSession() as session:
-        if args.probe:
-            result = await connection_probe(session, args.url, api_key=args.api_key, client_secret=args.client_secret)
-            for message in result.messages:
-                print(json.dumps(message), flush=True)
-        else:
-            audio, rate = sf.read(args.file, dtype="int16", always_2d=True)
-            if rate != SAMPLE_RATE or audio.shape[1] != 2:
-                raise SystemExit(f"{args.file}: need 2 channels at {SAMPLE_RATE} Hz, got {audio.shape[1]} at {rate}")
-            print(f"conversationId {args.conversation_id}", file=sys.stderr)
-            result = await play_session(
-                session,
-                args.url,
-                np.ascontiguousarray(audio),
-                conversation_id=args.conversation_id,
-                api_key=args.api_key,
-                client_secret=args.client_secret,
-                organization_id=args.organization_id,
-                realtime=not args.fast,
-                frame_ms=args.frame_ms,
-                stereo=not args.mono,
-                pause_at_s=args.pause_at,
-                pause_for_s=args.pause_for,
-                on_message=lambda message: print(json.dumps(message), flush=True),
-            )
-    for problem in result.problems:
-        print(f"problem: {problem}", file=sys.stderr)
-    return 1 if result.problems else 0
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Play a 2-channel 8 kHz file as a Genesys AudioHook Monitor session")
-    parser.add_argument("file", nargs="?", help="channel 0 customer (external), channel 1 agent (internal)")
-    parser.add_argument("--url", default="ws://127.0.0.1:8080/mg-genesysaudiohook-autotranscribe/")
-    parser.add_argument("--api-key", required=True)
-    parser.add_argument("--client-secret", default=None, help="base64, as shown in Genesys; omit for no signature")
-    parser.add_argument("--organization-id", default=EXAMPLE_ORGANIZATION_ID)
-    parser.add_argument("--conversation-id", default=str(uuid.uuid4()), help="the start-streaming guid")
-    parser.add_argument("--fast", action="store_true", help=f"{FAST_SPEED:g} times real time")
-    parser.add_argument("--frame-ms", type=int, default=100)
-    parser.add_argument("--mono", action="store_true", help="offer only the mono channels")
-    parser.add_argument("--pause-at", type=float, default=None, help="seconds into the call to pause (hold)")
-    parser.add_argument("--pause-for", type=float, default=2.0)
-    parser.add_argument("--probe", action="store_true", help="a connection probe instead of a call")
-    args = parser.parse_args(argv)
-    if not args.probe and not args.file:
-        parser.error("a sound file is needed unless --probe")
-    try:
-        sys.exit(asyncio.run(_main(args)))
-    except aiohttp.WSServerHandshakeError as refused:
-        sys.exit(f"upgrade refused: {refused.status} {refused.message}")
-
-
-if __name__ == "__main__":
     main()

@@ -32,6 +32,7 @@ from mediagw.ingress.audiohook.fields import (
     parse_participant,
     parse_uuid,
 )
+from mediagw.languages import model_language, supported
 
 VERSION = "2"
 NULL_UUID = "00000000-0000-0000-0000-000000000000"  # the conversationId of a connection probe
@@ -117,6 +118,7 @@ class ClientError:
 @dataclass(frozen=True)
 class SessionClosed:
     reason: str  # the client's close reason: "end", "error", "disconnect" or "reconnect"
+    answered: bool = True  # False (a connector): send the last events, then `closed()`
 
 
 @dataclass(frozen=True)
@@ -136,15 +138,19 @@ class State(Enum):
     OPEN = "open"
     DISCONNECTING = "disconnecting"  # we asked the client to close; its audio and messages still count
     FAILED = "failed"  # we signalled a violation; only `close` is answered
+    CLOSING = "closing"  # a connector's client closed: its last events go out before `closed`
     CLOSED = "closed"
 
 
 CLIENT_MESSAGES = frozenset({"open", "ping", "paused", "resumed", "discarded", "update", "error", "close"})
+SERVER_MESSAGES = frozenset({"opened", "pong", "pause", "resume", "event", "updated", "disconnect", "closed"})
 _BEFORE_OPEN = frozenset({"open", "close", "error", "ping"})
 
 
 class AudioHookSession:
-    """One AudioHook WebSocket. `session_id`/`organization_id`, when given, are the upgrade's headers to match."""
+    """One AudioHook WebSocket. `session_id`/`organization_id`, when given, are the upgrade's headers to match.
+    `connector`: a Transcription Connector session, which is answered with `event` messages and whose `language`
+    (open, update) must be one of `supported_languages` (else `disconnect`, reason "error")."""
 
     def __init__(
         self,
@@ -153,6 +159,7 @@ class AudioHookSession:
         session_id: str | None = None,
         organization_id: str | None = None,
         supported_languages: tuple[str, ...] = (),
+        connector: bool = False,
     ) -> None:
         self.session_id = session_id
         self.state = State.CONNECTED
@@ -165,10 +172,12 @@ class AudioHookSession:
         self.last_received = now
         self._organization_id = organization_id
         self._supported_languages = supported_languages
+        self.connector = connector
+        self._language_codes = {model_language(tag) for tag in supported_languages}
 
     def receive_text(self, text: str, now: float) -> list[Event]:
         self.last_received = now
-        if self.state is State.CLOSED:
+        if self.state in (State.CLOSED, State.CLOSING):
             return []
         if self.state is State.FAILED:
             return self._close_after_failure(text)
@@ -187,7 +196,7 @@ class AudioHookSession:
 
     def receive_binary(self, data: bytes, now: float) -> list[Event]:
         self.last_received = now
-        if self.state in (State.FAILED, State.CLOSED):
+        if self.state in (State.FAILED, State.CLOSED, State.CLOSING):
             return []
         try:
             return self._audio(data)
@@ -220,10 +229,21 @@ class AudioHookSession:
         """The `disconnect` message asking the client to close; its `close` is answered as usual."""
         if reason not in DISCONNECT_REASONS:
             raise ValueError(f"disconnect reason must be one of {DISCONNECT_REASONS}, not {reason!r}")
-        if self.state in (State.DISCONNECTING, State.FAILED, State.CLOSED):
+        if self.state in (State.DISCONNECTING, State.FAILED, State.CLOSING, State.CLOSED):
             raise RuntimeError(f"cannot disconnect a session that is {self.state.value}")
         self.state = State.DISCONNECTING
         return self._message("disconnect", {"reason": reason, "info": info} if info else {"reason": reason})
+
+    def event(self, entities: list[dict[str, Any]]) -> str | None:
+        """The `event` message carrying `entities`; None once the session can no longer take one."""
+        if self.state not in (State.OPEN, State.DISCONNECTING, State.CLOSING):
+            return None
+        return self._message("event", {"entities": entities})
+
+    def closed(self) -> str:
+        """`closed`, answering a connector's `close` once its last events are out."""
+        self.state = State.CLOSED
+        return self._message("closed", {})
 
     def pause(self) -> str:
         """The `pause` message asking the client to stop streaming; it answers `paused`."""
@@ -252,6 +272,8 @@ class AudioHookSession:
             raise Invalid("id is not this session's id")
         self.clientseq = seq
         kind = message.get("type")
+        if kind in SERVER_MESSAGES:
+            raise Invalid(f"{kind!r} is a server message")
         if kind not in CLIENT_MESSAGES:
             raise Invalid(f"unknown message type {str(kind)[:32]!r}")
         if self.state is State.CONNECTED and kind not in _BEFORE_OPEN:
@@ -272,6 +294,8 @@ class AudioHookSession:
         self.channels = choose_channels(params.get("media"))
         self.position = duration_samples(message["position"], "position")
         self.probe = conversation_id == NULL_UUID
+        if not self.probe:  # a probe asks which languages there are: it is answered whatever its own
+            self._check_language(language)
         self.state = State.OPEN
         opened: dict[str, Any] = {
             "startPaused": False,
@@ -299,10 +323,7 @@ class AudioHookSession:
         return [Paused(self.position)]
 
     def _on_resumed(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
-        start, left_out = (
-            duration_samples(params.get("start"), "start"),
-            duration_samples(params.get("discarded"), "discarded"),
-        )
+        start, left_out = _stretch(params)
         if not self.paused:  # an answer to a `resume` while not paused
             return []
         self.paused = False
@@ -310,10 +331,7 @@ class AudioHookSession:
         return [Resumed(position, left_out, start - position)]
 
     def _on_discarded(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
-        start, samples = (
-            duration_samples(params.get("start"), "start"),
-            duration_samples(params.get("discarded"), "discarded"),
-        )
+        start, samples = _stretch(params)
         if not samples:
             return []
         position, self.position = self.position, self.position + samples
@@ -322,7 +340,13 @@ class AudioHookSession:
     def _on_update(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
         language = bounded_language(params.get("language"), required=True)
         assert language is not None
+        self._check_language(language)
         return [LanguageUpdated(language)]
+
+    def _check_language(self, language: str | None) -> None:
+        """A connector transcribes in the language Genesys names: one the model lacks is refused, not guessed."""
+        if self.connector and language is not None and not supported(language, self._language_codes):
+            raise Invalid(f"language {language!r} is not supported ({', '.join(self._supported_languages)})")
 
     def _on_error(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
         code, text, retry_after = params.get("code"), params.get("message"), params.get("retryAfter")
@@ -333,8 +357,12 @@ class AudioHookSession:
 
     def _on_close(self, params: dict[str, Any], message: dict[str, Any]) -> list[Event]:
         reason = params.get("reason")
+        reason = reason if isinstance(reason, str) else ""
+        if self.connector and self.state in (State.OPEN, State.DISCONNECTING):
+            self.state = State.CLOSING
+            return [SessionClosed(reason, answered=False)]
         self.state = State.CLOSED
-        return [Send(self._message("closed", {})), SessionClosed(reason if isinstance(reason, str) else "")]
+        return [Send(self._message("closed", {})), SessionClosed(reason)]
 
     def _close_after_failure(self, text: str) -> list[Event]:
         try:

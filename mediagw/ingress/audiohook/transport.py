@@ -10,9 +10,11 @@ import time
 from aiohttp import WSMsgType, web
 
 from mediagw.audio.g711 import ulaw_to_pcm
+from mediagw.config import AudioHookConfig
 from mediagw.core.frames import Frame
 from mediagw.core.node import MediaHandle
 from mediagw.ingress.audiohook.auth import AuthError, Credentials, verify_upgrade
+from mediagw.ingress.audiohook.connector import ConnectorSettings, ConnectorTranscription
 from mediagw.ingress.audiohook.params import NAMESPACE
 from mediagw.ingress.audiohook.protocol import (
     AudioHookSession,
@@ -20,6 +22,7 @@ from mediagw.ingress.audiohook.protocol import (
     ClientError,
     Discarded,
     LanguageUpdated,
+    Paused,
     ProtocolFailed,
     Resumed,
     Send,
@@ -71,15 +74,25 @@ async def handle_audiohook(request: web.Request, services: Services, nonces: Non
             credentials.correlation_id,
             extra={"ingress": NAMESPACE, "organization_id": credentials.organization_id},
         )
+        connector = connector_settings(config, request.path, credentials.api_key)
         session = AudioHookSession(
             asyncio.get_running_loop().time(),
             session_id=credentials.session_id,
             organization_id=credentials.organization_id,
             supported_languages=services.language_tags,
+            connector=connector is not None,
         )
-        return AudioHookStream(ws, services, session, idle)
+        return AudioHookStream(ws, services, session, idle, connector)
 
     return await serve(request, services, ingress, admit, open_socket)
+
+
+def connector_settings(config: AudioHookConfig, path: str, api_key: str) -> ConnectorSettings | None:
+    """A Transcription Connector session (its path, or its key says so) gets its key's settings; Monitor: None."""
+    entry = next(entry for entry in config.api_keys if entry.key == api_key)
+    if not entry.connector and path.rstrip("/") != config.connector_path.rstrip("/"):
+        return None
+    return ConnectorSettings(entry.redaction_output, entry.smart_formatting, entry.words)
 
 
 class AudioHookStream:
@@ -89,7 +102,14 @@ class AudioHookStream:
     answered `closed` and only then is the socket closed, or after `CLOSE_TIMEOUT_S` without it.
     """
 
-    def __init__(self, ws: web.WebSocketResponse, services: Services, session: AudioHookSession, idle: IdleWatch):
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        services: Services,
+        session: AudioHookSession,
+        idle: IdleWatch,
+        connector: ConnectorSettings | None = None,
+    ):
         self._ws = ws
         self._services = services
         self._session = session
@@ -99,6 +119,8 @@ class AudioHookStream:
         self._log: dict[str, object] = {"ingress": NAMESPACE}
         self._ended = asyncio.Event()
         self._closer: asyncio.Task[None] | None = None
+        self._connector_settings = connector
+        self._connector: ConnectorTranscription | None = None
         self._pacer = MediaPacer(services.config.limits.realtime_burst_s, asyncio.get_running_loop().time())
 
     async def receive(self) -> None:
@@ -134,12 +156,21 @@ class AudioHookStream:
             await self._opened(event)
         elif isinstance(event, Discarded | Resumed):
             self._skipped(event)
+            if self._connector is not None and isinstance(event, Resumed):
+                self._connector.resume()
+        elif isinstance(event, Paused):
+            if self._connector is not None:
+                self._connector.pause()
         elif isinstance(event, LanguageUpdated):
+            if self._connector is not None:
+                self._connector.update(event.language)  # before the running streams take the new language
             self._language(event.language)
         elif isinstance(event, ClientError):
             log.warning("audiohook client error %d: %s", event.code, event.message[:200], extra=self._log)
         elif isinstance(event, SessionClosed):
             log.info("audiohook session closed (%s)", event.reason, extra=self._log)
+            if not event.answered:  # a connector: its last events, then `closed`
+                await self._close_connector()
             await self._ws.close()
             return False
         elif isinstance(event, ProtocolFailed):
@@ -152,9 +183,22 @@ class AudioHookStream:
         self._roles = tuple(ROLE_OF_CHANNEL[channel] for channel in event.channels)
         self._media = await self._services.media.attach(NAMESPACE, event.conversation_id, self._roles, event.position)
         self._log.update(call_id=event.conversation_id, stream_id=event.session_id)
-        log.info("audiohook session opened channels=%s", ",".join(event.channels), extra=self._log)
+        kind = "monitor" if self._connector_settings is None else "connector"
+        log.info("audiohook %s session opened channels=%s", kind, ",".join(event.channels), extra=self._log)
         if event.language:
             self._language(event.language)
+        if self._connector_settings is not None:
+            send = self._ws.send_str
+            self._connector = ConnectorTranscription(
+                self._services, self._media, self._session, event, self._connector_settings, send, self._log
+            )
+            await self._connector.open()
+
+    async def _close_connector(self) -> None:
+        if self._connector is not None:
+            await self._connector.close()
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self._ws.send_str(self._session.closed())
 
     def _language(self, tag: str) -> None:
         if self._media is not None:
