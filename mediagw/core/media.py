@@ -173,12 +173,13 @@ class CallMedia:
             for flush in flushes:
                 self._draining.remove(flush)
 
-    async def halt(self, roles: tuple[str, ...], now: float) -> None:
-        """Self-started streams stop here and flush (an AudioHook connector's pause); the media goes on."""
+    def halt(self, roles: tuple[str, ...], now: float) -> asyncio.Future[list[None]]:
+        """Self-started streams stop here (at once: streams started next are not touched) and flush (an AudioHook
+        connector's pause); the media goes on. Await the result for their last transcripts."""
         running = [self._running.pop(role) for role in roles if role in self._running]
         if self._factory is None and not self._running:
             self.transcribing = False
-        await asyncio.gather(*(self._flush(each, now) for each in running))
+        return asyncio.gather(*(self._flush(each, now) for each in running))
 
     @staticmethod
     async def _flush(running: Running, now: float) -> None:

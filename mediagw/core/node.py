@@ -63,9 +63,9 @@ class MediaHandle:
         """A stream its own adapter started (the direct API's startStream), transcribed until detached."""
         self._media.run(participant, transcription, asyncio.get_running_loop().time())
 
-    async def halt(self, roles: tuple[str, ...]) -> None:
-        """Streams this adapter started stop and flush while the media stays attached (a connector's pause)."""
-        await self._media.halt(roles, asyncio.get_running_loop().time())
+    def halt(self, roles: tuple[str, ...]) -> asyncio.Future[list[None]]:
+        """Streams this adapter started stop now and flush while the media stays attached (a connector's pause)."""
+        return self._media.halt(roles, asyncio.get_running_loop().time())
 
     def media_language(self, tag: str, log_extra: dict[str, object]) -> None:
         """The language the media names (AudioHook open/update, a Twilio <Parameter name="language">)."""

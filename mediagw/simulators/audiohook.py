@@ -61,6 +61,7 @@ class SessionResult:
     frames_sent: int = 0
     first_frame_bytes: int = 0
     close_code: int | None = None  # WebSocket close code
+    rtts: list[float] = field(default_factory=list)  # each ping's round trip to its pong, in s
     problems: list[str] = field(default_factory=list)  # what the server did against the protocol
 
     @property
@@ -197,6 +198,7 @@ class _Connection:
             )
         else:
             self.rtt = asyncio.get_running_loop().time() - self.pending_ping[1]
+            self.result.rtts.append(self.rtt)
             self.pending_ping = None
 
     async def ping(self) -> None:

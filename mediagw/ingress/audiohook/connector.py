@@ -69,7 +69,7 @@ class ConnectorTranscription:
         self._shift = {role: start_ms - handle.media.media_ms(role) for role in self._roles}
         ids = {"customer": opened.participant.id, "agent": ""}
         self._participants = {role: Participant(role, str(uuid.uuid4()), ids[role]) for role in self._roles}
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._flushing: set[asyncio.Future[list[None]]] = set()
         self.running = False
         self.events_sent = 0
 
@@ -125,9 +125,10 @@ class ConnectorTranscription:
             self._run()
 
     def _halt(self) -> None:
-        task = asyncio.create_task(self._handle.halt(self._roles), name=f"connector-flush-{self._conversation_id}")
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        """The running streams stop now; their flush goes on beside the next ones (awaited at close)."""
+        flush = self._handle.halt(self._roles)
+        self._flushing.add(flush)
+        flush.add_done_callback(self._flushing.discard)
 
     async def close(self) -> None:
         """`close`: every utterance said is transcribed and its event sent before the session's `closed`."""
