@@ -7,7 +7,7 @@ latency: one gateway (`mediagw serve`) and a webhook receiver; first N real-time
 calls, stereo PCMU in 100 ms frames, started up to 10 s apart), then, on the same gateway, N Monitor sessions
 started with start-streaming. Connector: the `event`'s arrival at the client minus the moment the utterance's last
 speech sample was sent; Monitor: the webhook POST's arrival at the receiver minus the same moment
-(CLOCK_MONOTONIC is shared by the processes). load: on one gateway, N Monitor sessions (the baseline), then N
+(CLOCK_MONOTONIC is shared by the processes). load: on one gateway, N Monitor sessions (the baseline, started), then N
 connector sessions, each 20 s of noise from a second process (uvloop) pinging every second; each pong's round trip
 as the client measured it, and the connector's p99 over the baseline's.
 """
@@ -24,6 +24,7 @@ import re
 import tempfile
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -146,13 +147,14 @@ def _load_client(base_url: str, path: str, sessions: int, seconds: float, result
     import uvloop
 
     begun, cpu = time.monotonic(), own_cpu_seconds()
-    uvloop.run(_load(base_url + path, sessions, seconds, result))
+    uvloop.run(_load(base_url, path, sessions, seconds, result))
     result["client_cpu_cores"] = round((own_cpu_seconds() - cpu) / (time.monotonic() - begun), 2)
 
 
-async def _load(url: str, sessions: int, seconds: float, result: Any) -> None:
+async def _load(base_url: str, path: str, sessions: int, seconds: float, result: Any) -> None:
     audio = np.random.default_rng(1).normal(0, 2000, (int(seconds * 8000), 2)).astype(np.int16)
-    url = url.replace("http://", "ws://")
+    url = base_url.replace("http://", "ws://") + path
+    monitor = "connector" not in path
     rtts: list[float] = []
     clean = problems = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
@@ -160,11 +162,14 @@ async def _load(url: str, sessions: int, seconds: float, result: Any) -> None:
         async def one(index: int) -> None:
             nonlocal clean, problems
             await asyncio.sleep(index % 100 * 0.01)  # spread over a second: the pings too
+            conversation = str(uuid.uuid4())
+            start = partial(start_streaming, http, base_url, "genesysaudiohook", conversation) if monitor else None
             outcome = await play_session(
                 http,
                 url,
                 audio,
-                conversation_id=str(uuid.uuid4()),
+                conversation_id=conversation,
+                on_opened=start,
                 api_key=KEY,
                 client_secret=SECRET,
                 ping_every_s=1.0,
@@ -197,8 +202,12 @@ def _load_phase(gateway: GatewayProcess, path: str, sessions: int, seconds: floa
 
 
 def load(sessions: int, seconds: float = 20.0) -> dict[str, Any]:
-    """The same gateway takes N Monitor sessions (the baseline, not started), then N connector sessions."""
-    overrides = {"MEDIAGW_ASR__ENABLED": "false", "MEDIAGW_AUDIOHOOK__API_KEYS": KEYS}
+    """The same gateway takes N Monitor sessions (the baseline, started at `opened`), then N connector sessions."""
+    overrides = {
+        "MEDIAGW_ASR__ENABLED": "false",
+        "MEDIAGW_AUTH__REQUESTS_PER_SECOND": "0",
+        "MEDIAGW_AUDIOHOOK__API_KEYS": KEYS,
+    }
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as data:
         gateway = GatewayProcess(overrides, Path(data))

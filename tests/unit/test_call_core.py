@@ -180,3 +180,19 @@ async def test_a_source_that_goes_flushes_and_a_started_call_resumes_on_fresh_pi
     assert len(made) == 3 and source.media.transcribing  # the customer's stream goes on, on a new pipeline
     stats = await source.media.end(asyncio.get_running_loop().time())
     assert sorted(each.transcripts for each in stats.values()) == [0, 1]  # what the first pipeline delivered
+
+
+async def test_halt_stops_an_adapters_own_streams_at_once_and_the_media_goes_on() -> None:
+    media = CallMedia("genesysaudiohook", "c1")
+    first, second = Heard(), Heard()
+    now = asyncio.get_running_loop().time()
+    media.run(Participant("customer", "s1", ""), first, now)
+    media.take("customer", Frame.of_pcm(0, np.ones(160, dtype=np.int16)), 0)
+    flushed = media.halt(("customer",), now)  # the streams go now, before their flush is awaited...
+    media.run(Participant("customer", "s1", ""), second, now)  # ...so the next ones are never the ones flushed
+    media.take("customer", Frame.silence(160, 160), 0)
+    await flushed
+    assert len(first.samples) == 1 and len(second.samples) == 1 and media.clock["customer"] == 320
+    assert media.transcribing
+    await media.halt(("customer",), now)
+    assert not media.transcribing and media.stats()["s1"].transcripts == 2

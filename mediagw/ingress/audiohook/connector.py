@@ -72,18 +72,26 @@ class ConnectorTranscription:
         self._flushing: set[asyncio.Future[list[None]]] = set()
         self.running = False
         self.events_sent = 0
+        self._recorded: asyncio.Future[None] | None = None
 
-    async def open(self) -> None:
-        """Transcription starts with the session: its streams are recorded, then fed from the next audio on."""
+    def open(self) -> None:
+        """Transcription starts with the session, fed from the next audio on; its streams are recorded meanwhile
+        (not awaited here: the socket goes on being read; the first utterance waits for the record)."""
+        self._recorded = asyncio.ensure_future(self._record())
+        self._run()
+        log.info("audiohook connector transcribing %s", self._language[:20], extra=self._log)
+
+    async def _record(self) -> None:
         store = self._services.store
         if store is not None:
             records = [
                 StreamRecord(p.stream_id, NAMESPACE, self._conversation_id, p.role, p.external_id)
                 for p in self._participants.values()
             ]
-            await store.open_stream(*records)
-        self._run()
-        log.info("audiohook connector transcribing %s", self._language[:20], extra=self._log)
+            try:
+                await store.open_stream(*records)
+            except Exception:  # the utterances are still saved and sent; say so once
+                log.exception("audiohook connector streams could not be recorded", extra=self._log)
 
     def _run(self) -> None:
         media = self._handle.media
@@ -138,6 +146,8 @@ class ConnectorTranscription:
             await asyncio.gather(*self._flushing, return_exceptions=True)
 
     async def _deliver(self, role: str, language: str, transcript: Transcript) -> None:
+        if self._recorded is not None:  # the streams' record first: their utterances belong to them
+            await asyncio.shield(self._recorded)
         participant = self._participants[role]
         sender = {"externalId": participant.external_id, "role": role}
         await self._services.delivery.store_and_publish(transcript, self._conversation_id, sender, publish=True)

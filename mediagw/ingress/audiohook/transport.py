@@ -192,7 +192,7 @@ class AudioHookStream:
             self._connector = ConnectorTranscription(
                 self._services, self._media, self._session, event, self._connector_settings, send, self._log
             )
-            await self._connector.open()
+            self._connector.open()
 
     async def _close_connector(self) -> None:
         if self._connector is not None:
