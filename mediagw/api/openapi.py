@@ -374,7 +374,8 @@ def build() -> dict[str, Any]:
             "version": "0.1.0",
             "description": "Media gateway and speech pipeline with the AutoTranscribe API. The direct "
             "WebSocket API is at the path in websocket_api.path, Twilio Media Streams at twilio.path and Genesys "
-            "AudioHook at audiohook.path; SIPREC is SIP on siprec.port (see README).",
+            "AudioHook at audiohook.path (Transcription Connector: audiohook.connector_path); SIPREC is SIP on "
+            "siprec.port (see README).",
         },
         "paths": paths,
         "components": {

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.e2e
 
 def test_every_route_is_described_and_every_description_is_routed(gateway: GatewayThread) -> None:
     assert gateway.app is not None
-    audiohook = gateway.config.audiohook.path
-    websockets = (gateway.config.websocket_api.path, gateway.config.twilio.path, audiohook, audiohook.rstrip("/"))
+    audiohook, connector = gateway.config.audiohook.path, gateway.config.audiohook.connector_path
+    hooks = (audiohook, audiohook.rstrip("/"), connector, connector.rstrip("/"))
+    websockets = (gateway.config.websocket_api.path, gateway.config.twilio.path, *hooks)
     routed = {
         (route.method.lower(), route.resource.canonical)  # type: ignore[union-attr]
         for route in gateway.app.router.routes()
