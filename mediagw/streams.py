@@ -133,14 +133,30 @@ class PipelineFactory:
         async def deliver(transcript: Transcript) -> None:
             await self._parts.delivery.store_and_publish(transcript, media.guid, sender, publish=True)
 
+        spec = StreamSpec(
+            stream_id=participant.stream_id,
+            ingress=media.namespace,
+            context_id=media.conversation_id,
+            role=participant.role,
+            params=media.params,
+            language=media.language,
+            on_transcript=deliver,
+            origin_ms=media.media_ms(participant.role),
+            on_delivered=self.watched(media, participant.role),
+        )
+        return self.build(spec)
+
+    def watched(self, media: CallMedia, role: str) -> DeliveredHandler:
+        """A call's transcripts as its watchers (the ops console) see them, as the outputs have them."""
+
         def delivered(transcript: Transcript, stages: dict[str, float]) -> None:
-            at = media.last_transcript_at[participant.role] = time.time()
+            at = media.last_transcript_at[role] = time.time()
             text = transcript.text  # as the outputs have it: never unredacted_text
             self._parts.watchers.transcribed(
                 Transcribed(
                     media.namespace,
                     media.guid,
-                    participant.role,
+                    role,
                     transcript.stream_id,
                     transcript.sequence,
                     transcript.start_ms,
@@ -151,18 +167,7 @@ class PipelineFactory:
                 )
             )
 
-        spec = StreamSpec(
-            stream_id=participant.stream_id,
-            ingress=media.namespace,
-            context_id=media.conversation_id,
-            role=participant.role,
-            params=media.params,
-            language=media.language,
-            on_transcript=deliver,
-            origin_ms=media.media_ms(participant.role),
-            on_delivered=delivered,
-        )
-        return self.build(spec)
+        return delivered
 
     def turns(self, conversation_id: str, role: str) -> StreamTurns:
         """The stream's place among its conversation's parties, so its answers are redacted after the questions."""

@@ -179,6 +179,8 @@ class CallMedia:
         running = [self._running.pop(role) for role in roles if role in self._running]
         if self._factory is None and not self._running:
             self.transcribing = False
+        if running:
+            self._on_change()
         return asyncio.gather(*(self._flush(each, now) for each in running))
 
     @staticmethod

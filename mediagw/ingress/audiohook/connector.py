@@ -109,6 +109,7 @@ class ConnectorTranscription:
                 language=model_language(self._language),
                 on_transcript=partial(self._deliver, role, self._language),
                 origin_ms=media.media_ms(role),
+                on_delivered=self._services.pipelines.watched(media, role),  # the ops console
                 word_timings=self._settings.words,
             )
             self._handle.transcribe(participant, self._services.pipelines.build(spec))
