@@ -29,3 +29,29 @@ def cut_repetition(tokens: Sequence[int], max_repeats: int, max_period: int = 12
             if all(window[i] == window[i % period] for i in range(span)):
                 return list(tokens[: end - period])
     return list(tokens)
+
+
+_NUMBER_WORDS = frozenset(
+    "zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand".split()
+)
+_SENTENCE_END = (".", "?", "!")
+
+
+def repeated_tail(words: Sequence[str], min_words: int = 4) -> int | None:
+    """Where a text starts over: the index of the first word of a tail that repeats, word for word, a run that
+    began a sentence earlier ("Good morning. This is the desk. Good morning. This is"), the most Whisper does
+    with babble or hiss after the speech. None when there is none.
+
+    The tail is at least `min_words` words, with at least 3 different ones and 2 that are not numbers: a card's
+    digit groups ("four one one one four one one one"), "no, no, no" and a repeat inside a sentence ("the flight
+    to Boston, not the flight to Boston") stay."""
+    keys = [word.strip(" ,.?!;:\"'").lower() for word in words]
+    starts = [i == 0 or words[i - 1].rstrip().endswith(_SENTENCE_END) for i in range(len(words))]
+    for cut in range(1, len(keys) - min_words + 1):
+        tail = keys[cut:]
+        if len(set(tail)) < 3 or sum(not (w.isdigit() or w in _NUMBER_WORDS) for w in set(tail)) < 2:
+            continue
+        if any(starts[i] and keys[i : i + len(tail)] == tail for i in range(cut)):  # overlapping: a loop
+            return cut
+    return None

@@ -21,7 +21,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
 from asr.frame import SAMPLE_RATE, Pcm
-from asr.guards import compression_ratio, cut_repetition, max_new_tokens
+from asr.guards import compression_ratio, cut_repetition, max_new_tokens, repeated_tail
 from asr.model import ModelOptions, resolve_compute_type, resolve_device, resolve_model_path
 from asr.resample import to_model_rate
 
@@ -174,6 +174,8 @@ class Recognizer:
             tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
             produced = len(tokens)
             tokens, loop_cut = self._guard(tokens[:budget], budget, secs)
+            tokens, restarted = _without_repeated_tail(tokenizer, tokens)
+            loop_cut = loop_cut or restarted
             words = self._align(tokenizer, tokens, enc, n_frames) if request.word_timestamps and tokens else ()
             text = tokenizer.decode(tokens).strip()
             no_speech, avg_logprob = float(result.no_speech_prob), _avg_logprob(result.scores[0], produced)
@@ -240,6 +242,24 @@ class Recognizer:
             Word(w["word"], int(round(w["start"] * 1000)), int(round(w["end"] * 1000)), float(w["probability"]))
             for w in aligned
         )
+
+
+def _without_repeated_tail(tokenizer: Tokenizer, tokens: list[int]) -> tuple[list[int], bool]:
+    """The tokens up to where the text starts over (asr/guards.py: repeated_tail); whether it did."""
+    words: list[str] = []
+    firsts: list[int] = []  # each word's first token
+    for index, token in enumerate(tokens):
+        piece = tokenizer.decode([token])
+        if not words or piece.startswith(" "):
+            words.append(piece)
+            firsts.append(index)
+        else:
+            words[-1] += piece
+    cut = repeated_tail(words)
+    if cut is None:
+        return tokens, False
+    log.warning("asr decode repeated itself: %d of %d tokens kept", firsts[cut], len(tokens))
+    return tokens[: firsts[cut]], True
 
 
 def _avg_logprob(score: float, tokens: int) -> float:

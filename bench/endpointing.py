@@ -39,7 +39,7 @@ import aiohttp
 import numpy as np
 
 from asr.frame import Pcm
-from bench.badline import BAD, CLEAN, TODAY, WEBRTC, cpu_name, offline, prepare, score
+from bench.badline import BAD, BOTH_TEXTS, CLEAN, TODAY, WEBRTC, cpu_name, offline, prepare, score
 from bench.card_clips import SAY, leaks
 from bench.common import Channel, GatewayProcess, percentiles, rotate, sample_channels
 from bench.lines import line_noise_only
@@ -107,7 +107,7 @@ async def clean_streams(base: str, streams: int, seed: int = 1) -> dict[str, Any
     generator = np.random.default_rng(seed)
     chosen = [rotate(channels[i % len(channels)], generator) for i in range(streams)]
     results = await asyncio.gather(
-        *(_stream(base, f"clean-{i}", c.samples, c.role, rng.uniform(0, 3.0)) for i, c in enumerate(chosen))
+        *(_stream(base, f"clean-{i}", c.samples, c.role, rng.uniform(0, 3.0), BOTH_TEXTS) for i, c in enumerate(chosen))
     )
     latencies, refs, hyps = [], [], []
     for channel, result in zip(chosen, results, strict=True):
@@ -116,7 +116,7 @@ async def clean_streams(base: str, streams: int, seed: int = 1) -> dict[str, Any
             if abs(script["start"] - transcript["start"]) < 500:
                 latencies.append(received - result.sent_at(script["end"]))
         refs.append(" ".join(u["text"] for u in channel.utterances))
-        hyps.append(" ".join(t["utterance"][0]["text"] for t in result.transcripts))
+        hyps.append(" ".join(t["utterance"][0]["unredactedText"] for t in result.transcripts))  # as offline's
     return {
         "streams": streams,
         "a_speech_end_to_transcript_ms": percentiles(latencies),
@@ -126,7 +126,9 @@ async def clean_streams(base: str, streams: int, seed: int = 1) -> dict[str, Any
 
 async def bad_line(base: str, channels: list[Channel]) -> dict[str, Any]:
     bad = [b.channel for b in prepare(channels, BAD, plc=False)]
-    results = await asyncio.gather(*(_stream(base, f"bad-{i}", c.samples, c.role) for i, c in enumerate(bad)))
+    results = await asyncio.gather(
+        *(_stream(base, f"bad-{i}", c.samples, c.role, fields=BOTH_TEXTS) for i, c in enumerate(bad))
+    )
     report = score(bad, list(results), realtime=True)
     noise = line_noise_only(60, BAD, channels[0]).channel
     async with aiohttp.ClientSession() as session:

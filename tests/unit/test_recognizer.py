@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from asr.guards import compression_ratio, cut_repetition, max_new_tokens
+from asr.guards import compression_ratio, cut_repetition, max_new_tokens, repeated_tail
 from asr.recognizer import LanguageNotSupported, RecognitionRequest, Recognizer
 from mediagw.evaluation import word_error_rate
 from tests.conftest import channel_of, clip
@@ -69,6 +70,37 @@ def test_cut_repetition_stops_a_loop_and_keeps_real_repeats() -> None:
     card = [10, 11, 11, 11, 11, 12]
     assert cut_repetition(card, max_repeats=6) == card
     assert cut_repetition([7] * 30, max_repeats=6) == [7] * 6
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [  # what tiny.en wrote on the bad line with babble (bench.badline): the speech, then a copy of its start
+        (
+            "Good morning. This is the travel desk. How may I help? Good morning. This is the travel desk.",
+            "Good morning. This is the travel desk. How may I help?",
+        ),
+        (
+            "Yes, the fee is $25. Would you like to pay by card? Yes, the fee is $25.",
+            "Yes, the fee is $25. Would you like to pay by card?",
+        ),
+        ("Great can you refund it to my card? " * 4, "Great can you refund it to my card?"),
+        (
+            "We have no air in the facilities, we have folks. We have a room, we have a room, we have a room,",
+            "We have no air in the facilities, we have folks. We have a room,",
+        ),
+        # real repeats stay: digit groups, a word said over and over, a repeat inside a sentence, a short one
+        ("Yes the number is four one one one one one one one one one one one one one one one", None),
+        ("four one one one four one one one four one one one", None),
+        ("4111 1111 4111 1111 4111 1111", None),
+        ("No, no, no, no, no, no, no, no", None),
+        ("I said the flight to Boston, not the flight to Boston", None),
+        ("Thank you. Thank you very much.", None),
+    ],
+)
+def test_a_text_that_starts_over_is_cut_where_it_does(text: str, kept: str | None) -> None:
+    words = text.split()
+    cut = repeated_tail(words)
+    assert (None if cut is None else " ".join(words[:cut])) == kept
 
 
 def test_token_budget_grows_with_audio_and_is_capped() -> None:
@@ -138,3 +170,18 @@ def test_an_english_only_model_refuses_another_language(recognizer: Recognizer) 
 
     with pytest.raises(LanguageNotSupported, match="'es'"):
         recognizer.recognize(RecognitionRequest(np.zeros(8000, dtype=np.int16), language="es"))
+
+
+def test_speech_under_babble_is_not_written_twice(recognizer: Recognizer) -> None:
+    """The travel agent's greeting on bench.lines' babble line, as the segmenter cuts it: tiny.en writes the
+    greeting, then starts it over on the babble after it; the copy is cut, the greeting kept."""
+    from bench.common import sample_channels
+    from bench.lines import BAD, degrade
+
+    channels = sample_channels()
+    agent = next(c for c in channels if c.call == "travel" and c.role == "agent")
+    babble = degrade(agent, replace(BAD, noise="babble"), [c.samples for c in channels]).channel.samples
+    result = recognizer.recognize(RecognitionRequest(clip(babble, 60, 5320)))
+    words = result.text.split()
+    assert repeated_tail(words) is None
+    assert word_error_rate([agent.utterances[0]["text"]], [result.text]) < 0.3
