@@ -25,12 +25,13 @@ import numpy as np
 
 from asr.frame import FRAME_SAMPLES, Frame, Pcm
 from asr.recognizer import RecognitionRequest, Recognizer
-from asr.segmenter import Segment, Segmenter, SegmenterOptions
+from asr.segmenter import Ending, Segment, Segmenter, SegmenterOptions
 from bench.badline import cpu_name
 from bench.common import Channel, percentiles, sample_channels
 from bench.lines import BAD, CLEAN, LineOptions, degrade
 from mediagw.endpointing import ending_of
 from mediagw.evaluation import word_error_rate
+from mediagw.postprocess import TextStage
 
 SETUPS: dict[str, dict[str, Any]] = {  # as bench.endpointing's (env overrides there, options here)
     "today": {"vad": "webrtc", "speculate_ms": 0, "post_roll_ms": 100, "onset_search_ms": 0},
@@ -53,18 +54,31 @@ class Replayed:
     speculative_decodes: int = 0
 
 
-def replay(samples: Pcm, options: SegmenterOptions, recognizer: Recognizer) -> Replayed:
-    """Every segment of `samples` with its text; speculations answered at once (their text is the close's)."""
-    segmenter, out = Segmenter(options), Replayed()
+def replay(samples: Pcm, options: SegmenterOptions, recognizer: Recognizer, role: str = "customer") -> Replayed:
+    """Every segment of `samples` with its text; speculations answered at once (their text is the close's). The
+    text stage runs on each transcript as in the gateway, so a digit group waits mid-phrase only where its
+    conversation context expects a longer number (mediagw/endpointing.py); this channel is the conversation."""
+    segmenter, out, stage = Segmenter(options), Replayed(), _text_stage()
     speculated: dict[int, str] = {}
+    said: tuple[str, int] = ("", 0)
 
     def closed(segments: list[Segment]) -> None:
+        nonlocal said
         for segment in segments:
             text = speculated.get(segment.speculation) if segment.speculation is not None else None
             if text is None:
                 text = recognizer.recognize(RecognitionRequest(segment.samples)).text
             out.segments.append(segment)
             out.texts.append(text)
+            if text.strip():
+                said = (text, segment.end_ms)
+                stage.process(text, conversation_id="replay", role=role, smart_formatting=True, output="redacted")
+
+    def ending(text: str, start_ms: int) -> Ending:
+        before = said[0] if start_ms - said[1] <= 10_000 else ""  # as mediagw/pipeline.py's _SAID_WITHIN_MS
+        return ending_of(
+            text, number_expected=lambda: stage.number_expected(f"{before} {text}", conversation_id="replay", role=role)
+        )
 
     for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         closed(segmenter.push(Frame(i // 8, samples[i : i + FRAME_SAMPLES])))
@@ -72,9 +86,16 @@ def replay(samples: Pcm, options: SegmenterOptions, recognizer: Recognizer) -> R
             text = recognizer.recognize(RecognitionRequest(offer.segment.samples)).text
             out.speculative_decodes += 1
             speculated[offer.id] = text
-            closed(segmenter.speculated(offer.id, ending_of(text)))
+            closed(segmenter.speculated(offer.id, ending(text, offer.segment.start_ms)))
     closed(segmenter.flush())
     return out
+
+
+def _text_stage() -> TextStage:
+    from mediagw.app import build_text_stage
+    from mediagw.config import load_config
+
+    return build_text_stage(load_config(environ={}))[1]
 
 
 def score(channel: Channel, replayed: Replayed) -> dict[str, Any]:
@@ -108,7 +129,7 @@ def run_line(
     for channel in channels:
         bad = degrade(channel, line, sources)
         lined = (conceal(bad) if plc else bad).channel if line != CLEAN else channel
-        replayed = replay(lined.samples, options, rec)
+        replayed = replay(lined.samples, options, rec, channel.role)
         scored = score(channel, replayed)
         refs.append(" ".join(u["text"] for u in channel.utterances))
         hyps.append(" ".join(t for t in replayed.texts if t.strip()))

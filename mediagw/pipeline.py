@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 TranscriptHandler = Callable[[Transcript], Awaitable[None]]
 DeliveredHandler = Callable[[Transcript, dict[str, float]], None]  # a transcript out, with its latency by stage
 _LABEL_SLICE = 25  # frames (500 ms) per request to the VAD thread
+_SAID_WITHIN_MS = 10_000  # the speaker's previous utterance, this recent, is read with a speculative text
 
 
 class TextProcessor(Protocol):
@@ -36,6 +37,12 @@ class TextProcessor(Protocol):
     `language` the utterance's (ISO 639-1)."""
 
     def __call__(self, text: str, *, fail_safe: bool = False, language: str = "en") -> TextOutput: ...
+
+
+class NumberExpected(Protocol):
+    """Whether a digit group read in `text` is a piece of a longer number (mediagw/endpointing.py)."""
+
+    def __call__(self, text: str, *, language: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,10 @@ class StreamPipeline:
         on_untranscribed: UntranscribedHandler | None = None,
         language: str = "en",
         on_delivered: DeliveredHandler | None = None,
+        number_expected: NumberExpected | None = None,
     ) -> None:
+        """`number_expected(text)`: whether a digit group read in `text` (the speaker's previous utterance and a
+        speculative one) is a piece of a longer number (mediagw/endpointing.py); None: every group is."""
         self.stream_id = stream_id
         self.language = language  # ISO 639-1, for the utterances that close from now on (AudioHook may change it)
         self._ingress = ingress
@@ -203,6 +213,8 @@ class StreamPipeline:
         self._vad_failed = False
         self._speculation: tuple[int, SpeculativeJob] | None = None  # the live speculative decode
         self._speculative = metrics.speculative_decodes
+        self._number_expected = number_expected
+        self._said: tuple[str, int] = ("", 0)  # the last words recognized, and where they ended (media ms)
         self._pending: asyncio.Queue[tuple[asyncio.Task[_Outcome], Turn | None] | None] = asyncio.Queue()
         self._deliverer = asyncio.create_task(self._deliver(), name=f"deliver-{stream_id}")
         self._sequence = 0
@@ -321,9 +333,10 @@ class StreamPipeline:
             self._answer(speculation.id, Ending.UNKNOWN)  # the usual wait, as without speculation
             return
         self._speculation = (speculation.id, job)
-        job.future.add_done_callback(lambda future: self._speculated(speculation.id, future))
+        start_ms = speculation.segment.start_ms
+        job.future.add_done_callback(lambda future: self._speculated(speculation.id, future, start_ms))
 
-    def _speculated(self, speculation_id: int, future: asyncio.Future[Recognition]) -> None:
+    def _speculated(self, speculation_id: int, future: asyncio.Future[Recognition], start_ms: int) -> None:
         """A speculative decode is done: where its text stops sets the end-of-utterance wait (the text itself
         goes nowhere else), and the utterance may close at once."""
         if future.cancelled():
@@ -333,8 +346,17 @@ class StreamPipeline:
         if skipped and self._speculation is not None and self._speculation[0] == speculation_id:
             self._speculation = None  # an utterance came to decode first: no decode was spent
             self._speculative.labels("skipped").inc()
-        ending = Ending.UNKNOWN if error is not None else ending_of(future.result().text, self.language)
+        ending = Ending.UNKNOWN if error is not None else self._ending(future.result().text, start_ms)
         self._answer(speculation_id, ending)
+
+    def _ending(self, text: str, start_ms: int) -> Ending:
+        said, said_end_ms = self._said
+        before = said if start_ms - said_end_ms <= _SAID_WITHIN_MS else ""
+        expected = self._number_expected
+        language = self.language
+        if expected is None:
+            return ending_of(text, language)
+        return ending_of(text, language, lambda: expected(f"{before} {text}", language=language))
 
     def _answer(self, speculation_id: int, ending: Ending) -> None:
         if self._segmenter is None or self._finished:
@@ -402,6 +424,8 @@ class StreamPipeline:
         finally:
             self._metrics.asr_queue_depth.set(self._pool.queue_depth)
         self._metrics.asr_latency.observe(result.decode_ms / 1000)
+        if result.text.strip():
+            self._said = (result.text, segment.end_ms)
         if result.loop_cut:
             self._metrics.asr_loops_cut.inc()
         if result.dropped:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mediagw.config import ConfigError
+from mediagw.endpointing import PIECED_NUMBERS
 from mediagw.shared.context import ContextStore, LocalContexts
 from mediagw.turns import StreamTurns, TurnOrder
 from redaction import ner
@@ -102,6 +103,16 @@ class TextStage:
 
     def _context(self, conversation_id: str) -> ConversationContext:
         return self._conversations.get(conversation_id, time.monotonic())
+
+    def number_expected(self, text: str, *, conversation_id: str, role: str, language: str = ENGLISH) -> bool:
+        """Whether a digit group `role` reads in `text` is likely a piece of a longer number (endpointing: the
+        mid-phrase wait): the other party asked for one of PIECED_NUMBERS, `text` names one, or `role` read
+        digits that completed nothing just before. Read-only: the context is written by `process` alone."""
+        written = to_written(text, language)
+        now = time.monotonic()
+        context = self._conversations.get(conversation_id, now)
+        numbers = context.number_context(role, written, now, PIECED_NUMBERS, language=language)
+        return bool(numbers.expected & PIECED_NUMBERS or numbers.previous_digits)
 
     def process(
         self,

@@ -123,6 +123,12 @@ class PipelineFactory:
             on_failure=spec.on_failure,
             on_delivered=spec.on_delivered,
             turns=self.turns(spec.context_id, spec.role),
+            number_expected=partial(
+                parts.text_stage.number_expected,
+                conversation_id=spec.context_id,
+                role=spec.role,
+                language=spec.language,
+            ),
             on_untranscribed=partial(self.keep_untranscribed, settings=spool_settings),
         )
 

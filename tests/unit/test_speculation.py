@@ -198,3 +198,43 @@ def test_endings_of_spanish_speculative_texts(text: str, ending: Ending) -> None
 def test_spanish_number_words_are_no_group_to_english() -> None:
     """The language decides: read as English, "cuatro uno uno uno" is words, and ends a finished phrase."""
     assert ending_of("Sí, es cuatro uno uno uno.", "en") is Ending.FINISHED
+
+
+def test_a_digit_group_waits_only_where_a_longer_number_is_under_way() -> None:
+    """An account number read digit by digit is finished when its speaker stops; a card's group is not."""
+    assert ending_of("sure it is 4 5 2 7 8 1 3", number_expected=lambda: False) is Ending.FINISHED
+    assert ending_of("sure it is 4 5 2 7 8 1 3", number_expected=lambda: True) is Ending.OPEN
+    assert ending_of("My card is 4111", number_expected=lambda: False) is Ending.FINISHED
+    assert ending_of("I'd like to pay the bill and", number_expected=lambda: False) is Ending.OPEN  # not a number
+
+
+@pytest.mark.parametrize(
+    ("asked", "said", "expected"),
+    [
+        ("Can I have the card number, please?", "4111 1111", True),
+        ("And your social security number?", "123 45", True),
+        ("", "my phone number is 555 123", True),  # asked for, only where phone numbers are redacted
+        ("Can I have your account number, please?", "sure it is 4 5 2 7 8 1 3", False),
+        ("", "sure it is 4 5 2 7 8 1 3", False),
+        ("", "My card number is 4111", True),  # the speaker names it
+        ("", "Okay the card. 4111", True),  # in the utterance before, read with it (the pipeline does)
+    ],
+)
+def test_the_conversation_says_whether_a_number_is_under_way(asked: str, said: str, expected: bool) -> None:
+    from mediagw.app import build_text_stage
+    from mediagw.config import load_config
+
+    stage = build_text_stage(load_config(environ={}))[1]
+    if asked:
+        stage.process(asked, conversation_id="c", role="agent", smart_formatting=True, output="redacted")
+    assert stage.number_expected(said, conversation_id="c", role="customer") is expected
+
+
+def test_digits_that_completed_nothing_make_the_next_group_a_piece() -> None:
+    from mediagw.app import build_text_stage
+    from mediagw.config import load_config
+
+    stage = build_text_stage(load_config(environ={}))[1]
+    assert not stage.number_expected("4111", conversation_id="c", role="customer")
+    stage.process("It's 4111 1111", conversation_id="c", role="customer", smart_formatting=True, output="redacted")
+    assert stage.number_expected("1111", conversation_id="c", role="customer")
