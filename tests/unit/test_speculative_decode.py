@@ -167,3 +167,31 @@ async def test_speech_that_resumes_wastes_one_decode_and_the_utterance_stays_who
     assert len(outputs.transcripts) == 1  # "... and" held the utterance open over the 160 ms pause
     assert sum(decodes) == 2
     assert (speculative_count(metrics, "wasted"), speculative_count(metrics, "used")) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("asked", "ending"),
+    [("Can I have your account number, please?", Ending.FINISHED), ("And the card number?", Ending.OPEN)],
+)
+async def test_a_digit_group_waits_mid_phrase_only_where_the_conversation_expects_a_longer_number(
+    call_audio: Any, asked: str, ending: Ending
+) -> None:
+    """Every utterance decodes as "It is 4527": after a question for an account number it is finished when its
+    speaker stops; after a question for a card, a piece of it (the pipeline asks the conversation's context)."""
+    from functools import partial
+
+    from mediagw.app import build_text_stage
+    from mediagw.config import load_config
+
+    stage = build_text_stage(load_config(environ={}))[1]
+    stage.process(asked, conversation_id="c", role="agent", smart_formatting=True, output="redacted")
+    samples, script = channel_of(call_audio["billing"], "customer")
+    samples = np.concatenate([samples[: script[0]["end"] * 8 + 800], _quiet(1000)])  # the first utterance
+    metrics, outputs = Metrics(), Outputs()
+    pool = AsrPool(recognizer_saying("It is 4527", []), workers=1, queue_size=16)
+    pool.start()
+    expected = partial(stage.number_expected, conversation_id="c", role="customer")
+    pipeline = pipeline_on(pool, as_heard, outputs.transcript, metrics, number_expected=expected)
+    await fed_in_step(pipeline, pool, samples)
+    assert len(outputs.transcripts) == 1
+    assert end_wait_sum(metrics) == pytest.approx(SegmenterOptions().end_silence(ending) / 1000, abs=0.001)
