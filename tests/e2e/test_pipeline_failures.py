@@ -27,6 +27,7 @@ class FailsFirst:
         self._stage = stage
         self.calls = 0
         self.turns = stage.turns
+        self.number_expected = stage.number_expected
 
     def process(self, text: str, **settings: Any) -> TextOutput:
         self.calls += 1

@@ -195,3 +195,20 @@ async def test_a_digit_group_waits_mid_phrase_only_where_the_conversation_expect
     await fed_in_step(pipeline, pool, samples)
     assert len(outputs.transcripts) == 1
     assert end_wait_sum(metrics) == pytest.approx(SegmenterOptions().end_silence(ending) / 1000, abs=0.001)
+
+
+async def test_a_number_context_that_fails_keeps_the_longer_wait(call_audio: Any) -> None:
+    """Fail safe: a card's pieces stay together when the context cannot say (and the log names no text)."""
+
+    def broken(text: str, *, language: str) -> bool:
+        raise RuntimeError(f"context choked on {text!r}")
+
+    samples, script = channel_of(call_audio["billing"], "customer")
+    samples = np.concatenate([samples[: script[0]["end"] * 8 + 800], _quiet(1000)])
+    metrics, outputs = Metrics(), Outputs()
+    pool = AsrPool(recognizer_saying("It is 4527", []), workers=1, queue_size=16)
+    pool.start()
+    pipeline = pipeline_on(pool, as_heard, outputs.transcript, metrics, number_expected=broken)
+    await fed_in_step(pipeline, pool, samples)
+    assert len(outputs.transcripts) == 1
+    assert end_wait_sum(metrics) == pytest.approx(SegmenterOptions().end_silence(Ending.OPEN) / 1000, abs=0.001)
