@@ -123,12 +123,8 @@ class PipelineFactory:
             on_failure=spec.on_failure,
             on_delivered=spec.on_delivered,
             turns=self.turns(spec.context_id, spec.role),
-            number_expected=partial(
-                parts.text_stage.number_expected,
-                conversation_id=spec.context_id,
-                role=spec.role,
-                language=spec.language,
-            ),
+            # the utterance's language comes with each call (AudioHook may change it mid-stream)
+            number_expected=partial(parts.text_stage.number_expected, conversation_id=spec.context_id, role=spec.role),
             on_untranscribed=partial(self.keep_untranscribed, settings=spool_settings),
         )
 
