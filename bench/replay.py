@@ -44,7 +44,7 @@ SETUPS: dict[str, dict[str, Any]] = {  # as bench.endpointing's (env overrides t
     },
     "new": {},  # the shipped defaults: Silero VAD
 }
-LINES = {"clean": CLEAN, "bad": BAD}
+LINES = {"clean": CLEAN, "bad": BAD, "bad_babble": replace(BAD, noise="babble"), "bad_hum": replace(BAD, noise="hum")}
 
 
 @dataclass
