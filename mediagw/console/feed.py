@@ -209,11 +209,11 @@ class CallFeed:
             while True:
                 await asyncio.sleep(MEDIA_TICK_S)
                 moved: dict[str, dict[str, int]] = {}
+                sent, self._sent_ms = self._sent_ms, {}  # calls no longer held drop out
                 for media in self._media:
                     key = key_of(media.namespace, media.guid)
-                    seconds = tuple(media.media_ms(role) // 1000 for role in ROLES)
-                    if self._sent_ms.get(key) != seconds:
-                        self._sent_ms[key] = seconds
+                    seconds = self._sent_ms[key] = tuple(media.media_ms(role) // 1000 for role in ROLES)
+                    if sent.get(key) != seconds:
                         moved[key] = {role: media.media_ms(role) for role in ROLES if media.connected.get(role)}
                 if moved:
                     self.deliver_media(moved)

@@ -14,8 +14,10 @@ from mediagw.api.auth import hash_secret
 from mediagw.config import ApiApp
 from mediagw.core.frames import Frame
 from mediagw.core.registry import change
+from tests.conftest import channel_of, clip
 from tests.e2e.api import control
 from tests.e2e.console import cookie_jar, events, log_in
+from tests.e2e.masking import assert_masked
 from tests.gateway import API_ID, API_SECRET, GatewayThread
 from tests.waits import eventually
 
@@ -165,9 +167,11 @@ async def test_console_enabled_false_serves_nothing(gateway_factory: Any) -> Non
         assert answer.status == 404
 
 
-async def test_every_nodes_calls_show_on_every_nodes_console(gateway_factory: Any, redis_url: str) -> None:
+async def test_every_nodes_calls_show_on_every_nodes_console(
+    gateway_factory: Any, redis_url: str, call_audio: Any
+) -> None:
     """Two nodes sharing the registry: a call whose media node A holds shows on node B's console, its roles'
-    state and media as node A sees them."""
+    state and media as node A sees them; B's console starts it (forwarded to A) and shows its transcripts."""
     auth = {"token_secret": "a-cluster-wide-test-secret"}
     a = gateway_factory(cluster={"redis_url": redis_url, "node_id": "a"}, auth=auth)
     b = gateway_factory(cluster={"redis_url": redis_url, "node_id": "b"}, auth=auth)
@@ -200,3 +204,20 @@ async def test_every_nodes_calls_show_on_every_nodes_console(gateway_factory: An
         async with fresh.post(url, json=START, headers={"X-CSRF-Token": me["csrfToken"]}) as answer:
             assert answer.status == 200, await answer.text()
         assert (await eventually(lambda: a.record("siprec", GUID), lambda r: r is not None and r.started)) is not None
+        # what the customer says on node A reaches the call's page on node B, masked
+        page = events(fresh, b, f"?call=siprec%2F{GUID}")
+        assert (await anext(page))[0] == "snapshot"
+        customer, script = channel_of(call_audio["travel"], "customer")
+        card = script[3]  # "Yes, the number is 4111 1111 1111 1111."
+        audio = clip(customer, card["start"] - 500, card["end"] + 1500)
+
+        def say() -> None:
+            for offset in range(0, len(audio), 160):
+                media.feed("customer", Frame.of_pcm(media.position("customer"), audio[offset : offset + 160]))
+
+        a.call_soon(say)
+        event, data = await anext(page)
+        while event != "transcript":
+            event, data = await anext(page)
+        assert data["role"] == "customer" and set(data["stages"]) >= {"end_wait", "decode", "output"}
+        assert_masked(data["text"])
