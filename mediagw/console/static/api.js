@@ -2,7 +2,7 @@
 
 export class ApiFailure extends Error {
   constructor(status, code, message) {
-    super(`${code}: ${message}`);
+    super(message);
     this.status = status;
     this.code = code;
   }
