@@ -31,6 +31,8 @@ from mediagw.ingress.siprec.params import siprec_namespace
 from mediagw.ingress.siprec.transport import SiprecServer
 from mediagw.ingress.twilio.params import twilio_namespace
 from mediagw.ingress.twilio.transport import handle_media_stream
+from mediagw.ingress.webrtc import whip
+from mediagw.ingress.webrtc.params import webrtc_namespace
 from mediagw.ingress.websocket_api.transport import direct_namespace, handle_stream
 from mediagw.listeners import body_deadline
 from mediagw.metrics import Metrics
@@ -84,6 +86,7 @@ def register_namespaces(namespaces: Namespaces, config: Config, connect: Connect
     namespaces.register(twilio_namespace(config.twilio))
     namespaces.register(audiohook_namespace())
     namespaces.register(connect.namespace() if connect is not None else connect_namespace())
+    namespaces.register(webrtc_namespace())
     namespaces.register(direct_namespace())
 
 
@@ -129,6 +132,8 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     app.router.add_get("/mg-autotranscribe/v1/twilio-media-stream-url", routes.twilio_media_stream_url)
     if config.console.enabled:
         console.add_routes(app, services)
+    if config.webrtc.enabled:
+        whip.add_routes(app, services)
     app.on_startup.append(partial(_start_services, services=services, recognizer=recognizer))
     app.on_startup.append(_start_sip_ingress)
     app.on_shutdown.append(partial(_end_sessions, services=services))

@@ -157,6 +157,22 @@ class TwilioConfig:
 
 
 @dataclass(frozen=True)
+class WebrtcConfig:
+    """WebRTC ingress over WHIP (RFC 9725): mediagw/ingress/webrtc/."""
+
+    enabled: bool = True
+    max_sessions: int = 200  # concurrent WHIP sessions; one more is answered 503
+    connect_timeout_s: float = 15.0  # ICE and DTLS must complete within this after the offer, or the session ends
+    idle_timeout_s: float = 30.0  # no audio for this long ends the session (the utterance in progress is flushed)
+    max_offer_bytes: int = 65536
+    ice_addresses: tuple[str, ...] = ()  # host candidates' addresses; empty: every interface's (aioice's choice)
+    stun_servers: tuple[str, ...] = ()  # e.g. stun:stun.example.com:3478 (server-reflexive candidates behind NAT)
+    cors_origins: tuple[str, ...] = ("*",)  # origins allowed to call the WHIP endpoint from a page
+    data_channel: bool = True  # an offer with a data channel gets the call's transcripts on it
+    demo_page: bool = True  # serve samples/webrtc's page at /mg-webrtc/demo/
+
+
+@dataclass(frozen=True)
 class AudioHookKey:
     key: str  # the API key Genesys sends as X-API-KEY
     client_secret: str = ""  # base64 client secret: the upgrade must then carry a valid HTTP message signature
@@ -250,6 +266,7 @@ class Config:
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
+    webrtc: WebrtcConfig = field(default_factory=WebrtcConfig)
     siprec: SiprecConfig = field(default_factory=SiprecConfig)
     audiohook: AudioHookConfig = field(default_factory=AudioHookConfig)
     amazon_connect: AmazonConnectConfig = field(default_factory=AmazonConnectConfig)
@@ -281,6 +298,9 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     _validate_remote_asr(config)
     if config.console.session_ttl_s <= 0 or not 0.1 <= config.console.sample_interval_s <= 60:
         raise ConfigError("console.session_ttl_s must be above 0, console.sample_interval_s within 0.1..60")
+    webrtc = config.webrtc
+    if webrtc.max_sessions < 0 or min(webrtc.connect_timeout_s, webrtc.idle_timeout_s, webrtc.max_offer_bytes) <= 0:
+        raise ConfigError("webrtc.max_sessions must be 0 or more; connect/idle timeouts and max_offer_bytes above 0")
     if config.asr.max_backlog < 0:
         raise ConfigError("asr.max_backlog must be 0 (never refuse) or more")
     if config.asr.stream_queue_size < 1 or config.limits.realtime_burst_s <= 0:

@@ -133,7 +133,8 @@ class PipelineFactory:
         sender = {"externalId": participant.external_id, "role": participant.role}
 
         async def deliver(transcript: Transcript) -> None:
-            await self._parts.delivery.store_and_publish(transcript, media.guid, sender, publish=True)
+            message = await self._parts.delivery.store_and_publish(transcript, media.guid, sender, publish=True)
+            media.delivered(participant, message)
 
         spec = StreamSpec(
             stream_id=participant.stream_id,

@@ -1,7 +1,7 @@
 """Short-lived signed tokens for streaming URLs: HMAC-SHA256 over a small JSON claim set.
 
 A token names the endpoint it was issued for (`aud`): a direct API token opens only the direct API's socket, a
-Twilio media-stream token only the Twilio endpoint.
+Twilio media-stream token only the Twilio endpoint, a WHIP token only WHIP.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 DIRECT_API = "stream"  # the direct WebSocket API (POST .../streaming-url)
 TWILIO = "twilio"  # Twilio Media Streams (GET .../twilio-media-stream-url)
+WEBRTC = "webrtc"  # WHIP's bearer token (POST /mg-webrtc/v1/whip-url), bound to one guid
 
 
 class InvalidToken(ValueError):

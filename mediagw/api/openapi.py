@@ -280,6 +280,38 @@ def _console_paths() -> dict[str, Any]:
     }
 
 
+def _webrtc_paths() -> dict[str, Any]:
+    """WHIP (RFC 9725; mediagw/ingress/webrtc/): the SDP bodies are application/sdp, authorised by a bearer token."""
+    sdp = {"content": {"application/sdp": {"schema": STRING}}}
+    whip_url = {"type": "object", "properties": dict.fromkeys(("whipUrl", "token", "guid"), STRING)}
+    guid, resource = [_path_param("guid")], [_path_param("guid"), _path_param("resource")]
+    bearer: list[dict[str, list[str]]] = [{"bearer": []}]
+
+    def whip(summary: str, ok: str, errors: tuple[int, ...], params: list[dict[str, Any]]) -> dict[str, Any]:
+        operation = _op(summary, None, params=params, errors=errors, secured=False, ok_status=ok)
+        return {**operation, "security": bearer}
+
+    publish = whip("Publish: an SDP offer in, the answer and the session's Location out", "201", (), guid)
+    publish["responses"].update({str(s): ERROR for s in (400, 401, 409, 413, 415, 503)})
+    publish["requestBody"] = {"required": True, **sdp}
+    publish["responses"]["201"].update(sdp)
+    trickle = whip("Trickle ICE candidates (ICE restarts: 422)", "204", (400, 401, 404, 413, 415, 422), resource)
+    trickle["requestBody"] = {"required": True, "content": {"application/trickle-ice-sdpfrag": {"schema": STRING}}}
+    preflight = {"summary": "CORS preflight", "responses": {"204": {"description": "OK"}}}
+    return {
+        "/mg-webrtc/v1/whip-url": {
+            "post": _op("A WHIP endpoint and its bearer token (scope streaming)", whip_url, errors=(400, 401, 429, 503))
+        },
+        "/mg-webrtc/v1/whip/{guid}": {"post": publish, "options": {**preflight, "parameters": guid}},
+        "/mg-webrtc/v1/whip/{guid}/{resource}": {
+            "delete": whip("End the session (its utterance in progress is transcribed)", "200", (401, 404), resource),
+            "patch": trickle,
+            "options": {**preflight, "parameters": resource},
+        },
+        "/mg-webrtc/demo/": {"get": {"summary": "The WebRTC sample page", "responses": {"200": {"description": "OK"}}}},
+    }
+
+
 def build() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/autotranscribe/v1/streaming-url": {
@@ -360,6 +392,7 @@ def build() -> dict[str, Any]:
         **_vocabulary_paths("/configuration/v1/auto-transcribe/custom-vocabularies"),
         **_vocabulary_paths("/configuration/v1/custom-vocabularies"),
         **_console_paths(),
+        **_webrtc_paths(),
     }
     for path in (
         "/mg-autotranscribe/v1/start-streaming",
@@ -374,7 +407,8 @@ def build() -> dict[str, Any]:
             "version": "0.1.0",
             "description": "Media gateway and speech pipeline with the AutoTranscribe API. The direct "
             "WebSocket API is at the path in websocket_api.path, Twilio Media Streams at twilio.path and Genesys "
-            "AudioHook at audiohook.path (Transcription Connector: audiohook.connector_path); SIPREC is SIP on "
+            "AudioHook at audiohook.path (Transcription Connector: audiohook.connector_path), WebRTC over WHIP at "
+            "/mg-webrtc/v1/whip/{guid}; SIPREC is SIP on "
             "siprec.port (see README).",
         },
         "paths": paths,
@@ -383,6 +417,7 @@ def build() -> dict[str, Any]:
                 "apiId": {"type": "apiKey", "in": "header", "name": "asapp-api-id"},
                 "apiSecret": {"type": "apiKey", "in": "header", "name": "asapp-api-secret"},
                 "consoleSession": {"type": "apiKey", "in": "cookie", "name": "mediagw_console"},
+                "bearer": {"type": "http", "scheme": "bearer"},
             },
             "responses": {
                 "Error": {
