@@ -36,6 +36,11 @@ class PcmTrack(MediaStreamTrack):
         self._began: float | None = None
         self.done = asyncio.Event()
 
+    @property
+    def began(self) -> float | None:
+        """Loop time of the first frame's schedule (the sender asked for it once connected)."""
+        return self._began
+
     async def recv(self) -> av.AudioFrame:
         loop = asyncio.get_running_loop()
         if self._began is None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import weakref
 from typing import Any
 
 import aiohttp
@@ -14,6 +16,7 @@ from yarl import URL
 
 from mediagw.evaluation import word_error_rate
 from mediagw.ingress.webrtc.ice import configuration, pinned_addresses
+from mediagw.ingress.webrtc.whip import SESSIONS
 from mediagw.simulators.whip import PcmTrack, peer, publish, unpublish, whip_url
 from tests.conftest import channel_of, clip
 from tests.e2e import api
@@ -143,6 +146,15 @@ async def test_bad_input_gets_a_clear_http_error_and_other_sessions_keep_running
         status, text = await post(session, bystander_url["whipUrl"], good, bystander_url["token"])
         assert status == 409 and "already has WebRTC media" in text
 
+        av_pc = peer([PcmTrack(np.zeros(800, dtype=np.int16))])
+        av_pc.addTransceiver("video", direction="sendonly")  # a media server publishing video too
+        closers.append(av_pc)
+        with_video = await whip_url(session, gateway.base_url, API_ID, API_SECRET)
+        video = await publish(session, with_video["whipUrl"], with_video["token"], av_pc)
+        video_section = video.answer[video.answer.index("m=video") :]
+        assert "a=inactive" in video_section.split("m=", 2)[1]  # audio is taken, video declined
+        assert await unpublish(session, video) == 200
+
         unknown = f"{url}/no-such-session"
         async with session.delete(unknown, headers={"Authorization": f"Bearer {token}"}) as response:
             assert response.status == 404 and "no such WHIP session" in await response.text()
@@ -207,10 +219,20 @@ async def test_limits_trickle_and_cors(gateway_factory: Any) -> None:
             assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
         async with session.post(second["whipUrl"], data=offer, headers={"Origin": "https://desk.example.com"}) as r:
             assert r.status == 401 and r.headers["Access-Control-Allow-Origin"] == "*"
+        held = gateway.app[SESSIONS].get(published.location.rsplit("/", 1)[1])
+        assert held is not None
+        aiortc_objects = [weakref.ref(held), weakref.ref(held._pc), *map(weakref.ref, held._pc.getTransceivers())]
+        del held
         assert await unpublish(session, published) == 200
         assert (await post(session, second["whipUrl"], offer, second["token"]))[0] == 201  # the slot is free again
+    await eventually(lambda: gateway.run(_collected(aiortc_objects)), what="the session's aiortc objects freed")
     for each in closers:
         await each.close()
+
+
+async def _collected(refs: list[weakref.ref[Any]]) -> bool:
+    gc.collect()
+    return all(ref() is None for ref in refs)
 
 
 async def test_idle_media_ends_the_session_and_flushes_the_utterance(gateway_factory: Any, call_audio: Any) -> None:

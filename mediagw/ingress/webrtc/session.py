@@ -99,6 +99,13 @@ class WhipSession:
         return params if isinstance(params, WebrtcParams) else DEFAULT_PARAMS  # the start's trackRoles, if any
 
     async def _read(self, index: int, track: MediaStreamTrack, media: MediaHandle) -> None:
+        try:
+            await self._feed(index, track, media)
+        except Exception:  # a bug ends this session only, and tells its client nothing of it
+            log.exception("whip session %s: track %d failed", self.resource_id[:8], index, extra=self._log)
+            self.close("internal error")
+
+    async def _feed(self, index: int, track: MediaStreamTrack, media: MediaHandle) -> None:
         audio = TrackAudio()
         loop = asyncio.get_running_loop()
         while True:
