@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,11 @@ async def _start(session: aiohttp.ClientSession, base_url: str, guid: str) -> No
 def _rss_threads_fds(pid: int) -> dict[str, int]:
     status = Path(f"/proc/{pid}/status").read_text()
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    names = [Path(f"/proc/{pid}/task/{task}/comm").read_text().strip() for task in os.listdir(f"/proc/{pid}/task")]
     return {
         "rss_kib": int(fields["VmRSS"].split()[0]),
         "threads": int(fields["Threads"]),
+        "thread_names": dict(sorted(Counter(names).items())),
         "open_files": len(os.listdir(f"/proc/{pid}/fd")),
     }
 
@@ -105,17 +108,22 @@ async def _soak(gateway: GatewayProcess, sessions: int, warmup: int) -> dict[str
     marks: dict[str, Any] = {}
     async with aiohttp.ClientSession() as session:
         for index in range(sessions):
-            if index == warmup:
-                marks["after_warmup"] = _rss_threads_fds(gateway.process.pid)
+            if index in (warmup, (warmup + sessions) // 2):
+                marks[f"after_{index}"] = _rss_threads_fds(gateway.process.pid)
             issued = await whip_url(session, gateway.base_url, API_ID, API_SECRET, guid=f"soak-{index}")
             track = PcmTrack(silence, speed=1.0, tail_ms=0)
             published = await publish(session, issued["whipUrl"], issued["token"], peer([track], ["opus"]))
             await _start(session, gateway.base_url, issued["guid"])
             await track.done.wait()  # its half second of audio is out: ICE, DTLS and SRTP all ran
+            stop = {"namespace": "webrtc", "guid": issued["guid"]}
+            async with session.post(
+                f"{gateway.base_url}/mg-autotranscribe/v1/stop-streaming", json=stop, headers=API_HEADERS
+            ) as r:
+                assert r.status == 200, await r.text()
             status = await unpublish(session, published)
             assert status == 200, status
     await asyncio.sleep(2.0)  # aiortc's closing tasks settle
-    marks["after_last"] = _rss_threads_fds(gateway.process.pid)
+    marks[f"after_{sessions}"] = _rss_threads_fds(gateway.process.pid)
     return marks
 
 
@@ -128,15 +136,16 @@ def soak(sessions: int, warmup: int = 20) -> dict[str, Any]:
             wall = time.monotonic() - began
         finally:
             gateway.stop()
-    before, after = marks["after_warmup"], marks["after_last"]
-    measured = sessions - warmup
+    (first, before), (_, middle), (last, after) = sorted(marks.items(), key=lambda kv: int(kv[0].split("_")[1]))
+    half = (sessions - warmup) / 2
     return {
         "sessions": sessions,
-        "warmup": warmup,
-        **{f"{k}_after_warmup": v for k, v in before.items()},
-        **{f"{k}_after_last": v for k, v in after.items()},
-        "rss_growth_kib_per_session": round((after["rss_kib"] - before["rss_kib"]) / measured, 2),
         "seconds": round(wall, 1),
+        "marks": marks,  # RSS, threads (by name) and open files after the warm-up, halfway and the last
+        "rss_growth_kib_per_session_first_half": round((middle["rss_kib"] - before["rss_kib"]) / half, 2),
+        "rss_growth_kib_per_session_second_half": round((after["rss_kib"] - middle["rss_kib"]) / half, 2),
+        "threads_growth": after["threads"] - before["threads"],
+        "open_files_growth": after["open_files"] - before["open_files"],
     }
 
 
