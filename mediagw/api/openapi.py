@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
-NAMESPACES = ("siprec", "twilio", "genesysaudiohook", "amazonconnect")
+NAMESPACES = ("siprec", "twilio", "genesysaudiohook", "amazonconnect", "webrtc")  # the reference's four, and WHIP
 ERROR = {"$ref": "#/components/responses/Error"}
 AUTH: list[dict[str, list[str]]] = [{"apiId": [], "apiSecret": []}]
 
@@ -88,6 +88,10 @@ START = {
             "properties": {"mediaLineOrder": {"type": "string", "enum": ["CUSTOMER_FIRST", "AGENT_FIRST"]}},
         },
         "twilioParams": {"type": "object", "properties": {"trackMap": {"type": "object"}}},
+        "webrtcParams": {
+            "type": "object",
+            "properties": {"trackRoles": {"type": "array", "items": {"type": "string", "enum": ["customer", "agent"]}}},
+        },
         "amazonConnectParams": {
             "type": "object",
             "properties": {

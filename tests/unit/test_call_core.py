@@ -61,7 +61,7 @@ def test_each_adapter_checks_its_own_parameters_and_the_call_keeps_its_own() -> 
         registered.parse_params("amazonconnect", {})  # its own are required
     with pytest.raises(ValueError, match="trackMap"):
         registered.parse_params("siprec", {"twilioParams": {"trackMap": {"inbound": "bystander"}}})
-    assert registered.controlled == ("siprec", "twilio", "genesysaudiohook", "amazonconnect")
+    assert registered.controlled == ("siprec", "twilio", "genesysaudiohook", "amazonconnect", "webrtc")
 
 
 async def test_the_registry_swaps_only_the_version_it_was_given() -> None:
