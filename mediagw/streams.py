@@ -133,8 +133,7 @@ class PipelineFactory:
         sender = {"externalId": participant.external_id, "role": participant.role}
 
         async def deliver(transcript: Transcript) -> None:
-            message = await self._parts.delivery.store_and_publish(transcript, media.guid, sender, publish=True)
-            media.delivered(participant, message)
+            await self._parts.delivery.store_and_publish(transcript, media.guid, sender, publish=True)
 
         spec = StreamSpec(
             stream_id=participant.stream_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from asr.frame import SAMPLE_RATE, Pcm
 from mediagw.core.frames import Frame, fill_gap
@@ -28,7 +28,6 @@ class Transcription(Protocol):
 
 
 TranscriptionFactory = Callable[["CallMedia", Participant], Transcription]
-TranscriptWatcher = Callable[[Participant, dict[str, Any]], None]  # (who spoke, the stored transcript message)
 
 
 def _nothing() -> None:
@@ -76,12 +75,6 @@ class CallMedia:
         self._stats: dict[str, LiveStats] = {}  # by stream id: what a leg's streams did, across starts
         self._factory: TranscriptionFactory | None = None
         self._draining: list[asyncio.Future[None]] = []
-        self.watchers: list[TranscriptWatcher] = []  # an adapter's own way back to its client (a data channel)
-
-    def delivered(self, participant: Participant, message: dict[str, Any]) -> None:
-        """A transcript of the call was stored: the adapters watching it hear of it (never raising into delivery)."""
-        for watch in list(self.watchers):
-            watch(participant, message)
 
     @property
     def conversation_id(self) -> str:

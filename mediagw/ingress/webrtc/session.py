@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
@@ -16,7 +15,7 @@ from aiortc.mediastreams import MediaStreamError
 from mediagw.config import WebrtcConfig
 from mediagw.core.frames import Frame
 from mediagw.core.node import MediaHandle
-from mediagw.core.record import Participant
+from mediagw.core.watch import Transcribed
 from mediagw.ingress.idle import IdleWatch
 from mediagw.ingress.webrtc.audio import TrackAudio
 from mediagw.ingress.webrtc.ice import configuration, pinned_addresses
@@ -80,8 +79,6 @@ class WhipSession:
             if track is not None:
                 self._tasks.append(asyncio.create_task(self._read(index, track, media), name=f"whip-read-{index}"))
         self._tasks.append(asyncio.create_task(self._deadlines(), name="whip-deadlines"))
-        if self._config.data_channel:
-            media.media.watchers.append(self._transcript)
         log.info("whip session %s: %d audio track(s)", self.resource_id[:8], len(audio), extra=self._log)
 
     async def _deadlines(self) -> None:
@@ -128,13 +125,18 @@ class WhipSession:
     def _datachannel(self, channel: RTCDataChannel) -> None:
         self._channel = channel
 
-    def _transcript(self, participant: Participant, message: dict[str, Any]) -> None:
+    def transcribed(self, transcript: Transcribed) -> None:
+        """A transcript of the call went out (stored, to the webhooks): back to the client on its data channel,
+        as the outputs have it (redacted as the stream's settings say)."""
         channel = self._channel
-        if channel is None or channel.readyState != "open":
+        if channel is None or channel.readyState != "open" or not self._config.data_channel:
             return
-        utterance = message.get("utterance") or [{}]
-        text = utterance[0].get("text", "")
-        body = {"role": participant.role, "start": message["start"], "end": message["end"], "text": text}
+        body = {
+            "role": transcript.role,
+            "start": transcript.start_ms,
+            "end": transcript.end_ms,
+            "text": transcript.text,
+        }
         with contextlib.suppress(Exception):  # a channel closing under us: the transcript is stored all the same
             channel.send(json.dumps(body))
 
@@ -171,8 +173,6 @@ class WhipSession:
         media = self._media
         try:
             if media is not None:
-                with contextlib.suppress(ValueError):
-                    media.media.watchers.remove(self._transcript)
                 fed = self._params().roles(self.track_count)  # the start's trackRoles may differ from attach's
                 await media.detach(tuple(dict.fromkeys((*media.roles, *fed))))
         finally:

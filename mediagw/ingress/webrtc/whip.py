@@ -16,6 +16,7 @@ from aiortc.sdp import candidate_from_sdp
 from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
 from mediagw.api.routes import AUTH
+from mediagw.core.watch import Transcribed
 from mediagw.ingress.webrtc.offer import SdpRefused, parse_offer, parse_trickle
 from mediagw.ingress.webrtc.params import DEFAULT_PARAMS, NAMESPACE, valid_guid
 from mediagw.ingress.webrtc.session import WhipSession
@@ -33,7 +34,8 @@ ENDED_KEPT = 1000  # ended sessions remembered, so a late DELETE or PATCH learns
 
 
 class WhipSessions:
-    """This node's WHIP sessions, by resource id and by guid, at most `webrtc.max_sessions` at a time."""
+    """This node's WHIP sessions, by resource id and by guid, at most `webrtc.max_sessions` at a time; a watcher
+    of the node's calls (core/watch.py) that hands each WebRTC call's transcripts to its session."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -58,6 +60,13 @@ class WhipSessions:
         limit = self.services.config.webrtc.max_sessions
         if len(self._by_id) >= limit:
             raise ApiError(503, "503-61", f"WebRTC session limit reached ({limit}): try again later")
+
+    def changed(self, namespace: str, guid: str) -> None:
+        """Record and media changes: nothing for WHIP."""
+
+    def transcribed(self, transcript: Transcribed) -> None:
+        if transcript.namespace == NAMESPACE and (session := self._by_guid.get(transcript.guid)) is not None:
+            session.transcribed(transcript)
 
     def add(self, session: WhipSession) -> None:
         self._by_id[session.resource_id] = self._by_guid[session.guid] = session
@@ -246,6 +255,8 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
 
 def add_routes(app: web.Application, services: Services) -> WhipSessions:
     sessions = app[SESSIONS] = WhipSessions(services)
+    if services.config.webrtc.data_channel:
+        services.watchers.add(sessions)  # transcripts back on the sessions' data channels
     app.router.add_post(PREFIX + "/whip-url", whip_url)
     app.router.add_post(ENDPOINT, publish)
     app.router.add_route("OPTIONS", ENDPOINT, options)
