@@ -3,6 +3,7 @@ health history read from the /metrics registry."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +18,7 @@ from mediagw.core.registry import change
 from tests.conftest import channel_of, clip
 from tests.e2e.api import control
 from tests.e2e.console import cookie_jar, events, log_in
-from tests.e2e.masking import assert_masked
+from tests.e2e.masking import assert_masked, secret_run
 from tests.gateway import API_ID, API_SECRET, GatewayThread
 from tests.waits import eventually
 
@@ -221,3 +222,43 @@ async def test_every_nodes_calls_show_on_every_nodes_console(
             event, data = await anext(page)
         assert data["role"] == "customer" and set(data["stages"]) >= {"end_wait", "decode", "output"}
         assert_masked(data["text"])
+
+
+async def test_a_call_page_never_gets_the_unredacted_text(gateway: GatewayThread, call_audio: Any) -> None:
+    """redacted_and_unredacted: the webhooks and the store get both texts; the console, live or from the store,
+    only the redacted one."""
+    media = gateway.attach("siprec", GUID)
+    customer, script = channel_of(call_audio["travel"], "customer")
+    card = script[3]  # "Yes, the number is 4111 1111 1111 1111."
+    audio = clip(customer, card["start"] - 500, card["end"] + 1500)
+    url = f"{gateway.base_url}/console/api/calls/siprec/{GUID}"
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as session:
+        me = await log_in(session, gateway)
+        page = events(session, gateway, f"?call=siprec%2F{GUID}")
+        assert (await anext(page))[0] == "snapshot" and (await anext(page))[0] == "history"
+        body = {**START, "autotranscribeParams": {"redactionOutput": "redacted_and_unredacted"}}
+        async with session.post(f"{url}/start", json=body, headers={"X-CSRF-Token": me["csrfToken"]}) as answer:
+            assert answer.status == 200
+
+        def say() -> None:
+            for offset in range(0, len(audio), 160):
+                media.feed("customer", Frame.of_pcm(media.position("customer"), audio[offset : offset + 160]))
+
+        gateway.call_soon(say)
+        received: list[Any] = []
+        async for event, data in page:
+            received.append(data)
+            if event == "transcript":
+                break
+        async with session.post(f"{url}/stop", headers={"X-CSRF-Token": me["csrfToken"]}) as answer:
+            assert answer.status == 200
+        later = events(session, gateway, f"?call=siprec%2F{GUID}")
+        await anext(later)
+        received.append((await anext(later))[1])  # the stored transcripts, as a page opened now gets them
+    stored = received[-1]["transcripts"]
+    assert len(stored) == 1 and "unredactedText" not in stored[0]
+    assert_masked(received[-2]["text"])
+    assert_masked(stored[0]["text"])
+    texts = [d["text"] for d in received if "text" in d] + [t["text"] for t in stored]
+    assert all(secret_run(text) <= 4 for text in texts)
+    assert "unredacted" not in json.dumps(received).lower()
