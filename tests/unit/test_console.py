@@ -88,3 +88,18 @@ def test_a_calls_row_says_each_roles_state() -> None:
     view = call_view(record, media, "local")
     assert view is not None and view.roles[0].state == "paused" and view.roles[0].media_ms == 20
     assert call_view(None, None, "local") is None
+
+
+def test_the_webhook_plot_has_deliveries_failures_and_drops_per_target() -> None:
+    registry = CollectorRegistry()
+    delivered = Counter("mediagw_webhook_deliveries", "", ["target"], registry=registry)
+    failures = Counter("mediagw_webhook_failures", "", ["target", "outcome"], registry=registry)
+    history = MetricsHistory(registry, 2.0)
+    delivered.labels("crm").inc(0)
+    history.sample(0.0)
+    delivered.labels("crm").inc(10)
+    failures.labels("crm", "failed").inc(2)
+    failures.labels("crm", "timeout").inc(2)
+    failures.labels("crm", "dropped").inc(4)
+    lines = history.sample(2.0).plots["webhooks"]
+    assert lines == {"crm delivered": 5.0, "crm failed": 2.0, "crm dropped": 2.0}
