@@ -1,6 +1,7 @@
 """Several gateway nodes on one Redis (cluster.redis_url), in one run on one machine (JSON on stdout).
 
     python -m bench.cluster [--calls 200] [--rate 100] [--seconds 20] [--ingest-calls 100] [--ingest-seconds 20]
+                            [--repeat 1]
 
 1. control: node A holds `--calls` Twilio calls (sockets open, no audio); start-streaming and stop-streaming
    alternate on them at `--rate` requests/s, every other request sent to node B, which forwards it to A
@@ -10,7 +11,9 @@
    client): one node with the in-memory registry (baseline), one node on Redis, and two nodes on Redis with half
    the calls each. Server CPU ms per call-second for each, also net of what the nodes cost idle (measured for 5 s
    before the calls: a second process's loop and heartbeat are a fixed cost, not a per-call one), and the ratios to
-   the baseline (target: the shared registry adds at most 10 %); redis-server's own CPU beside it.
+   the baseline (target: the shared registry adds at most 10 %); redis-server's own CPU beside it. `--repeat N`
+   runs the three levels N times in turn (neighbours' load then falls on each alike) and reports each level's
+   median, the ratios of the medians, and every round's ratio.
 The nodes are `mediagw --config FILE serve` processes (tests/cluster.py, as the README documents) with SQLite
 stores of their own (the store is not what is measured). Names the CPU and the load average at start and end.
 """
@@ -22,6 +25,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -173,6 +177,22 @@ def ingest(folder: Path, names: list[str], redis_url: str, calls: int, seconds: 
     }
 
 
+def medians(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Each level's median over the rounds, and its ratios to the first level's (one node in memory)."""
+    levels = []
+    for index, first in enumerate(rounds[0]):
+        level = dict(first)
+        for key, value in first.items():
+            if isinstance(value, float):
+                level[key] = round(statistics.median(each[index][key] for each in rounds), 4)
+        level["rounds"] = len(rounds)
+        levels.append(level)
+    for level in levels:
+        for key in ("server_cpu_ms_per_call_second", "net_of_idle_cpu_ms_per_call_second"):
+            level[f"{key}_ratio_to_one_node_in_memory"] = round(level[key] / levels[0][key], 3)
+    return levels
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=200)
@@ -182,6 +202,7 @@ def main() -> None:
     parser.add_argument("--ingest-seconds", type=float, default=20.0)
     parser.add_argument("--logs", type=Path, help="keep the nodes' configs and logs in this folder")
     parser.add_argument("--no-ingest", action="store_true", help="the control part only")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the three ingest levels, in turn")
     args = parser.parse_args()
     binary = server_binary()
     assert binary is not None, "redis-server is needed (apt-get install redis-server)"
@@ -199,16 +220,19 @@ def main() -> None:
             runs = (
                 [] if args.no_ingest else [(["solo"], ""), (["solo-redis"], redis.url()), (["a2", "b2"], redis.url())]
             )
-            levels = []
-            for names, url in runs:
-                levels.append(ingest(Path(folder), names, url, args.ingest_calls, args.ingest_seconds, redis_pid))
-                print(json.dumps(levels[-1]), flush=True)
+            rounds: list[list[dict[str, Any]]] = []
+            for _ in range(args.repeat if runs else 0):
+                rounds.append([])
+                for names, url in runs:
+                    level = ingest(Path(folder), names, url, args.ingest_calls, args.ingest_seconds, redis_pid)
+                    rounds[-1].append(level)
+                    print(json.dumps(level), flush=True)
     finally:
         redis.remove()
-    for level in levels:
-        for key in ("server_cpu_ms_per_call_second", "net_of_idle_cpu_ms_per_call_second"):
-            level[f"{key}_ratio_to_one_node_in_memory"] = round(level[key] / levels[0][key], 3)
-    report["ingest"] = levels
+    report["ingest"] = medians(rounds) if rounds else []
+    if len(rounds) > 1:
+        key = "net_of_idle_cpu_ms_per_call_second"
+        report["ingest_round_ratios_net"] = [[round(level[key] / each[0][key], 3) for level in each] for each in rounds]
     report["load_at_end"] = os.getloadavg()
     print(json.dumps(report, indent=1))
 

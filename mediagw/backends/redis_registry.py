@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +35,11 @@ PREFIX = "mediagw:"
 RECORD_TTL_S = 3600  # a record nobody changed or refreshed for this long is gone (all its nodes died)
 NODE_TTL_S = 3.0  # a node's liveness (and so its ownerships) lapses this long after its last heartbeat
 HEARTBEAT_S = 1.0
+VERSION_BITS = 40  # a record's first version is random (exact in Lua's doubles), later ones count up from it
 
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'v', 1, 'r', ARGV[1])
+  redis.call('HSET', KEYS[1], 'v', ARGV[3], 'r', ARGV[1])
   redis.call('SADD', KEYS[2], KEYS[1])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -58,6 +59,19 @@ if not v or (ARGV[1] ~= '' and v ~= ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], KEYS[1])
 return 1
+"""
+_VERSIONS = """
+local versions = {}
+for i, key in ipairs(KEYS) do versions[i] = redis.call('HGET', key, 'v') end
+return versions
+"""
+_BEAT = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local lost = {}
+for i = 2, #KEYS do
+  if redis.call('EXPIRE', KEYS[i], ARGV[3]) == 0 then lost[#lost + 1] = i - 1 end
+end
+return lost
 """
 
 
@@ -91,6 +105,8 @@ class RedisCallRegistry:
         self._create = redis.register_script(_CREATE)
         self._swap = redis.register_script(_SWAP)
         self._remove = redis.register_script(_REMOVE)
+        self._versions = redis.register_script(_VERSIONS)
+        self._beat = redis.register_script(_BEAT)
         self._known: dict[tuple[str, str], CallRecord] = {}  # the last version seen of each call (Redis restart)
 
     @contextlib.asynccontextmanager
@@ -125,7 +141,9 @@ class RedisCallRegistry:
     async def create(self, record: CallRecord) -> CallRecord:
         async with self._reachable():
             keys = [self._key(*record.key), self._index]
-            version, raw = await self._create(keys=keys, args=[self._dump(replace(record, version=1)), RECORD_TTL_S])
+            first = secrets.randbits(VERSION_BITS) + 1  # never one a node saw of a record Redis lost (versions())
+            args: list[str | int] = [self._dump(replace(record, version=first)), RECORD_TTL_S, first]
+            version, raw = await self._create(keys=keys, args=args)
             return self._record(version, raw)
 
     async def swap(self, old: CallRecord, new: CallRecord) -> CallRecord | None:
@@ -141,6 +159,11 @@ class RedisCallRegistry:
             if removed:
                 self._known.pop((namespace, guid), None)
             return removed
+
+    async def versions(self, keys: Sequence[tuple[str, str]]) -> list[int | None]:
+        async with self._reachable():
+            found = await self._versions(keys=[self._key(*key) for key in keys]) if keys else []
+            return [None if version is None else int(version) for version in found]
 
     async def records(self) -> list[CallRecord]:
         async with self._reachable():
@@ -161,14 +184,9 @@ class RedisCallRegistry:
         that Redis lost (restarted empty) is written back as this node last saw it."""
         held = list(held)
         value = json.dumps({"incarnation": self.node.incarnation, "url": self.node.control_url})
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(f"{PREFIX}node:{self.node.node_id}", value, px=int(NODE_TTL_S * 1000))
-            for namespace, guid in held:
-                pipe.expire(self._key(namespace, guid), RECORD_TTL_S)
-            renewed = (await pipe.execute())[1:]
-        for key, found in zip(held, renewed, strict=True):
-            if found:
-                continue
+        keys = [f"{PREFIX}node:{self.node.node_id}", *(self._key(*key) for key in held)]
+        lost = await self._beat(keys=keys, args=[value, int(NODE_TTL_S * 1000), RECORD_TTL_S])  # one command
+        for key in (held[int(index) - 1] for index in lost):
             nodes = dict.fromkeys(ROLES, self.node.owner)  # attached while Redis was away: a record of its own
             record = self._known.get(key) or CallRecord(*key, media_nodes=nodes)
             restored = await self.create(replace(record, pending=False))

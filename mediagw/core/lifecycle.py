@@ -84,6 +84,7 @@ class CallLifecycle:
         self._open_streams = open_streams
         self._metrics = metrics
         self.rules = rules or CallRules()
+        self._settled: dict[tuple[str, str], int] = {}  # reconcile: the version each held call last matched
 
     async def start(self, start: StartRequest) -> Outcome:
         namespace = self._namespaces.get(start.namespace)
@@ -105,24 +106,35 @@ class CallLifecycle:
             raise CallRefused(400, "400-202", f"autotranscribeParams: language {language[:20]!r} is not supported")
         if self._admission.overloaded():  # ASR is too far behind for more streams: a capacity status per role
             return await self._refuse_overloaded(record, start)
-        return await self._start(media, start)
+        return await self._start(media, start, record)
 
     async def reconcile(self) -> None:
         """A call whose roles are on several nodes (a Twilio track per socket, each on its own node): a start or
-        stop answered by one node reaches the others' media here, run by each node's heartbeat."""
-        for media in self._node:
-            if not self._namespaces.get(media.namespace).controlled or media.sources == 0:
+        stop answered by one node reaches the others' media here, run by each node's heartbeat. One read of the
+        held calls' versions; only a record changed since it was last settled here is read whole."""
+        held = [m for m in self._node if self._namespaces.get(m.namespace).controlled and m.sources > 0]
+        versions = await self._registry.versions([(m.namespace, m.guid) for m in held])
+        settled = {}
+        for media, version in zip(held, versions, strict=True):
+            key = (media.namespace, media.guid)
+            if version is not None and self._settled.get(key) == version:
+                settled[key] = version
                 continue
-            record = await self._registry.get(media.namespace, media.guid)
-            if record is None or record.pending:
-                continue
-            if all(owner == self._node.node_id for owner in record.media_nodes.values()):
-                continue  # a call of this node alone: its own start/stop acted on it
-            if record.started and not media.transcribing:
-                await self.resume(media, record)
-            elif not record.started and media.transcribing:
-                await media.end(asyncio.get_running_loop().time())
-                log.info("transcription stopped (by another node)", extra={"call_id": media.guid})
+            record = await self._registry.get(*key)
+            if record is not None and not record.pending:  # pending: the answering node's change comes next
+                await self._follow(media, record)
+                settled[key] = record.version
+        self._settled = settled  # only calls still held here
+
+    async def _follow(self, media: CallMedia, record: CallRecord) -> None:
+        """This node's share of the call follows the record's start/stop."""
+        if all(owner == self._node.node_id for owner in record.media_nodes.values()):
+            return  # a call of this node alone: its own start/stop acted on it
+        if record.started and not media.transcribing:
+            await self.resume(media, record)
+        elif not record.started and media.transcribing:
+            await media.end(asyncio.get_running_loop().time())
+            log.info("transcription stopped (by another node)", extra={"call_id": media.guid})
 
     async def _refuse_overloaded(self, record: CallRecord, start: StartRequest) -> Outcome:
         leg = self.rules.leg_for(record, start.customer_id, start.agent_id)
@@ -131,8 +143,8 @@ class CallLifecycle:
         self._metrics.errors.labels("5002").inc()
         return Outcome(False, self.rules.reports(record, leg, NO_INSTANCES))
 
-    async def _start(self, media: CallMedia, start: StartRequest) -> Outcome:
-        record = await self._claim(media)
+    async def _start(self, media: CallMedia, start: StartRequest, admitted: CallRecord) -> Outcome:
+        record = await self._claim(media, admitted)
         try:
             leg = self.rules.leg_for(record, start.customer_id, start.agent_id)
             loop = asyncio.get_running_loop()
@@ -142,7 +154,7 @@ class CallLifecycle:
             if namespace.on_start is not None:
                 await namespace.on_start(media)
             params = media.adapter_params
-            record = await self._edit(media, lambda r: self.rules.started(r, leg, start.params, params))
+            record = await self._edit(media, lambda r: self.rules.started(r, leg, start.params, params), record)
         except CallRefused:
             raise
         except Exception as error:
@@ -151,7 +163,7 @@ class CallLifecycle:
                 await media.end(asyncio.get_running_loop().time())
             raise INTERNAL from error
         finally:
-            await self._edit(media, self.rules.released)
+            record = await self._edit(media, self.rules.released, record)
         if media.error is not None:  # a pulled stream (Amazon Connect) failed at once: not started, say why
             record = await self._stopped(media)
             log.warning("start-streaming: media failed (%s)", media.error.code, extra={"call_id": media.guid})
@@ -162,27 +174,27 @@ class CallLifecycle:
     async def stop(self, namespace: str, guid: str) -> Outcome:
         record = self.rules.admit_stop(await self._registry.get(namespace, guid))
         media = self._media(record)
-        await self._claim(media)
+        record = await self._claim(media, record)
         try:
             hook = self._namespaces.get(namespace).on_stop
             if hook is not None:
                 await hook(media)
-            record = await self._stopped(media)
+            record = await self._stopped(media, record)
         except Exception as error:
             log.exception("stop-streaming failed", extra={"call_id": guid})
             raise INTERNAL from error
         finally:
-            await self._edit(media, self.rules.released)
+            record = await self._edit(media, self.rules.released, record)
         leg = record.leg
         assert leg is not None
         log.info("transcription stopped", extra={"call_id": guid, "ingress": namespace})
         return Outcome(True, self.rules.reports(record, leg, media.error or OK, summary=True))
 
-    async def _stopped(self, media: CallMedia) -> CallRecord:
+    async def _stopped(self, media: CallMedia, known: CallRecord | None = None) -> CallRecord:
         """Flush the streams; the record keeps what they did."""
         stats = await media.end(asyncio.get_running_loop().time())
         clock = dict(media.clock)
-        return await self._edit(media, lambda r: self.rules.stopped(r, stats, clock))
+        return await self._edit(media, lambda r: self.rules.stopped(r, stats, clock), known)
 
     def _media(self, record: CallRecord) -> CallMedia:
         media = self._node.get(record.namespace, record.guid)
@@ -208,12 +220,15 @@ class CallLifecycle:
         except Exception:  # the store's own outage handling applies to the utterances; the media goes on
             log.exception("resumed streams not opened in the store", extra={"call_id": media.guid})
 
-    async def _claim(self, media: CallMedia) -> CallRecord:
+    async def _claim(self, media: CallMedia, admitted: CallRecord) -> CallRecord:
         """Mark the call pending (409-202 for any other start or stop meanwhile)."""
-        return await self._edit(media, self.rules.claimed)
+        return await self._edit(media, self.rules.claimed, admitted)
 
-    async def _edit(self, media: CallMedia, edit: Callable[[CallRecord], CallRecord]) -> CallRecord:
-        record = await change(self._registry, media.namespace, media.guid, edit)
+    async def _edit(
+        self, media: CallMedia, edit: Callable[[CallRecord], CallRecord], known: CallRecord | None = None
+    ) -> CallRecord:
+        """`edit` applied to the call's record; `known`: the version this request last had (no read first)."""
+        record = await change(self._registry, media.namespace, media.guid, edit, known)
         if record is None:
             raise CallRefused(400, "400-203", "No call with specified guid found")
         return record

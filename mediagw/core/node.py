@@ -23,6 +23,10 @@ CALL_LINGER_S = 900.0  # a call whose media is gone is kept this long for a new 
 Keep = Callable[[Coroutine[Any, Any, Any], str], None]  # run to completion, registered by name (tasks.py)
 
 
+def _held_by(record: CallRecord, nodes: dict[str, str]) -> CallRecord:
+    return replace(record, media_nodes={**record.media_nodes, **nodes})
+
+
 class MediaHandle:
     """One adapter's attachment to a call's media (a socket, a SIPREC recording, a KVS reader)."""
 
@@ -119,10 +123,9 @@ class NodeMedia:
         nodes = dict.fromkeys(roles, self.node_id)
         record: CallRecord | None = None
         try:
-            await self._registry.create(CallRecord(namespace, guid, media_nodes=nodes))
-            record = await change(
-                self._registry, namespace, guid, lambda r: replace(r, media_nodes={**r.media_nodes, **nodes})
-            )
+            record = await self._registry.create(CallRecord(namespace, guid, media_nodes=nodes))
+            if any(record.media_nodes.get(role) != owner for role, owner in nodes.items()):  # known: now ours
+                record = await change(self._registry, namespace, guid, partial(_held_by, nodes=nodes), record)
         except RegistryUnavailable as error:  # media keeps flowing; the heartbeat writes the record back later
             log.warning("call registry unavailable at attach (%s): media kept here", error, extra={"call_id": guid})
         except BaseException:

@@ -6,7 +6,7 @@ do it atomically (a Lua script or WATCH/MULTI on Redis). `change` retries a pure
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -29,6 +29,10 @@ class CallRegistry(Protocol):
 
     async def remove(self, namespace: str, guid: str, version: int | None = None) -> bool:
         """Forget a call (only at `version`, when given); whether it was removed."""
+
+    async def versions(self, keys: Sequence[tuple[str, str]]) -> list[int | None]:
+        """Each call's stored version (None: not known), in one read: a cheap look for what changed. A version
+        is never reused for a call, not even by a record created again after the registry lost it."""
 
     async def records(self) -> list[CallRecord]: ...
 
@@ -59,19 +63,31 @@ class InMemoryCallRegistry:
         del self._records[(namespace, guid)]
         return True
 
+    async def versions(self, keys: Sequence[tuple[str, str]]) -> list[int | None]:
+        found = (self._records.get(key) for key in keys)
+        return [None if record is None else record.version for record in found]
+
     async def records(self) -> list[CallRecord]:
         return list(self._records.values())
 
 
 async def change(
-    registry: CallRegistry, namespace: str, guid: str, edit: Callable[[CallRecord], CallRecord]
+    registry: CallRegistry,
+    namespace: str,
+    guid: str,
+    edit: Callable[[CallRecord], CallRecord],
+    known: CallRecord | None = None,
 ) -> CallRecord | None:
     """Apply a pure `edit` to the stored record, again on the newer one while another writer got there first;
-    None when the call is not known."""
+    None when the call is not known. `known`: the version the caller last had, tried first without a read (a
+    stale one costs a failed swap, then the read)."""
+    record = known
     while True:
-        record = await registry.get(namespace, guid)
         if record is None:
-            return None
+            record = await registry.get(namespace, guid)
+            if record is None:
+                return None
         stored = await registry.swap(record, edit(record))
         if stored is not None:
             return stored
+        record = None

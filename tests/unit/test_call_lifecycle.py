@@ -14,7 +14,7 @@ from mediagw.core.adapters import Namespace, Namespaces
 from mediagw.core.lifecycle import CallLifecycle, StartRequest
 from mediagw.core.media import CallMedia
 from mediagw.core.node import NodeMedia
-from mediagw.core.record import ROLES, Leg, Participant, TranscriptionParams
+from mediagw.core.record import LOCAL_NODE, ROLES, CallRecord, Leg, Participant, TranscriptionParams
 from mediagw.core.registry import InMemoryCallRegistry
 from mediagw.core.rules import NO_INSTANCES, OK, SHUTTING_DOWN, CallRefused, StreamStatus
 from mediagw.metrics import Metrics
@@ -49,9 +49,23 @@ class Node:
         return self.busy
 
 
-def setup(node: Node, fail_pull: bool = False) -> tuple[CallLifecycle, NodeMedia, InMemoryCallRegistry]:
-    registry, namespaces = InMemoryCallRegistry(), Namespaces()
-    media = NodeMedia(registry, namespaces, Metrics(), lambda: node.languages, TaskRegistry().keep)
+class CountingRegistry(InMemoryCallRegistry):
+    """The in-memory registry, counting its whole-record reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get(self, namespace: str, guid: str) -> CallRecord | None:
+        self.reads += 1
+        return await super().get(namespace, guid)
+
+
+def setup(
+    node: Node, fail_pull: bool = False, registry: InMemoryCallRegistry | None = None, node_id: str = LOCAL_NODE
+) -> tuple[CallLifecycle, NodeMedia, InMemoryCallRegistry]:
+    registry, namespaces = registry or InMemoryCallRegistry(), Namespaces()
+    media = NodeMedia(registry, namespaces, Metrics(), lambda: node.languages, TaskRegistry().keep, node_id)
 
     async def pull(guid: str) -> None:
         node.hooks.append("pull")
@@ -142,3 +156,28 @@ async def test_a_pull_that_fails_at_once_is_answered_with_its_status_and_leaves_
     assert not answer.ok and {r.status for r in answer.streams} == {FAILED}
     record = await registry.get("pulled", "g-1")
     assert record is not None and not record.started and not record.pending
+
+
+async def test_a_call_on_two_nodes_follows_a_start_and_stop_answered_by_the_other_reading_only_what_changed() -> None:
+    """A Twilio call's tracks on two nodes: each heartbeat's reconcile starts or stops this node's share to match
+    the record, and reads a whole record only when its version moved."""
+    registry = CountingRegistry()
+    a, a_media, _ = setup(Node(), registry=registry, node_id="a")
+    b, b_media, _ = setup(Node(), registry=registry, node_id="b")
+    await a_media.attach("pushed", "g-1", ("agent",))
+    await b_media.attach("pushed", "g-1", ("customer",))
+    await b.reconcile()
+    reads = registry.reads
+    await b.reconcile()
+    assert registry.reads == reads  # nothing changed: versions only
+    started = await a.start(start("pushed"))
+    on_b = b_media.get("pushed", "g-1")
+    assert started.ok and on_b is not None and not on_b.transcribing
+    reads = registry.reads
+    await b.reconcile()
+    assert on_b.transcribing and registry.reads == reads + 1
+    await b.reconcile()
+    assert registry.reads == reads + 1
+    assert (await a.stop("pushed", "g-1")).ok
+    await b.reconcile()
+    assert not on_b.transcribing

@@ -32,16 +32,16 @@ async def test_records_round_trip_and_swap_is_a_compare_and_set(redis_url: str) 
     a, b = registry(redis_url, "a"), registry(redis_url, "b")
     try:
         created = await a.create(CallRecord("twilio", "CA1"))
-        assert created.version == 1
         assert (await b.create(CallRecord("twilio", "CA1", started=True))) == created  # the existing one wins
         params = TwilioParams((("inbound", "agent"), ("outbound", "customer")))
         stored = await b.swap(created, replace(created, adapter_params=params, media_nodes={"agent": "b#1"}))
-        assert stored is not None and stored.version == 2
+        assert stored is not None and stored.version == created.version + 1
         assert await a.get("twilio", "CA1") == stored
+        assert await a.versions([("twilio", "CA1"), ("twilio", "CA2")]) == [stored.version, None]
         assert await a.swap(created, replace(created, started=True)) is None  # a stale version never applies
-        assert not await a.remove("twilio", "CA1", version=1)
+        assert not await a.remove("twilio", "CA1", version=created.version)
         assert [r.key for r in await b.records()] == [("twilio", "CA1")]
-        assert await a.remove("twilio", "CA1", version=2)
+        assert await a.remove("twilio", "CA1", version=stored.version)
         assert await b.get("twilio", "CA1") is None and await b.records() == []
     finally:
         await a.close()
@@ -107,6 +107,27 @@ async def test_a_record_expires_unless_its_node_refreshes_it(redis_url: str) -> 
         await raw.expire("mediagw:call:siprec:g-2", 100)
         await node.beat([("siprec", "g-2")])
         assert await raw.ttl("mediagw:call:siprec:g-2") > 100
+    finally:
+        await node.close()
+        await raw.aclose()
+
+
+async def test_a_record_redis_lost_is_written_back_by_the_beat_under_a_version_never_seen(redis_url: str) -> None:
+    """Redis restarted empty: the node holding the call's media writes its record back; the new version differs
+    from every one the node saw, so a reader comparing versions (the heartbeat's reconcile) reads it again."""
+    node = registry(redis_url, "a")
+    raw = Redis.from_url(redis_url)
+    try:
+        created = await node.create(CallRecord("siprec", "g-4", media_nodes={"customer": node.node.owner}))
+        seen = {created.version}
+        for _ in range(3):
+            await raw.delete("mediagw:call:siprec:g-4", "mediagw:call:siprec:g-5")
+            await node.beat([("siprec", "g-4"), ("siprec", "g-5")])
+            restored, fresh = await node.get("siprec", "g-4"), await node.get("siprec", "g-5")
+            assert restored is not None and restored.media_nodes == created.media_nodes
+            assert fresh is not None and set(fresh.media_nodes.values()) == {node.node.owner}  # attached meanwhile
+            assert restored.version not in seen
+            seen.add(restored.version)
     finally:
         await node.close()
         await raw.aclose()
