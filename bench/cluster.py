@@ -13,7 +13,9 @@
    before the calls: a second process's loop and heartbeat are a fixed cost, not a per-call one), and the ratios to
    the baseline (target: the shared registry adds at most 10 %); redis-server's own CPU beside it. `--repeat N`
    runs the three levels N times in turn (neighbours' load then falls on each alike) and reports each level's
-   median, the ratios of the medians, and every round's ratio.
+   median, the ratios of the medians, and every round's ratio. `--together` loads the three levels at the same
+   time (each its own calls and client), so what other processes take from the cores weighs on each alike
+   (redis-server's CPU is then the levels' together).
 The nodes are `mediagw --config FILE serve` processes (tests/cluster.py, as the README documents) with SQLite
 stores of their own (the store is not what is measured). Names the CPU and the load average at start and end.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -140,41 +143,64 @@ def flush(url: str) -> None:
         client.flushdb()
 
 
-def ingest(folder: Path, names: list[str], redis_url: str, calls: int, seconds: float, redis_pid: int) -> Any:
-    if redis_url:
-        flush(redis_url)
-    with nodes(folder, names, redis_url) as running:
+Level = tuple[list[str], str]  # node names, and the Redis URL ("": the in-memory registry)
+
+
+def ingest(
+    folder: Path, levels: list[Level], calls: int, seconds: float, redis_pid: int, tag: str = ""
+) -> list[dict[str, Any]]:
+    """The levels' nodes started, then loaded at the same time (several levels: what the neighbours' load costs
+    falls on each alike); each level's own Call SIDs."""
+    if any(url for _, url in levels):
+        flush(next(url for _, url in levels if url))
+    with contextlib.ExitStack() as stack:
+        running = [stack.enter_context(nodes(folder, [n + tag for n in names], url)) for names, url in levels]
         manager = multiprocessing.Manager()
-        results = [manager.dict() for _ in running]
-        share = calls // len(running)
-        clients = [
-            multiprocessing.Process(target=_client, args=(node.base_url, share, seconds, True, result, n * share))
-            for n, (node, result) in enumerate(zip(running, results, strict=True))
-        ]
-        pids = [node.process.pid for node in running if node.process is not None]
-        idle0, idle_wall0 = sum(map(cpu_seconds, pids)), time.monotonic()
+        share = [calls // len(level) for level in running]
+        clients: list[list[multiprocessing.Process]] = []
+        for index, level in enumerate(running):
+            first = index * calls
+            clients.append(
+                [
+                    multiprocessing.Process(
+                        target=_client,
+                        args=(node.base_url, share[index], seconds, True, manager.dict(), first + n * share[index]),
+                    )
+                    for n, node in enumerate(level)
+                ]
+            )
+        pids = [[node.process.pid for node in level if node.process is not None] for level in running]
+        every = [pid for level in pids for pid in level]
+        idle0, idle_wall0 = [sum(map(cpu_seconds, level)) for level in pids], time.monotonic()
         time.sleep(IDLE_S)  # what the nodes cost with no call (loops, heartbeats): apart from the per-call cost
-        idle_cores = (sum(map(cpu_seconds, pids)) - idle0) / (time.monotonic() - idle_wall0)
-        cpu0, redis0, wall0 = sum(map(cpu_seconds, pids)), cpu_seconds(redis_pid), time.monotonic()
-        for client in clients:
+        idle_wall = time.monotonic() - idle_wall0
+        idle = [(sum(map(cpu_seconds, level)) - i0) / idle_wall for level, i0 in zip(pids, idle0, strict=True)]
+        cpu0, redis0, wall0 = [sum(map(cpu_seconds, level)) for level in pids], cpu_seconds(redis_pid), time.monotonic()
+        for client in (c for level in clients for c in level):
             client.start()
-        for client in clients:
+        for client in (c for level in clients for c in level):
             client.join(seconds + 300)
         wall = time.monotonic() - wall0
-        cpu, redis_cpu = sum(map(cpu_seconds, pids)) - cpu0, cpu_seconds(redis_pid) - redis0
-    return {
-        "nodes": len(names),
-        "registry": "redis" if redis_url else "memory",
-        "calls": share * len(names),
-        "wall_s": round(wall, 1),
-        "server_cpu_ms_per_call_second": round(cpu * 1000 / (share * len(names) * seconds), 3),
-        "idle_server_cpu_cores": round(idle_cores, 4),
-        "net_of_idle_cpu_ms_per_call_second": round(
-            (cpu - idle_cores * wall) * 1000 / (share * len(names) * seconds), 3
-        ),
-        "redis_cpu_ms_per_call_second": round(redis_cpu * 1000 / (share * len(names) * seconds), 4),
-        "clients_done": all(client.exitcode == 0 for client in clients),
-    }
+        cpu = [sum(map(cpu_seconds, level)) - c0 for level, c0 in zip(pids, cpu0, strict=True)]
+        redis_cpu = cpu_seconds(redis_pid) - redis0
+    assert every
+    reports = []
+    for index, (names, url) in enumerate(levels):
+        call_seconds = share[index] * len(names) * seconds
+        reports.append(
+            {
+                "nodes": len(names),
+                "registry": "redis" if url else "memory",
+                "calls": share[index] * len(names),
+                "wall_s": round(wall, 1),
+                "server_cpu_ms_per_call_second": round(cpu[index] * 1000 / call_seconds, 3),
+                "idle_server_cpu_cores": round(idle[index], 4),
+                "net_of_idle_cpu_ms_per_call_second": round((cpu[index] - idle[index] * wall) * 1000 / call_seconds, 3),
+                "redis_cpu_ms_per_call_second": round(redis_cpu * 1000 / call_seconds, 4),  # all levels' together
+                "clients_done": all(client.exitcode == 0 for client in clients[index]),
+            }
+        )
+    return reports
 
 
 def medians(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -203,6 +229,7 @@ def main() -> None:
     parser.add_argument("--logs", type=Path, help="keep the nodes' configs and logs in this folder")
     parser.add_argument("--no-ingest", action="store_true", help="the control part only")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of the three ingest levels, in turn")
+    parser.add_argument("--together", action="store_true", help="the three ingest levels at once, in each round")
     args = parser.parse_args()
     binary = server_binary()
     assert binary is not None, "redis-server is needed (apt-get install redis-server)"
@@ -221,12 +248,15 @@ def main() -> None:
                 [] if args.no_ingest else [(["solo"], ""), (["solo-redis"], redis.url()), (["a2", "b2"], redis.url())]
             )
             rounds: list[list[dict[str, Any]]] = []
-            for _ in range(args.repeat if runs else 0):
+            for index in range(args.repeat if runs else 0):
+                tag = f"-{index}" if index else ""  # a data directory of its own
+                batches = [runs] if args.together else [[run] for run in runs]
                 rounds.append([])
-                for names, url in runs:
-                    level = ingest(Path(folder), names, url, args.ingest_calls, args.ingest_seconds, redis_pid)
-                    rounds[-1].append(level)
-                    print(json.dumps(level), flush=True)
+                for batch in batches:
+                    levels = ingest(Path(folder), batch, args.ingest_calls, args.ingest_seconds, redis_pid, tag)
+                    rounds[-1].extend(levels)
+                    for level in levels:
+                        print(json.dumps(level), flush=True)
     finally:
         redis.remove()
     report["ingest"] = medians(rounds) if rounds else []

@@ -20,6 +20,7 @@ from mediagw.metrics import Metrics
 
 log = logging.getLogger(__name__)
 CALL_LINGER_S = 900.0  # a call whose media is gone is kept this long for a new stream to resume it
+WAIT_POLL_S = 0.05  # a start waiting for its call's media reads the registry this often (it may attach elsewhere)
 Keep = Callable[[Coroutine[Any, Any, Any], str], None]  # run to completion, registered by name (tasks.py)
 
 
@@ -188,16 +189,24 @@ class NodeMedia:
                 log.warning("call registry unavailable at forget (%s)", error, extra={"call_id": key[1]})
 
     async def wait_for(self, namespace: str, guid: str, grace_s: float) -> CallRecord | None:
-        """A start before the media connected: wait up to `grace_s` for it."""
+        """A start before the media connected: wait up to `grace_s` for it, on this node (its attach wakes the
+        start) or any other (a shared registry, read every WAIT_POLL_S): the record, or None at the deadline."""
         if grace_s <= 0:
             return None
-        waiter: asyncio.Future[CallRecord] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        waiter: asyncio.Future[CallRecord] = loop.create_future()
         waiters = self._waiters.setdefault((namespace, guid), [])
         waiters.append(waiter)
         try:
-            return await asyncio.wait_for(waiter, grace_s)
-        except TimeoutError:
-            return None
+            while True:  # read after the waiter is in place: an attach that was quicker is seen here
+                record = await self._registry.get(namespace, guid)
+                left = deadline - loop.time()
+                if record is not None or left <= 0:
+                    return record
+                await asyncio.wait((waiter,), timeout=min(WAIT_POLL_S, left))
+                if waiter.done():
+                    return waiter.result()
         finally:
             if waiter in waiters:
                 waiters.remove(waiter)

@@ -11,7 +11,7 @@ import pytest
 
 from asr.frame import Pcm
 from mediagw.core.adapters import Namespace, Namespaces
-from mediagw.core.lifecycle import CallLifecycle, StartRequest
+from mediagw.core.lifecycle import CallLifecycle, HeldElsewhere, StartRequest
 from mediagw.core.media import CallMedia
 from mediagw.core.node import NodeMedia
 from mediagw.core.record import LOCAL_NODE, ROLES, CallRecord, Leg, Participant, TranscriptionParams
@@ -79,6 +79,7 @@ def setup(
         node.hooks.append("stop")
 
     namespaces.register(Namespace("pushed", lambda _: True, start_grace_s=5.0))
+    namespaces.register(Namespace("brief", lambda _: True, start_grace_s=0.2))
     namespaces.register(Namespace("pulled", lambda _: True, pull=pull, on_start=on_start, on_stop=on_stop))
 
     def transcription(_: CallMedia, __: Participant) -> Silent:
@@ -181,3 +182,20 @@ async def test_a_call_on_two_nodes_follows_a_start_and_stop_answered_by_the_othe
     assert (await a.stop("pushed", "g-1")).ok
     await b.reconcile()
     assert not on_b.transcribing
+
+
+async def test_a_start_waiting_for_media_finds_it_connected_on_another_node_within_the_grace() -> None:
+    """The same race as on one node (start-streaming before the media), across two: node B's start waits for the
+    call to appear in the shared registry, then goes to the node holding its media instead of 400-203."""
+    registry = InMemoryCallRegistry()
+    _, a_media, _ = setup(Node(), registry=registry, node_id="a")
+    b, b_media, _ = setup(Node(), registry=registry, node_id="b")
+    early = asyncio.create_task(b.start(start("pushed")))
+    await eventually(lambda: b_media.waiting == 1, what="node B's start waiting for the call's media")
+    await a_media.attach("pushed", "g-1", ROLES)
+    with pytest.raises(HeldElsewhere) as elsewhere:
+        await early
+    assert elsewhere.value.record.media_nodes == {"customer": "a", "agent": "a"}
+    assert b_media.waiting == 0
+    with pytest.raises(CallRefused, match="No call"):  # never connected anywhere: 400-203 once the grace is over
+        await b.start(start("brief"))
