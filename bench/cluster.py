@@ -155,22 +155,20 @@ def ingest(
         flush(next(url for _, url in levels if url))
     with contextlib.ExitStack() as stack:
         running = [stack.enter_context(nodes(folder, [n + tag for n in names], url)) for names, url in levels]
-        manager = multiprocessing.Manager()
+        manager = stack.enter_context(multiprocessing.Manager())
         share = [calls // len(level) for level in running]
-        clients: list[list[multiprocessing.Process]] = []
-        for index, level in enumerate(running):
-            first = index * calls
-            clients.append(
-                [
-                    multiprocessing.Process(
-                        target=_client,
-                        args=(node.base_url, share[index], seconds, True, manager.dict(), first + n * share[index]),
-                    )
-                    for n, node in enumerate(level)
-                ]
-            )
+        results = [[manager.dict() for _ in level] for level in running]  # held here: a proxy dropped is gone
+        clients = [
+            [
+                multiprocessing.Process(
+                    target=_client,
+                    args=(node.base_url, share[index], seconds, True, result, index * calls + n * share[index]),
+                )
+                for n, (node, result) in enumerate(zip(level, results[index], strict=True))
+            ]
+            for index, level in enumerate(running)
+        ]
         pids = [[node.process.pid for node in level if node.process is not None] for level in running]
-        every = [pid for level in pids for pid in level]
         idle0, idle_wall0 = [sum(map(cpu_seconds, level)) for level in pids], time.monotonic()
         time.sleep(IDLE_S)  # what the nodes cost with no call (loops, heartbeats): apart from the per-call cost
         idle_wall = time.monotonic() - idle_wall0
@@ -183,7 +181,6 @@ def ingest(
         wall = time.monotonic() - wall0
         cpu = [sum(map(cpu_seconds, level)) - c0 for level, c0 in zip(pids, cpu0, strict=True)]
         redis_cpu = cpu_seconds(redis_pid) - redis0
-    assert every
     reports = []
     for index, (names, url) in enumerate(levels):
         call_seconds = share[index] * len(names) * seconds
@@ -212,6 +209,7 @@ def medians(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
             if isinstance(value, float):
                 level[key] = round(statistics.median(each[index][key] for each in rounds), 4)
         level["rounds"] = len(rounds)
+        level["clients_done"] = all(each[index]["clients_done"] for each in rounds)
         levels.append(level)
     for level in levels:
         for key in ("server_cpu_ms_per_call_second", "net_of_idle_cpu_ms_per_call_second"):
