@@ -17,6 +17,7 @@ from asr.recognizer import Recognizer
 from mediagw.api import configuration, control, messages, openapi, routes, vocabularies
 from mediagw.api.auth import Authenticator, FailedLogins
 from mediagw.api.errors import error_middleware
+from mediagw.api.forward import stop_shares
 from mediagw.backends.redis_link import node_name
 from mediagw.backends.redis_registry import RedisCallRegistry
 from mediagw.config import Config
@@ -189,6 +190,7 @@ async def _start_cluster(services: Services) -> None:
         cluster.heartbeat(lambda: ((m.namespace, m.guid) for m in held()), healthy), name="cluster-heartbeat"
     )
     services.tasks.keep(_reconcile_forever(services), name="cluster-reconcile")
+    services.calls.peers = partial(stop_shares, services)
 
 
 async def _reconcile_forever(services: Services) -> None:

@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -160,7 +161,8 @@ class GatewayThread:
         self.app = build_app(self.config, recognizer=self._recognizer)
         runner = http_runner(self.app, self.config)
         await runner.setup()
-        site = await start_http_site(runner, self.config, "127.0.0.1", 0, ssl_context(self.config))
+        port = urlsplit(self.config.cluster.advertise_url).port or 0  # a cluster node: where the others reach it
+        site = await start_http_site(runner, self.config, "127.0.0.1", port, ssl_context(self.config))
         self.port = site.port
         self._ready.set()
         await self._stopped.wait()

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
-from mediagw.api.forward import forward
+from mediagw.api.forward import STOP_SHARE, forward, stop_share
 from mediagw.api.routes import AUTH, SERVICES
 from mediagw.core.adapters import Namespaces, ParamsInvalid
 from mediagw.core.lifecycle import HeldElsewhere, Outcome, StartRequest
@@ -155,3 +155,13 @@ def add_routes(app: web.Application) -> None:
         app.router.add_post(path, start_streaming)
     for path in ("/mg-autotranscribe/v1/stop-streaming", "/mg-autotranscribe/v1/stop-streaming/"):
         app.router.add_post(path, stop_streaming)
+    app.router.add_post(STOP_SHARE, _stop_share)
+
+
+async def _stop_share(request: web.Request) -> web.Response:
+    """Node to node only (signed): a stop answered by another node ends this node's share of the call."""
+    try:
+        return await stop_share(request, request.app[SERVICES])
+    except RegistryUnavailable as error:
+        log.error("%s", error)
+        raise ApiError(500, "500-201", "MG AutoTranscribe or AutoTranscribe internal error") from None

@@ -12,8 +12,10 @@ never forwarded again (no loops while ownership moves).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import time
 
@@ -68,12 +70,9 @@ async def forward(request: web.Request, services: Services, record: CallRecord) 
     stamp = f"{time.time():.3f}"
     headers = {name: value for name, value in request.headers.items() if name.lower() not in HOP_BY_HOP}
     headers[HEADER] = f"{stamp}:{signature(services.config.auth.token_secret, stamp, request.path, body)}"
-    session = services.forwarding
-    if session is None:
-        session = services.forwarding = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S))
     url = node.control_url.rstrip("/") + request.path
     try:
-        async with session.post(url, data=body, headers=headers) as answer:
+        async with _session(services).post(url, data=body, headers=headers) as answer:
             payload = await answer.read()
             kind = answer.headers.get("Content-Type", "application/json")
             log.info("forwarded to node %s: %d", node.node_id, answer.status, extra={"call_id": record.guid})
@@ -81,6 +80,56 @@ async def forward(request: web.Request, services: Services, record: CallRecord) 
     except (aiohttp.ClientError, TimeoutError) as error:
         log.error("forwarding to node %s failed (%s)", node.node_id, type(error).__name__)
         raise ApiError(500, "500-201", "MG AutoTranscribe or AutoTranscribe internal error") from None
+
+
+STOP_SHARE = "/mg-internal/v1/stop-share"
+
+
+async def stop_shares(services: Services, record: CallRecord) -> None:
+    """A stop answered here for a call whose other roles' media is on other nodes: each of those ends its share
+    and writes its counts into the record (signed, as a forwarded request), so the summary counts every stream.
+    A node that does not answer leaves the counts it last wrote (every 10 s of audio, at detach)."""
+    cluster = services.cluster
+    if cluster is None:
+        return
+    body = json.dumps({"namespace": record.namespace, "guid": record.guid}).encode()
+    owners = {o for o in record.media_nodes.values() if o != cluster.node.owner}
+    await asyncio.gather(*(_stop_share(services, cluster, owner, body, record.guid) for owner in owners))
+
+
+async def _stop_share(services: Services, cluster: RedisCallRegistry, owner: str, body: bytes, guid: str) -> None:
+    node = await cluster.live_node(owner)
+    if node is None:  # gone: the counts it wrote last stand
+        return
+    stamp = f"{time.time():.3f}"
+    headers = {HEADER: f"{stamp}:{signature(services.config.auth.token_secret, stamp, STOP_SHARE, body)}"}
+    headers["Content-Type"] = "application/json"
+    try:
+        async with _session(services).post(node.control_url.rstrip("/") + STOP_SHARE, data=body, headers=headers) as r:
+            await r.read()
+            if r.status != 200:
+                log.error("node %s did not stop its share: %d", node.node_id, r.status, extra={"call_id": guid})
+    except (aiohttp.ClientError, TimeoutError) as error:
+        log.error("node %s did not stop its share (%s)", node.node_id, type(error).__name__, extra={"call_id": guid})
+
+
+async def stop_share(request: web.Request, services: Services) -> web.Response:
+    """Another node's stop: this node's share of the call ends and its counts go into the record."""
+    if not await forwarded(request, services.config.auth.token_secret):
+        raise ApiError(401, "401-01", "Unauthorized")
+    try:
+        body = json.loads(await request.read())
+        namespace, guid = str(body["namespace"]), str(body["guid"])
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, "400-201", "namespace and guid are required") from None
+    ended = await services.calls.end_share(namespace, guid)
+    return web.json_response({"ended": ended})
+
+
+def _session(services: Services) -> aiohttp.ClientSession:
+    if services.forwarding is None:
+        services.forwarding = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S))
+    return services.forwarding
 
 
 async def _owner(cluster: RedisCallRegistry, record: CallRecord) -> NodeInfo | None:

@@ -62,6 +62,8 @@ class Admission(Protocol):
 
 
 StreamOpener = Callable[["StartRequest", Leg], Awaitable[None]]  # the leg's streams opened in the store
+PeerStop = Callable[[CallRecord], Awaitable[None]]  # the other nodes holding the call's media end their share
+COUNTS_EVERY_SAMPLES = 10 * 8000  # a node holding part of a cluster call writes its counts every 10 s of audio
 
 
 class CallLifecycle:
@@ -85,6 +87,8 @@ class CallLifecycle:
         self._metrics = metrics
         self.rules = rules or CallRules()
         self._settled: dict[tuple[str, str], int] = {}  # reconcile: the version each held call last matched
+        self._counted: dict[tuple[str, str], int] = {}  # reconcile: audio samples as of the last counts written
+        self.peers: PeerStop | None = None  # a shared registry's (api/forward.py): before a stop's summary
 
     async def start(self, start: StartRequest) -> Outcome:
         namespace = self._namespaces.get(start.namespace)
@@ -117,14 +121,28 @@ class CallLifecycle:
         settled = {}
         for media, version in zip(held, versions, strict=True):
             key = (media.namespace, media.guid)
-            if version is not None and self._settled.get(key) == version:
-                settled[key] = version
-                continue
-            record = await self._registry.get(*key)
-            if record is not None and not record.pending:  # pending: the answering node's change comes next
+            if version is None or self._settled.get(key) != version:
+                record = await self._registry.get(*key)
+                if record is None or record.pending:  # pending: the answering node's change comes next
+                    continue
                 await self._follow(media, record)
-                settled[key] = record.version
+                version = record.version
+            settled[key] = await self._count(media, version)
         self._settled = settled  # only calls still held here
+        self._counted = {key: n for key, n in self._counted.items() if key in settled}
+
+    async def _count(self, media: CallMedia, version: int) -> int:
+        """Every COUNTS_EVERY_SAMPLES of audio transcribed, this node's share of the counts goes into the record,
+        so a stop answered after this node died still counts what it did (up to that much less). The version
+        the call is settled at: the one written, when nothing else changed the record meanwhile."""
+        key = (media.namespace, media.guid)
+        samples = media.audio_samples
+        if not media.transcribing or samples - self._counted.get(key, 0) < COUNTS_EVERY_SAMPLES:
+            return version
+        stats, clock, node = media.stats(), dict(media.clock), self._node.node_id
+        stored = await change(self._registry, *key, lambda r: self.rules.counted(r, stats, clock, r.roles_of(node)))
+        self._counted[key] = samples
+        return stored.version if stored is not None and stored.version == version + 1 else version
 
     async def _follow(self, media: CallMedia, record: CallRecord) -> None:
         """This node's share of the call follows the record's start/stop."""
@@ -176,6 +194,8 @@ class CallLifecycle:
         media = self._media(record)
         record = await self._claim(media, record)
         try:
+            if self.peers is not None and any(o != self._node.node_id for o in record.media_nodes.values()):
+                await self.peers(record)  # their share's counts are in the record before this summary
             hook = self._namespaces.get(namespace).on_stop
             if hook is not None:
                 await hook(media)
@@ -191,10 +211,24 @@ class CallLifecycle:
         return Outcome(True, self.rules.reports(record, leg, media.error or OK, summary=True))
 
     async def _stopped(self, media: CallMedia, known: CallRecord | None = None) -> CallRecord:
-        """Flush the streams; the record keeps what they did."""
+        """Flush the streams; the record keeps what they did (this node's roles: another's wrote its own)."""
         stats = await media.end(asyncio.get_running_loop().time())
-        clock = dict(media.clock)
-        return await self._edit(media, lambda r: self.rules.stopped(r, stats, clock), known)
+        clock, node = dict(media.clock), self._node.node_id
+        return await self._edit(media, lambda r: self.rules.stopped(r, stats, clock, r.roles_of(node)), known)
+
+    async def end_share(self, namespace: str, guid: str) -> bool:
+        """Another node answering a stop for a call whose media is partly here: this node's share ends now and its
+        counts go into the record, while that stop holds the call pending (never otherwise: a replayed request
+        does nothing). Whether there was a share here to end."""
+        media = self._node.get(namespace, guid)
+        record = await self._registry.get(namespace, guid)
+        if media is None or record is None or not record.pending:
+            return False
+        stats = await media.end(asyncio.get_running_loop().time()) if media.transcribing else media.stats()
+        clock, node = dict(media.clock), self._node.node_id
+        await change(self._registry, namespace, guid, lambda r: self.rules.counted(r, stats, clock, r.roles_of(node)))
+        log.info("transcription stopped here (a stop answered by another node)", extra={"call_id": guid})
+        return True
 
     def _media(self, record: CallRecord) -> CallMedia:
         media = self._node.get(record.namespace, record.guid)

@@ -4,7 +4,7 @@ clock, the media's own language and failures). It never leaves its node; the cal
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,6 +44,12 @@ class LiveStats:
 
     def frozen(self) -> StreamStats:
         return StreamStats(self.audio_samples, self.streaming_s, self.transcripts)
+
+    def absorb(self, stats: StreamStats) -> None:
+        """Counts the record kept (another node's share, before a failover) are where these go on from."""
+        self.audio_samples = max(self.audio_samples, stats.audio_samples)
+        self.streaming_s = max(self.streaming_s, stats.streaming_s)
+        self.transcripts = max(self.transcripts, stats.transcripts)
 
 
 @dataclass(slots=True)
@@ -130,7 +136,19 @@ class CallMedia:
 
     def _run(self, transcription: Transcription, participant: Participant, now: float) -> Running:
         stats = self._stats.setdefault(participant.stream_id, LiveStats())
+        stats.absorb(participant.stats)
         return Running(transcription, participant, stats, now)
+
+    def absorb_clock(self, media_samples: Mapping[str, int], roles: Iterable[str]) -> None:
+        """The media of `roles` moved here: their clocks go on from what the record kept (totalAudioBytes)."""
+        for role in roles:
+            if role in self.clock:
+                self.clock[role] = max(self.clock[role], media_samples.get(role, 0))
+
+    @property
+    def audio_samples(self) -> int:
+        """Transcribed audio so far, all streams together (what a periodic write of the counts compares)."""
+        return sum(live.audio_samples for live in self._stats.values())
 
     def take(self, role: str, frame: Frame, gap: int) -> None:
         """Media from an adapter, `gap` samples after where its source left off (negative: an overlap, whose

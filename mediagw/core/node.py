@@ -13,8 +13,9 @@ from typing import Any
 from mediagw.core.adapters import Namespaces
 from mediagw.core.frames import Frame
 from mediagw.core.media import CallMedia, Transcription
-from mediagw.core.record import LOCAL_NODE, AdapterParams, CallRecord, Participant
+from mediagw.core.record import LOCAL_NODE, AdapterParams, CallRecord, Participant, StreamStats
 from mediagw.core.registry import CallRegistry, RegistryUnavailable, change
+from mediagw.core.rules import CallRules
 from mediagw.languages import supported
 from mediagw.metrics import Metrics
 
@@ -26,6 +27,14 @@ Keep = Callable[[Coroutine[Any, Any, Any], str], None]  # run to completion, reg
 
 def _held_by(record: CallRecord, nodes: dict[str, str]) -> CallRecord:
     return replace(record, media_nodes={**record.media_nodes, **nodes})
+
+
+def _counted(
+    record: CallRecord, stats: dict[str, StreamStats], clock: dict[str, int], node: str, ending: bool
+) -> CallRecord:
+    """A source went: this node's share of the counts, and the call's media ends (ending) or not."""
+    record = CallRules.counted(record, stats, clock, record.roles_of(node))
+    return replace(record, ending=record.ending and not ending)
 
 
 class MediaHandle:
@@ -136,8 +145,10 @@ class NodeMedia:
             if fresh and media.sources == 0 and self._media.get((namespace, guid)) is media:
                 del self._media[(namespace, guid)]
             raise
-        if fresh and record is not None and self.resume is not None:  # started on a node that died: goes on here
-            await self.resume(media, record)
+        if fresh and record is not None:
+            media.absorb_clock(record.media_samples, roles)  # what another node received before counts too
+            if self.resume is not None:  # started on a node that died: goes on here
+                await self.resume(media, record)
         for waiter in self._waiters.pop((namespace, guid), []):
             if not waiter.done() and record is not None:
                 waiter.set_result(record)
@@ -155,8 +166,9 @@ class NodeMedia:
                 media.connected[role] = max(0, media.connected.get(role, 0) - 1)
             await media.media_ended(roles, asyncio.get_running_loop().time())
         finally:
-            clock = dict(media.clock)
-            await self._change(key, lambda r: replace(r, media_samples=clock, ending=r.ending and not ending))
+            stats, clock, node = media.stats(), dict(media.clock), self.node_id
+            counted = partial(_counted, stats=stats, clock=clock, node=node, ending=ending)
+            await self._change(key, counted)  # this node's share of the counts, for a stop answered elsewhere
         if media.sources > 0:
             return
         if self._namespaces.get(media.namespace).resumable:

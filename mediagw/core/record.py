@@ -111,6 +111,10 @@ class CallRecord:
     def leg(self) -> Leg | None:
         return self.legs[-1] if self.legs else None
 
+    def roles_of(self, node: str) -> tuple[str, ...]:
+        """The roles whose counts `node` writes: those whose media it holds, and those nobody holds."""
+        return tuple(role for role in ROLES if self.media_nodes.get(role, node) == node)
+
     def with_leg(self, leg: Leg) -> CallRecord:
         """`leg` replaces the leg of its id, or is appended as the newest."""
         if any(each.id == leg.id for each in self.legs):

@@ -108,13 +108,30 @@ class CallRules:
         return replace(record.with_leg(leg), params=params, adapter_params=adapter_params, started=True)
 
     @staticmethod
-    def stopped(record: CallRecord, stats: Mapping[str, StreamStats], media_samples: Mapping[str, int]) -> CallRecord:
-        """Transcription off; the leg's streams keep what they did (`stats` by stream id, cumulative)."""
+    def counted(
+        record: CallRecord, stats: Mapping[str, StreamStats], media_samples: Mapping[str, int], roles: tuple[str, ...]
+    ) -> CallRecord:
+        """One node's share of the call's counts: `roles`' streams keep what they did (`stats` by stream id,
+        cumulative) and their media clocks; another node's roles keep what it wrote."""
         leg = record.leg
         if leg is not None:
-            participants = tuple(replace(p, stats=stats.get(p.stream_id, p.stats)) for p in leg.participants)
+            participants = tuple(
+                replace(p, stats=stats.get(p.stream_id, p.stats)) if p.role in roles else p for p in leg.participants
+            )
             record = record.with_leg(replace(leg, participants=participants))
-        return replace(record, started=False, media_samples=dict(media_samples))
+        clock = {**record.media_samples, **{role: n for role, n in media_samples.items() if role in roles}}
+        return replace(record, media_samples=clock)
+
+    @classmethod
+    def stopped(
+        cls,
+        record: CallRecord,
+        stats: Mapping[str, StreamStats],
+        media_samples: Mapping[str, int],
+        roles: tuple[str, ...] = ROLES,
+    ) -> CallRecord:
+        """Transcription off; `roles`' counts as `counted`."""
+        return replace(cls.counted(record, stats, media_samples, roles), started=False)
 
     @staticmethod
     def reports(

@@ -1,8 +1,8 @@
 """Two gateway nodes and two ASR workers (processes started as the README documents), one Redis, one PostgreSQL:
 a SIPREC call's media on node A, its start and stop sent to node B and forwarded, the answers relayed unchanged,
 concurrent requests on both nodes behaving as on one; node A SIGKILLed mid-call and the SRC's new INVITE to node B
-continuing the call on the same stream ids with every utterance stored before the kill still there; Redis
-restarted mid-call."""
+continuing the call on the same stream ids with every utterance stored before the kill still there (and its
+summary counting what node A had counted); Redis restarted mid-call."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import aiohttp
 import numpy as np
 import pytest
 
+from mediagw.core.lifecycle import COUNTS_EVERY_SAMPLES
 from mediagw.evaluation import word_error_rate
 from mediagw.simulators.siprec_call import SiprecCall
 from tests.asr_workers import AsrWorkerProcess, write_config
@@ -175,6 +176,13 @@ async def test_node_a_killed_mid_call_the_new_invite_to_node_b_continues_on_the_
     assert {m["streamId"] for m in after} <= set(stream_ids(started).values())
     expected_after = [u["text"] for u in script["utterances"] if u["start"] > KILL_MS]
     assert word_error_rate(expected_after, [m["text"] for m in by_start(after)]) <= 0.35
+    # the summary counts node A's part too, as A last wrote it (every COUNTS_EVERY_SAMPLES of audio, so at least
+    # that much): more than node B alone could have received
+    alone_ms = (len(audio) - cut) // 8
+    assert KILL_MS >= COUNTS_EVERY_SAMPLES // 8
+    for role, each in stopped["autotranscribeResponse"].items():
+        assert each["summary"]["audioDurationMs"] > alone_ms, (role, each, alone_ms)
+        assert each["summary"]["totalAudioBytes"] > alone_ms * 16
 
 
 async def health(session: aiohttp.ClientSession, node: GatewayNode) -> tuple[int, str]:

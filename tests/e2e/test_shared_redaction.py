@@ -19,7 +19,8 @@ import pytest
 from bench.payment_calls import ROLES, _control, _messages, shown
 from mediagw.simulators.twilio import call_sid, media_stream_url, play_call, stereo_tracks
 from tests.e2e.test_payment_calls import load
-from tests.gateway import API_ID, API_SECRET, GatewayThread
+from tests.gateway import API_ID, API_SECRET, GatewayThread, free_port
+from tests.waits import eventually
 
 pytestmark = pytest.mark.e2e
 SECRET = "a-cluster-wide-test-secret"
@@ -63,3 +64,50 @@ async def test_the_agents_question_on_one_node_masks_the_customers_answer_on_the
     assert {m["sender"]["role"] for m in on_a} == {"agent"} and {m["sender"]["role"] for m in on_b} == {"customer"}
     assert len(on_a) >= 4 and len(on_b) == 1, (on_a, on_b)  # the model heard the agent, and the PIN's answer
     assert shown(on_b[0]["text"]) == "" and "#" in on_b[0]["text"], on_b[0]["text"]
+
+
+def cluster_node(redis_url: str) -> dict[str, Any]:
+    """A node's sections: it listens where it advertises itself, so the others' signed requests reach it."""
+    url = f"http://127.0.0.1:{free_port()}"
+    return {"cluster": {"redis_url": redis_url, "advertise_url": url}, "auth": {"token_secret": SECRET}}
+
+
+async def test_a_stop_answered_by_one_node_counts_the_stream_whose_media_is_on_the_other(
+    gateway_factory: Any, redis_url: str
+) -> None:
+    """The agent's track on node A, the customer's on node B, start and stop sent to A while both sockets still
+    stream: B ends its share when A's stop asks it (signed), so A's summary counts the customer's transcripts,
+    exactly those B stored, and the customer's audio."""
+    node_a, node_b = (gateway_factory(**cluster_node(redis_url)) for _ in range(2))
+    audio, _ = load(0)
+    tracks = stereo_tracks([audio[:, 0], audio[:, 1]], ROLES)
+    sid = call_sid()
+    start = {"namespace": "twilio", "guid": sid, "customerId": "c-1", "agentId": "a-1"}
+    async with aiohttp.ClientSession() as session:
+        on = {n: await media_stream_url(session, n.base_url, API_ID, API_SECRET) for n in (node_a, node_b)}
+
+        async def started() -> None:
+            assert (await _control(session, node_a.base_url, "start", start))["isOk"]
+
+        playing = [
+            asyncio.create_task(
+                play_call(session, on[node_a], {"outbound": tracks["outbound"]}, sid, speed=2.0, on_started=started)
+            ),
+            asyncio.create_task(play_call(session, on[node_b], {"inbound": tracks["inbound"]}, sid, speed=2.0)),
+        ]
+        try:
+            await eventually(
+                lambda: _messages(session, node_b.base_url, sid), lambda m: len(m) >= 2, what="B's transcripts"
+            )
+            stopped = await _control(session, node_a.base_url, "stop", {"namespace": "twilio", "guid": sid})
+            on_b = await _messages(session, node_b.base_url, sid)
+            assert all(not task.done() for task in playing)  # both sockets were streaming throughout
+        finally:
+            for task in playing:
+                task.cancel()
+            await asyncio.gather(*playing, return_exceptions=True)
+    summary = {role: each["summary"] for role, each in stopped["autotranscribeResponse"].items()}
+    assert {m["sender"]["role"] for m in on_b} == {"customer"}
+    assert summary["customer"]["transcripts"] == len(on_b) >= 2, (summary, on_b)
+    assert summary["customer"]["audioDurationMs"] > 1000 and summary["customer"]["totalAudioBytes"] > 16000
+    assert summary["agent"]["audioDurationMs"] > 1000

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
 from asr.frame import Pcm
 from mediagw.core.adapters import Namespace, Namespaces
-from mediagw.core.lifecycle import CallLifecycle, HeldElsewhere, StartRequest
+from mediagw.core.frames import Frame
+from mediagw.core.lifecycle import CallLifecycle, HeldElsewhere, Outcome, StartRequest
 from mediagw.core.media import CallMedia
 from mediagw.core.node import NodeMedia
 from mediagw.core.record import LOCAL_NODE, ROLES, CallRecord, Leg, Participant, TranscriptionParams
@@ -62,7 +64,11 @@ class CountingRegistry(InMemoryCallRegistry):
 
 
 def setup(
-    node: Node, fail_pull: bool = False, registry: InMemoryCallRegistry | None = None, node_id: str = LOCAL_NODE
+    node: Node,
+    fail_pull: bool = False,
+    registry: InMemoryCallRegistry | None = None,
+    node_id: str = LOCAL_NODE,
+    transcription: type[Silent] = Silent,
 ) -> tuple[CallLifecycle, NodeMedia, InMemoryCallRegistry]:
     registry, namespaces = registry or InMemoryCallRegistry(), Namespaces()
     media = NodeMedia(registry, namespaces, Metrics(), lambda: node.languages, TaskRegistry().keep, node_id)
@@ -82,13 +88,14 @@ def setup(
     namespaces.register(Namespace("brief", lambda _: True, start_grace_s=0.2))
     namespaces.register(Namespace("pulled", lambda _: True, pull=pull, on_start=on_start, on_stop=on_stop))
 
-    def transcription(_: CallMedia, __: Participant) -> Silent:
-        return Silent()
+    def transcribe(_: CallMedia, __: Participant) -> Silent:
+        return transcription()
 
     async def open_streams(_: StartRequest, leg: Leg) -> None:
         node.opened.extend(p.stream_id for p in leg.participants)
 
-    lifecycle = CallLifecycle(registry, media, namespaces, node, transcription, open_streams, Metrics())
+    lifecycle = CallLifecycle(registry, media, namespaces, node, transcribe, open_streams, Metrics())
+    media.resume = lifecycle.resume  # as services.py wires them
     return lifecycle, media, registry
 
 
@@ -199,3 +206,63 @@ async def test_a_start_waiting_for_media_finds_it_connected_on_another_node_with
     assert b_media.waiting == 0
     with pytest.raises(CallRefused, match="No call"):  # never connected anywhere: 400-203 once the grace is over
         await b.start(start("brief"))
+
+
+class Heard(Silent):
+    """A transcription that delivers one transcript when flushed."""
+
+    async def finish(self) -> int:
+        return 1
+
+
+def summaries(outcome: Outcome) -> dict[str, tuple[int, int, int]]:
+    """Per role: totalAudioBytes, audioDurationMs, transcripts."""
+    return {
+        r.role: (r.summary.total_audio_bytes, r.summary.audio_duration_ms, r.summary.transcripts)
+        for r in outcome.streams
+        if r.summary is not None
+    }
+
+
+def audio(seconds: float, position: int = 0) -> Frame:
+    return Frame.of_pcm(position, np.zeros(int(seconds * 8000), dtype=np.int16))
+
+
+async def test_a_stop_counts_every_stream_of_a_call_on_two_nodes_and_after_a_failover() -> None:
+    """The agent's media on node A, the customer's on node B: a stop answered by A has B end its share first
+    (api/forward.py's signed request; called directly here), so the summary counts both. B then dies: the counts
+    it wrote (every 10 s of audio) are where node C, taking the customer's media, goes on from."""
+    registry = InMemoryCallRegistry()
+    lifecycles = {name: setup(Node(), registry=registry, node_id=name, transcription=Heard) for name in "abc"}
+    (a, a_media, _), (b, b_media, _), (c, c_media, _) = (lifecycles[name] for name in "abc")
+
+    async def peers_of_a(record: CallRecord) -> None:
+        await b.end_share(record.namespace, record.guid)
+
+    a.peers = peers_of_a
+    agent = await a_media.attach("pushed", "g-1", ("agent",))
+    customer = await b_media.attach("pushed", "g-1", ("customer",))
+    assert (await a.start(start("pushed"))).ok
+    await b.reconcile()  # the heartbeat's: B's share follows the start
+    agent.feed("agent", audio(0.5))
+    customer.feed("customer", audio(1.0))
+    stopped = await a.stop("pushed", "g-1")
+    assert summaries(stopped) == {"customer": (16000, 1000, 1), "agent": (8000, 500, 1)}
+    assert not await b.end_share("pushed", "g-1")  # replayed outside a stop: nothing to end
+    assert (await a.start(start("pushed"))).ok  # the same leg goes on
+    await b.reconcile()
+    customer.feed("customer", audio(12.0, 8000))
+    await b.reconcile()  # 12 s of audio since the last write: the counts go into the record
+    await c_media.attach("pushed", "g-1", ("customer",))  # B is gone (killed): the customer's media comes back on C
+    await a.end_share("pushed", "g-1")  # (not pending: nothing)
+    record = await registry.get("pushed", "g-1")
+    assert record is not None and record.media_nodes["customer"] == "c"
+    c_customer = c_media.get("pushed", "g-1")
+    assert c_customer is not None and c_customer.transcribing  # resumed at its attach
+
+    async def peers_now(record: CallRecord) -> None:
+        await c.end_share(record.namespace, record.guid)
+
+    a.peers = peers_now
+    again = await a.stop("pushed", "g-1")
+    assert summaries(again)["customer"] == (13 * 16000, 13000, 2)  # B's 13 s and transcript, C's one flush
