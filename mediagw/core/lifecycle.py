@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from mediagw.core.adapters import Namespaces
@@ -172,7 +173,8 @@ class CallLifecycle:
             if namespace.on_start is not None:
                 await namespace.on_start(media)
             params = media.adapter_params
-            record = await self._edit(media, lambda r: self.rules.started(r, leg, start.params, params), record)
+            started = partial(self.rules.started, leg=leg, params=start.params, adapter_params=params)
+            record = await self._edit(media, lambda r: self.rules.released(started(r)), record)  # one write
         except CallRefused:
             raise
         except Exception as error:
@@ -181,7 +183,8 @@ class CallLifecycle:
                 await media.end(asyncio.get_running_loop().time())
             raise INTERNAL from error
         finally:
-            record = await self._edit(media, self.rules.released, record)
+            if record.pending:  # not started: released all the same
+                record = await self._edit(media, self.rules.released, record)
         if media.error is not None:  # a pulled stream (Amazon Connect) failed at once: not started, say why
             record = await self._stopped(media)
             log.warning("start-streaming: media failed (%s)", media.error.code, extra={"call_id": media.guid})
