@@ -87,7 +87,7 @@ class CallLifecycle:
         self._open_streams = open_streams
         self._metrics = metrics
         self.rules = rules or CallRules()
-        self._settled: dict[tuple[str, str], int] = {}  # reconcile: the version each held call last matched
+        self._settled: dict[tuple[str, str], CallRecord] = {}  # reconcile: the record each held call last matched
         self._counted: dict[tuple[str, str], int] = {}  # reconcile: audio samples as of the last counts written
         self.peers: PeerStop | None = None  # a shared registry's (api/forward.py): before a stop's summary
 
@@ -119,31 +119,35 @@ class CallLifecycle:
         held calls' versions; only a record changed since it was last settled here is read whole."""
         held = [m for m in self._node if self._namespaces.get(m.namespace).controlled and m.sources > 0]
         versions = await self._registry.versions([(m.namespace, m.guid) for m in held])
-        settled = {}
+        settled: dict[tuple[str, str], CallRecord] = {}
         for media, version in zip(held, versions, strict=True):
             key = (media.namespace, media.guid)
-            if version is None or self._settled.get(key) != version:
+            record = self._settled.get(key)
+            if version is None or record is None or record.version != version:
                 record = await self._registry.get(*key)
                 if record is None or record.pending:  # pending: the answering node's change comes next
                     continue
                 await self._follow(media, record)
-                version = record.version
-            settled[key] = await self._count(media, version)
+            settled[key] = await self._count(media, record)
         self._settled = settled  # only calls still held here
         self._counted = {key: n for key, n in self._counted.items() if key in settled}
 
-    async def _count(self, media: CallMedia, version: int) -> int:
+    async def _count(self, media: CallMedia, record: CallRecord) -> CallRecord:
         """Every COUNTS_EVERY_SAMPLES of audio transcribed, this node's share of the counts goes into the record,
-        so a stop answered after this node died still counts what it did (up to that much less). The version
-        the call is settled at: the one written, when nothing else changed the record meanwhile."""
+        so a stop answered after this node died still counts what it did (up to that much less). The record the
+        call is settled at: the one written, when nothing else changed it meanwhile."""
         key = (media.namespace, media.guid)
         samples = media.audio_samples
         if not media.transcribing or samples - self._counted.get(key, 0) < COUNTS_EVERY_SAMPLES:
-            return version
+            return record
         stats, clock, node = media.stats(), dict(media.clock), self._node.node_id
-        stored = await change(self._registry, *key, lambda r: self.rules.counted(r, stats, clock, r.roles_of(node)))
+
+        def counted(r: CallRecord) -> CallRecord:
+            return self.rules.counted(r, stats, clock, r.roles_of(node))
+
+        stored = await change(self._registry, *key, counted, record)  # the settled record: no read first
         self._counted[key] = samples
-        return stored.version if stored is not None and stored.version == version + 1 else version
+        return stored if stored is not None and stored.version == record.version + 1 else record
 
     async def _follow(self, media: CallMedia, record: CallRecord) -> None:
         """This node's share of the call follows the record's start/stop."""
