@@ -6,7 +6,7 @@ media pays nothing for a console nobody opened. Watchers must be cheap too (mark
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,6 +83,9 @@ class WatchedRegistry:
         if removed:
             self._changed(namespace, guid)
         return removed
+
+    async def versions(self, keys: Sequence[tuple[str, str]]) -> list[int | None]:
+        return await self.inner.versions(keys)
 
     async def records(self) -> list[CallRecord]:
         return await self.inner.records()
