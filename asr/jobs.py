@@ -65,6 +65,11 @@ class Keys:
     def cancelled(self, job_id: str) -> str:
         return f"{self.prefix}cancelled:{job_id}"
 
+    @property
+    def epoch(self) -> str:
+        """A random token the first node sets (SET NX): another token, or none, means Redis lost its data."""
+        return self.prefix + "epoch"
+
 
 @dataclass(frozen=True)
 class AsrJob:

@@ -65,6 +65,11 @@ class RemoteAsrMetrics:
             ["reason"],
             registry=registry,
         )
+        self.requeued = Counter(
+            "mediagw_asr_jobs_requeued",
+            "Remote ASR jobs this node queued again because Redis lost them (it restarted empty)",
+            registry=registry,
+        )
         self.results = Counter(
             "mediagw_asr_remote_results",
             "Answers from remote ASR workers, by outcome: used, ignored (a second answer to a job decoded twice, or "
@@ -80,6 +85,7 @@ class _Snapshot:
     queued: int
     in_flight: int
     dropped: dict[str, int]
+    epoch: bytes | None
 
 
 class RedisAsr:
@@ -98,6 +104,8 @@ class RedisAsr:
         self._boot = secrets.token_hex(6)
         self._ids = itertools.count()
         self._waiting: dict[str, asyncio.Future[Recognition]] = {}
+        self._queued: dict[str, AsrJob] = {}  # in a jobs stream, not answered: queued again if Redis loses them
+        self._epoch: bytes | None = None  # Keys.epoch as last read: its change says Redis restarted empty
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = self._abandoned = self._stopping = False
@@ -108,6 +116,7 @@ class RedisAsr:
         self.workers: tuple[WorkerInfo, ...] = ()
         self.healthy = True
         self.ignored = 0  # answers that settled nothing (duplicates)
+        self.requeued = 0  # jobs queued again after Redis lost them
 
     async def open(self) -> None:
         """Create the stream's group if need be, learn the live workers, start reading answers (from what is
@@ -164,6 +173,7 @@ class RedisAsr:
             raise RemoteTimeout(f"no ASR worker answered within {self._options.deadline_s:.0f} s") from None
         finally:
             self._waiting.pop(job.job_id, None)
+            self._queued.pop(job.job_id, None)
             if not self._waiting:
                 self._idle.set()
 
@@ -177,6 +187,8 @@ class RedisAsr:
                     self._grouped.add(language)
                 stream = self._keys.jobs(language)
                 await self._redis.xadd(stream, job.fields(), maxlen=JOBS_MAXLEN, approximate=True)  # type: ignore[arg-type]
+                if not answered.done():
+                    self._queued[job.job_id] = job
                 return
             except RedisError:
                 if time.time() * 1000 >= job.deadline_ms:
@@ -288,12 +300,28 @@ class RedisAsr:
         if not self.healthy:
             log.info("asr: Redis at %s is reachable again", self.where)
         self.healthy = True
+        if snapshot.epoch != self._epoch:
+            if self._epoch is not None:
+                self._queue_again()
+            self._epoch = snapshot.epoch
         self.workers = snapshot.workers
         self.metrics.workers.set(len(snapshot.workers))
         self.metrics.jobs.labels("queued").set(snapshot.queued)
         self.metrics.jobs.labels("in_flight").set(snapshot.in_flight)
         for reason in DROP_REASONS:
             self.metrics.dropped.labels(reason).set(snapshot.dropped.get(reason, 0))
+
+    def _queue_again(self) -> None:
+        """Redis restarted empty (its epoch changed): the jobs it held are gone, so each utterance still waiting is
+        queued again under its own id and deadline. An answer to the first copy that arrives anyway is ignored as
+        a duplicate: still one transcript per utterance."""
+        self._grouped.clear()  # the streams and their group went with the data
+        again = [job for job_id, job in self._queued.items() if not self._waiting[job_id].done()]
+        log.warning("asr: Redis at %s lost its data: %d utterance(s) queued again", self.where, len(again))
+        self.metrics.requeued.inc(len(again))
+        self.requeued += len(again)
+        for job in again:
+            self._spawn(self._submit(job, self._waiting[job.job_id]), "asr-remote-requeue")
 
     async def _snapshot(self) -> _Snapshot:
         now_ms = int(time.time() * 1000)
@@ -302,7 +330,9 @@ class RedisAsr:
         pipe.set(self._keys.node(self.node_id), self._boot.encode(), px=ttl_ms)
         pipe.zrangebyscore(self._keys.workers, now_ms, "+inf")
         pipe.hgetall(self._keys.dropped)
-        _, worker_ids, dropped = await pipe.execute()
+        pipe.set(self._keys.epoch, secrets.token_hex(8).encode(), nx=True)
+        pipe.get(self._keys.epoch)
+        _, worker_ids, dropped, _, epoch = await pipe.execute()
         infos: Any = await self._redis.mget([self._keys.worker(w.decode()) for w in worker_ids]) if worker_ids else []
         workers = []
         for data in infos:
@@ -310,7 +340,7 @@ class RedisAsr:
                 workers.append(WorkerInfo.decode(data))
         queued, in_flight = await self._queue({code for worker in workers for code in worker.languages})
         counts = {key.decode(): int(value) for key, value in dropped.items()}
-        return _Snapshot(tuple(workers), queued, in_flight, counts)
+        return _Snapshot(tuple(workers), queued, in_flight, counts, epoch)
 
     async def _queue(self, languages: set[str]) -> tuple[int, int]:
         """Jobs queued and in flight over the streams of the live workers' languages (a stream not made yet: 0)."""

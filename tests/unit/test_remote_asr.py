@@ -22,7 +22,7 @@ from mediagw.backends.redis_asr import RedisAsr, RemoteTimeout
 from mediagw.backends.redis_link import RedisUnavailable, client, connect
 from mediagw.config import RemoteAsrConfig
 from tests.conftest import channel_of, clip
-from tests.redis_server import PASSWORD
+from tests.redis_server import PASSWORD, RedisServer
 from tests.waits import eventually
 
 KEYS = Keys()
@@ -133,6 +133,33 @@ async def test_jobs_a_dead_worker_held_are_reclaimed_and_answered_once(
         assert await redis.xlen(KEYS.jobs("en")) == 0  # answered jobs are acknowledged and deleted
         summary = await redis.xpending(KEYS.jobs("en"), GROUP)
         assert summary["pending"] == 0
+    finally:
+        await asr.close()
+
+
+async def test_utterances_waiting_when_redis_restarts_empty_are_queued_again_and_answered_once(
+    redis_server: RedisServer,
+    redis_url: str,
+    redis: Redis,
+    recognizer: Recognizer,
+    utterances: list[RecognitionRequest],
+) -> None:
+    """A Redis without persistence restarted while jobs waited for a worker: the jobs stream is gone with it. The
+    node sees the epoch it knew is gone, queues its waiting utterances again, and each is answered exactly once."""
+    asr = await node(redis_url, heartbeat_s=0.2, deadline_s=60)
+    try:
+        pending = [asyncio.create_task(asr.transcribe(u)) for u in utterances]
+        await eventually(lambda: redis.xlen(KEYS.jobs("en")), until=lambda n: n == len(utterances), what="jobs queued")
+        redis_server.stop()
+        redis_server.start()  # empty
+        await eventually(lambda: asr.requeued, until=lambda n: n == len(utterances), what="jobs queued again")
+        worker = Worker(redis_url, recognizer, "w1")
+        try:
+            results = await asyncio.wait_for(asyncio.gather(*pending), 60)
+        finally:
+            await worker.close()
+        assert all(r.text for r in results)
+        assert worker.loop.decoded == len(utterances) and asr.ignored == 0  # once each, no duplicate
     finally:
         await asr.close()
 
