@@ -121,7 +121,7 @@ def build_app(config: Config, recognizer: Recognizer | None = None) -> web.Appli
     app.router.add_get("/metrics", routes.metrics)
     app.router.add_get("/conversation/v1/conversation/messages", messages.list_messages)
     configuration.add_routes(app)
-    control.add_routes(app)
+    control.add_routes(app, cluster=bool(config.cluster.redis_url))
     vocabularies.add_routes(app)
     app.router.add_get("/openapi.json", openapi.openapi)
     app.router.add_get(config.websocket_api.path, partial(_stream, services=services))

@@ -150,12 +150,13 @@ def _stream(report: StreamReport) -> dict[str, Any]:
     return entry
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, cluster: bool = False) -> None:
     for path in ("/mg-autotranscribe/v1/start-streaming", "/mg-autotranscribe/v1/start-streaming/"):
         app.router.add_post(path, start_streaming)
     for path in ("/mg-autotranscribe/v1/stop-streaming", "/mg-autotranscribe/v1/stop-streaming/"):
         app.router.add_post(path, stop_streaming)
-    app.router.add_post(STOP_SHARE, _stop_share)
+    if cluster:  # node to node, not part of the API (the OpenAPI document leaves it out)
+        app.router.add_post(STOP_SHARE, _stop_share)
 
 
 async def _stop_share(request: web.Request) -> web.Response:

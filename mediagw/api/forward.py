@@ -100,6 +100,7 @@ async def stop_shares(services: Services, record: CallRecord) -> None:
 async def _stop_share(services: Services, cluster: RedisCallRegistry, owner: str, body: bytes, guid: str) -> None:
     node = await cluster.live_node(owner)
     if node is None:  # gone: the counts it wrote last stand
+        log.info("node %s is gone: its share's counts as it last wrote them", owner, extra={"call_id": guid})
         return
     stamp = f"{time.time():.3f}"
     headers = {HEADER: f"{stamp}:{signature(services.config.auth.token_secret, stamp, STOP_SHARE, body)}"}

@@ -67,9 +67,11 @@ async def test_the_agents_question_on_one_node_masks_the_customers_answer_on_the
 
 
 def cluster_node(redis_url: str) -> dict[str, Any]:
-    """A node's sections: it listens where it advertises itself, so the others' signed requests reach it."""
-    url = f"http://127.0.0.1:{free_port()}"
-    return {"cluster": {"redis_url": redis_url, "advertise_url": url}, "auth": {"token_secret": SECRET}}
+    """A node's sections: its own id (its liveness key), listening where it advertises itself, so the others'
+    signed requests reach it."""
+    port = free_port()
+    cluster = {"redis_url": redis_url, "node_id": f"node-{port}", "advertise_url": f"http://127.0.0.1:{port}"}
+    return {"cluster": cluster, "auth": {"token_secret": SECRET}}
 
 
 async def test_a_stop_answered_by_one_node_counts_the_stream_whose_media_is_on_the_other(
