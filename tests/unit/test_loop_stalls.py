@@ -98,3 +98,46 @@ def test_a_thread_waiting_for_a_cpu_is_not_a_blocked_loop(slow_callbacks: SlowCa
     assert took >= 0.1, f"the hogs did not slow the callback ({took:.3f} s): nothing was tested"
     assert not slow_callbacks.records, slow_callbacks.records
     assert len(slow_callbacks.excused) == 1
+
+
+def test_the_excuse_is_the_longest_run_queue_wait_of_any_thread_of_the_process() -> None:
+    """A callback that needs the GIL sleeps on it (not in the run queue) while the thread holding it waits for a
+    CPU: that wait shows only in the holder's counters, so the sampler reads every thread of the process."""
+    crowded = min(os.sched_getaffinity(0))
+    spin = f"import os; os.sched_setaffinity(0, {{{crowded}}}); print(flush=True)\nwhile True: pass"
+    hogs = [subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE) for _ in range(4)]
+    go, spun, release = threading.Event(), threading.Event(), threading.Event()
+    waited: list[float] = []
+
+    def starved_thread() -> None:  # spins 0.3 s of wall time on the crowded core, then stays alive to be read
+        os.sched_setaffinity(0, {crowded})
+        go.wait(10)
+        before, began = read_wait_s(), time.monotonic()
+        while time.monotonic() - began < 0.3:
+            pass
+        after = read_wait_s()
+        assert before is not None and after is not None
+        waited.append(after - before)
+        spun.set()
+        release.wait(10)
+
+    sampler = RunQueueSampler(0.1)
+    other = threading.Thread(target=starved_thread)
+    try:
+        for hog in hogs:
+            assert hog.stdout is not None
+            hog.stdout.readline()
+        other.start()  # before the sample: threads that start later are left out
+        sampler.sample()
+        began = time.monotonic()
+        go.set()
+        assert spun.wait(10)
+        starved = sampler.starved_s(time.monotonic() - began)
+    finally:
+        release.set()
+        other.join(10)
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert waited[0] >= 0.1, f"the busy processes did not delay the thread ({waited[0]:.3f} s): nothing was tested"
+    assert starved >= waited[0] - 0.005, (starved, waited)
