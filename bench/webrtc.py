@@ -34,7 +34,14 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from bench import twilio_ingest
-from bench.common import API_HEADERS, GatewayProcess, own_cpu_seconds, percentiles, sample_channels
+from bench.common import (
+    API_HEADERS,
+    GatewayProcess,
+    own_cpu_seconds,
+    percentiles,
+    probe_while_media_flows,
+    sample_channels,
+)
 from bench.remote_asr import cpu_model
 from mediagw.simulators.direct_ws import stream_audio, streaming_url
 from mediagw.simulators.whip import PcmTrack, peer, publish, unpublish, whip_url
@@ -169,17 +176,35 @@ async def _ingest_play(base_url: str, sessions: int, seconds: float, result: Any
         await asyncio.gather(*(unpublish(session, each) for each in published))
 
 
-def ingest(sessions: int, seconds: float = 20.0) -> dict[str, Any]:
-    from bench.common import probe_while_media_flows
+async def _steady(gateway: GatewayProcess, result: Any, window_s: float) -> tuple[list[float], float, float, float]:
+    """From 2 s after every session streams, for `window_s`: /v1/health round trips, the gateway's CPU (cores)
+    and the audio its pipelines took in (seconds)."""
+    for _ in range(6000):  # the client sets up its sessions one after another (another process: no event to await)
+        if "media_started_at" in result:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(2.0)
+    audio0, cpu0, wall0 = await _audio_seconds(gateway.base_url), gateway.cpu_seconds(), time.monotonic()
+    probe, _ = await probe_while_media_flows(gateway, {"media_started_at": 0}, settle_s=0.0, window_s=window_s)
+    cpu, wall = gateway.cpu_seconds() - cpu0, time.monotonic() - wall0
+    result["open_sessions"] = await _audio_seconds(gateway.base_url, 'mediagw_open_streams{ingress="webrtc"}')
+    return probe, cpu / wall, await _audio_seconds(gateway.base_url) - audio0, wall
 
-    overrides = {**LOOPBACK, "MEDIAGW_ASR__ENABLED": "false", "MEDIAGW_WEBRTC__IDLE_TIMEOUT_S": "600"}
+
+def ingest(sessions: int, seconds: float = 20.0) -> dict[str, Any]:
+    overrides = {
+        **LOOPBACK,
+        "MEDIAGW_ASR__ENABLED": "false",
+        "MEDIAGW_WEBRTC__IDLE_TIMEOUT_S": "600",
+        "MEDIAGW_WEBRTC__CONNECT_TIMEOUT_S": "300",  # a busy client's later handshakes must not end its sessions
+    }
     with tempfile.TemporaryDirectory() as data:
         gateway = GatewayProcess(overrides, Path(data))
         try:
             result = multiprocessing.Manager().dict()
             client = multiprocessing.Process(target=_ingest_client, args=(gateway.base_url, sessions, seconds, result))
             client.start()
-            probe, cores = asyncio.run(probe_while_media_flows(gateway, result, settle_s=2.0, window_s=seconds - 5.0))
+            probe, cores, received, window = asyncio.run(_steady(gateway, result, seconds - 5.0))
             client.join(seconds + 300)
         finally:
             gateway.stop()
@@ -188,9 +213,21 @@ def ingest(sessions: int, seconds: float = 20.0) -> dict[str, Any]:
         "steady_server_cpu_cores": round(cores, 3),
         "steady_server_cpu_ms_per_session_second": round(cores * 1000 / sessions, 4),
         "health_probe_ms": percentiles(probe),
+        # audio taken in per second of the window: `sessions` when every session streams at real time
+        "audio_seconds_per_second": round(received / window, 2),
+        # the cost of a second of audio taken in: the fair figure when the gateway falls behind real time
+        "steady_server_cpu_ms_per_audio_second": round(cores * 1000 * window / received, 3) if received else None,
+        "open_sessions": dict(result).get("open_sessions"),
         "client_cpu_cores": dict(result).get("cpu_cores"),
         "client_done": client.exitcode == 0,
     }
+
+
+async def _audio_seconds(base_url: str, name: str = 'mediagw_audio_seconds_total{ingress="webrtc"}') -> float:
+    async with aiohttp.ClientSession() as session, session.get(f"{base_url}/metrics") as response:
+        text = await response.text()
+    line = next((x for x in text.splitlines() if x.startswith(name)), "")
+    return float(line.split()[-1]) if line else 0.0
 
 
 async def _latency(base_url: str) -> dict[str, Any]:
@@ -234,12 +271,12 @@ async def _latency(base_url: str) -> dict[str, Any]:
 
 def _speech_end(utterances: list[dict[str, Any]], got: list[tuple[float, int, int]]) -> list[float]:
     """Per transcript: its arrival (s after the first audio) minus the scripted end of the utterance it overlaps
-    most (ms)."""
+    most (s)."""
     out = []
     for arrived_s, start, end in got:
         best = max(utterances, key=lambda u: min(end, u["end"]) - max(start, u["start"]))
         if min(end, best["end"]) > max(start, best["start"]):
-            out.append(arrived_s * 1000 - best["end"])
+            out.append(arrived_s - best["end"] / 1000)  # seconds: percentiles() reports ms
     return out
 
 
