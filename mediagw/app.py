@@ -245,6 +245,12 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
             DeliveryJournal(services.store.record_deliveries),  # every message's outcome, in the store
             lambda target: services.metrics.webhook_deliveries.labels(target).inc(),
         )
+    await _start_asr(services, recognizer)
+    gc.freeze()  # what start-up loaded (libraries, model, tokenizer) stays out of every later full collection
+
+
+async def _start_asr(services: Services, recognizer: Recognizer | None) -> None:
+    """The ASR backend: none, remote workers, or the in-process pool on the model (loaded here unless given)."""
     if not services.config.asr.enabled:
         log.info("ASR is disabled: audio is counted, not transcribed")
         return
@@ -268,7 +274,6 @@ async def _start_services(app: web.Application, services: Services, recognizer: 
     )
     services.pool.start()
     services.tasks.keep(recover_spooled(services), name="recover-spool")  # what the last shutdown left undecoded
-    gc.freeze()  # what start-up loaded (libraries, model, tokenizer) stays out of every later full collection
 
 
 async def _start_sip_ingress(app: web.Application) -> None:
