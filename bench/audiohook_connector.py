@@ -32,6 +32,7 @@ import aiohttp
 import numpy as np
 
 from bench.audiohook_ingest import KEY, SECRET
+from bench.audiohook_latency import one_session as monitor_session
 from bench.common import GatewayProcess, own_cpu_seconds, percentiles, speech_end_latencies, start_streaming
 from bench.fairness import cpu_model
 from bench.speech_latency import sample_call
@@ -83,23 +84,6 @@ async def _connector(session: aiohttp.ClientSession, base: str, index: int, dela
     return unmatched[0]
 
 
-async def _monitor(
-    session: aiohttp.ClientSession, base: str, index: int, delay: float, origins: dict[str, Any]
-) -> None:
-    await asyncio.sleep(delay)
-    _, script, audio = sample_call(index)
-    conversation = str(uuid.uuid4())
-
-    async def start() -> None:
-        await start_streaming(session, base, "genesysaudiohook", conversation)
-        origins[conversation] = (asyncio.get_running_loop().time(), script)
-
-    url = base.replace("http://", "ws://") + "/mg-genesysaudiohook-autotranscribe/"
-    await play_session(
-        session, url, audio, conversation_id=conversation, api_key=KEY, client_secret=SECRET, on_opened=start
-    )
-
-
 async def _latency_phases(base: str, count: int) -> tuple[list[float], int, dict[str, Any]]:
     rng = random.Random(3)
     events: list[float] = []
@@ -107,7 +91,7 @@ async def _latency_phases(base: str, count: int) -> tuple[list[float], int, dict
     async with aiohttp.ClientSession() as session:
         delays = [rng.uniform(0, 10) for _ in range(count)]
         unmatched = await asyncio.gather(*(_connector(session, base, i, delays[i], events) for i in range(count)))
-        await asyncio.gather(*(_monitor(session, base, i, delays[i], origins) for i in range(count)))
+        await asyncio.gather(*(monitor_session(session, base, i, delays[i], origins) for i in range(count)))
     await asyncio.sleep(2)
     return events, sum(unmatched), origins
 
