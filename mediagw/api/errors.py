@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -16,16 +16,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ApiError(Exception):
-    def __init__(self, http_status: int, code: str, message: str) -> None:
+    def __init__(self, http_status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})  # e.g. Retry-After on a 503
 
 
 def error_response(request_id: str, error: ApiError) -> web.Response:
     body = {"error": {"requestId": request_id, "message": error.message, "code": error.code}}
-    return web.json_response(body, status=error.http_status, headers={"X-Request-Id": request_id})
+    headers = {**error.headers, "X-Request-Id": request_id}
+    return web.json_response(body, status=error.http_status, headers=headers)
 
 
 @web.middleware

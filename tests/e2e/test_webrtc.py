@@ -193,8 +193,10 @@ async def test_limits_trickle_and_cors(gateway_factory: Any) -> None:
         second = await whip_url(session, gateway.base_url, API_ID, API_SECRET, guid="call-2")
         other, offer = await offer_sdp()
         closers.append(other)
-        status, text = await post(session, second["whipUrl"], offer, second["token"])
-        assert status == 503 and "session limit" in text
+        headers = {"Content-Type": "application/sdp", "Authorization": f"Bearer {second['token']}"}
+        async with session.post(second["whipUrl"], data=offer, headers=headers) as response:
+            assert response.status == 503 and "session limit" in await response.text()
+            assert response.headers.get("Retry-After") == "5"
         status, text = await post(session, second["whipUrl"].replace("call-2", "call-1"), offer, second["token"])
         assert status == 401 and "another guid" in text
 

@@ -31,6 +31,7 @@ SDP = "application/sdp"
 TRICKLE = "application/trickle-ice-sdpfrag"
 BAD_GUID = "guid must be 1 to 128 letters, digits and ._:- (starting with a letter or digit)"
 ENDED_KEPT = 1000  # ended sessions remembered, so a late DELETE or PATCH learns why its session ended
+RETRY_AFTER_S = "5"  # seconds a client waits before publishing again when the node is full (503)
 
 
 class WhipSessions:
@@ -59,7 +60,8 @@ class WhipSessions:
             raise ApiError(409, "409-61", f"call {guid} already has WebRTC media: DELETE its session first")
         limit = self.services.config.webrtc.max_sessions
         if len(self._by_id) >= limit:
-            raise ApiError(503, "503-61", f"WebRTC session limit reached ({limit}): try again later")
+            message = f"WebRTC session limit reached ({limit}): try again later"
+            raise ApiError(503, "503-61", message, {"Retry-After": RETRY_AFTER_S})
 
     def changed(self, namespace: str, guid: str) -> None:
         """Record and media changes: nothing for WHIP."""
