@@ -167,7 +167,8 @@ def _shared_registry(config: Config, namespaces: Namespaces) -> RedisCallRegistr
     scheme = "https" if config.server.tls_cert else "http"
     control_url = config.cluster.advertise_url or f"{scheme}://{socket.gethostname()}:{config.server.port}"
     redis = client(url, pool_size=REGISTRY_CONNECTIONS)
-    return RedisCallRegistry(redis, namespaces.decode_params, node_name(config), control_url, where(url))
+    linger_s = config.limits.call_linger_s
+    return RedisCallRegistry(redis, namespaces.decode_params, node_name(config), control_url, where(url), linger_s)
 
 
 async def _start_cluster(services: Services) -> None:
@@ -185,10 +186,13 @@ async def _start_cluster(services: Services) -> None:
     def healthy(ok: bool) -> None:
         services.cluster_healthy = ok
 
-    held = services.media.__iter__
-    services.tasks.keep(
-        cluster.heartbeat(lambda: ((m.namespace, m.guid) for m in held()), healthy), name="cluster-heartbeat"
-    )
+    def held() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The calls whose media is here: attached, and lingering (every source gone)."""
+        calls = list(services.media)
+        attached = [(m.namespace, m.guid) for m in calls if m.sources > 0]
+        return attached, [(m.namespace, m.guid) for m in calls if m.sources == 0]
+
+    services.tasks.keep(cluster.heartbeat(held, healthy, services.watchers.changed), name="cluster-heartbeat")
     services.tasks.keep(_reconcile_forever(services), name="cluster-reconcile")
     services.calls.peers = partial(stop_shares, services)
 

@@ -98,6 +98,7 @@ class AsrConfig:
 @dataclass(frozen=True)
 class LimitsConfig:
     realtime_burst_s: float = 30.0  # how far ahead of real time a stream's media may get before reading pauses
+    call_linger_s: float = 900.0  # a call whose media went is kept this long for media resuming it, then ended
 
 
 @dataclass(frozen=True)
@@ -303,8 +304,8 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
         raise ConfigError("webrtc.max_sessions must be 0 or more; connect/idle timeouts and max_offer_bytes above 0")
     if config.asr.max_backlog < 0:
         raise ConfigError("asr.max_backlog must be 0 (never refuse) or more")
-    if config.asr.stream_queue_size < 1 or config.limits.realtime_burst_s <= 0:
-        raise ConfigError("asr.stream_queue_size must be 1 or more, limits.realtime_burst_s above 0")
+    if config.asr.stream_queue_size < 1 or min(config.limits.realtime_burst_s, config.limits.call_linger_s) <= 0:
+        raise ConfigError("asr.stream_queue_size must be 1 or more, limits.realtime_burst_s and call_linger_s above 0")
     if not set(config.export.formats) <= {"jsonl", "csv"} or not 0 <= config.export.hour_utc <= 23:
         raise ConfigError("export.formats must be jsonl and/or csv, export.hour_utc 0..23")
     for target in config.webhooks.targets:

@@ -89,6 +89,8 @@ class Services:
             self.tasks.keep,
             node_id,
             self.watchers.changed,
+            self.config.limits.call_linger_s,
+            self.cluster,  # a shared registry keeps the calls' linger deadlines
         )
         self.calls = CallLifecycle(
             self.registry,

@@ -4,18 +4,18 @@ shape. Each namespace's guid format and parameters are its adapter's (core/adapt
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
-from mediagw.api.forward import STOP_SHARE, forward, stop_share
+from mediagw.api.forward import NO_CALL, STOP_SHARE, NoLiveOwner, forward, stop_share
 from mediagw.api.routes import AUTH, SERVICES
 from mediagw.core.adapters import Namespaces, ParamsInvalid
 from mediagw.core.lifecycle import HeldElsewhere, Outcome, StartRequest
-from mediagw.core.record import REDACTION_OUTPUTS, TranscriptionParams
+from mediagw.core.record import REDACTION_OUTPUTS, CallRecord, TranscriptionParams
 from mediagw.core.registry import RegistryUnavailable
 from mediagw.core.rules import CallRefused, StreamReport
 from mediagw.languages import supported
@@ -113,15 +113,27 @@ async def stop_streaming(request: web.Request) -> web.Response:
     await request.app[AUTH].authenticate(request, "control")
     services = request.app[SERVICES]
     namespace, guid = parse_call(await _body(request), services.namespaces)
-    return await decide(request, services, services.calls.stop(namespace, guid))
+    return await decide(request, services, services.calls.stop(namespace, guid), services.calls.stop_unheld)
 
 
-async def decide(request: web.Request, services: Services, decision: Awaitable[Outcome]) -> web.Response:
-    """The lifecycle's answer to a start or stop, or the answer of the node that holds the call's media."""
+async def decide(
+    request: web.Request,
+    services: Services,
+    decision: Awaitable[Outcome],
+    unheld: Callable[[CallRecord], Awaitable[Outcome]] | None = None,
+) -> web.Response:
+    """The lifecycle's answer to a start or stop, or the answer of the node that holds the call's media; with no
+    live node holding it, `unheld`'s answer (a stop: from the record), else 400-203."""
     try:
-        outcome = await decision
-    except HeldElsewhere as elsewhere:
-        return await forward(request, services, elsewhere.record)
+        try:
+            outcome = await decision
+        except HeldElsewhere as elsewhere:
+            try:
+                return await forward(request, services, elsewhere.record)
+            except NoLiveOwner:
+                if unheld is None:
+                    raise NO_CALL from None
+                outcome = await unheld(elsewhere.record)
     except RegistryUnavailable as error:  # the shared registry's Redis is away: health says so too
         log.error("%s", error)
         raise ApiError(500, "500-201", "MG AutoTranscribe or AutoTranscribe internal error") from None

@@ -35,6 +35,10 @@ HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "keep
 NO_CALL = ApiError(400, "400-203", "No call with specified guid found")
 
 
+class NoLiveOwner(Exception):
+    """No live node holds the call's media (its node died): nowhere to forward to."""
+
+
 def signature(secret: str, stamp: str, path: str, body: bytes) -> str:
     message = b"\n".join((stamp.encode(), path.encode(), hashlib.sha256(body).hexdigest().encode()))
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
@@ -58,14 +62,14 @@ async def forwarded(request: web.Request, secret: str) -> bool:
 
 
 async def forward(request: web.Request, services: Services, record: CallRecord) -> web.Response:
-    """Relay `request` to the live node holding `record`'s media; 400-203 when none is alive (it died: the call
-    waits for its media to come back, on any node)."""
+    """Relay `request` to the live node holding `record`'s media; NoLiveOwner when none is alive (it died: the
+    call waits for its media to come back, on any node, until its deadline)."""
     cluster = services.cluster
     if cluster is None or await forwarded(request, services.config.auth.token_secret):
         raise NO_CALL
     node = await _owner(cluster, record)
     if node is None:
-        raise NO_CALL
+        raise NoLiveOwner
     body = await request.read()
     stamp = f"{time.time():.3f}"
     headers = {name: value for name, value in request.headers.items() if name.lower() not in HOP_BY_HOP}

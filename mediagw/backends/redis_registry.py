@@ -5,6 +5,12 @@ pending/ending flags change atomically across nodes: two nodes taking a start fo
 one (409-202 for the second). Records expire `RECORD_TTL_S` after their last change (a call whose nodes all died
 is not kept for ever); a node holding a call's media refreshes it with its heartbeat.
 
+Lingering (`limits.call_linger_s`): the sorted set `lingering` holds each call's deadline on Redis' clock. A node
+holding a call's media pushes it to NODE_TTL_S + linger ahead with every beat (and at attach); the node whose last
+source for the call goes sets it to linger ahead. So a call whose media stopped, or whose every node died, comes
+due at its deadline with no timer anywhere; every node's beat claims due calls (a lease: exactly one claims each)
+and ends them with a compare-and-set on the deadline and the record's version (`CallRules.lingered_out`).
+
 Ownership: a record's `media_nodes` names, per role, an owner `node_id#incarnation`. The incarnation is random per
 process, and the node's liveness key (`node:{id}` = incarnation and control URL, expiring `NODE_TTL_S` unless its
 heartbeat renews it) says which incarnation is alive: an owner is live only while both match. A node that dies
@@ -25,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from mediagw.core.node import CALL_LINGER_S
 from mediagw.core.record import ROLES, CallRecord, ParamsDecoder
 from mediagw.core.registry import RegistryUnavailable
+from mediagw.core.rules import CallRules
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -37,16 +45,26 @@ PREFIX = "mediagw:"
 RECORD_TTL_S = 3600  # a record nobody changed or refreshed for this long is gone (all its nodes died)
 NODE_TTL_S = 3.0  # a node's liveness (and so its ownerships) lapses this long after its last heartbeat
 HEARTBEAT_S = 1.0
+CLAIM_MS = 10_000  # a due call claimed by a node that died before ending it comes due again this much later
+DUE_PER_BEAT = 32  # due calls a beat claims (the rest wait for the next one)
 VERSION_BITS = 40  # a record's first version is random (exact in Lua's doubles), later ones count up from it
 
-_CREATE = """
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+_CREATE = (
+    _NOW
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'v', ARGV[3], 'r', ARGV[1])
   redis.call('SADD', KEYS[2], KEYS[1])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), KEYS[1])
 return redis.call('HMGET', KEYS[1], 'v', 'r')
 """
+)
 _SWAP = """
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v or v ~= ARGV[1] then return false end
@@ -60,6 +78,7 @@ local v = redis.call('HGET', KEYS[1], 'v')
 if not v or (ARGV[1] ~= '' and v ~= ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], KEYS[1])
+redis.call('ZREM', KEYS[3], KEYS[1])
 return 1
 """
 _VERSIONS = """
@@ -67,13 +86,51 @@ local versions = {}
 for i, key in ipairs(KEYS) do versions[i] = redis.call('HGET', key, 'v') end
 return versions
 """
-_BEAT = """
+_BEAT = (
+    _NOW
+    + """
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local attached = tonumber(ARGV[4])
 local lost = {}
-for i = 2, #KEYS do
-  if redis.call('EXPIRE', KEYS[i], ARGV[3]) == 0 then lost[#lost + 1] = i - 1 end
+for i = 3, #KEYS do
+  local kept = redis.call('EXPIRE', KEYS[i], ARGV[3]) == 1
+  if i - 2 <= attached then
+    if kept then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), KEYS[i]) else lost[#lost + 1] = i - 2 end
+  end
 end
-return lost
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
+local lease = now + tonumber(ARGV[6])
+for _, key in ipairs(due) do redis.call('ZADD', KEYS[2], lease, key) end
+return {lost, due, lease}
+"""
+)
+_LINGER = (
+    _NOW
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), KEYS[1])
+return 1
+"""
+)
+_END = """
+local s = redis.call('ZSCORE', KEYS[3], KEYS[1])
+if not s or tonumber(s) ~= tonumber(ARGV[1]) then return false end
+local v = redis.call('HGET', KEYS[1], 'v')
+if v and v ~= ARGV[2] then return -1 end
+redis.call('ZREM', KEYS[3], KEYS[1])
+if not v then
+  redis.call('SREM', KEYS[2], KEYS[1])
+  return false
+end
+if ARGV[3] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], KEYS[1])
+  return 0
+end
+local nv = tonumber(v) + 1
+redis.call('HSET', KEYS[1], 'v', nv, 'r', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return nv
 """
 
 
@@ -97,18 +154,29 @@ class NodeInfo:
 
 class RedisCallRegistry:
     def __init__(
-        self, redis: Redis, decode_params: ParamsDecoder, node_id: str, control_url: str = "", where: str = "Redis"
+        self,
+        redis: Redis,
+        decode_params: ParamsDecoder,
+        node_id: str,
+        control_url: str = "",
+        where: str = "Redis",
+        linger_s: float = CALL_LINGER_S,
     ) -> None:
         self._redis = redis
         self._where = where
         self._decode = decode_params
         self.node = NodeInfo(node_id, secrets.token_hex(6), control_url)
         self._index = f"{PREFIX}calls"
+        self._lingering = f"{PREFIX}lingering"  # sorted set: call key -> deadline (ms on Redis' clock)
+        self._linger_ms = int(linger_s * 1000)
+        self._held_ms = int((NODE_TTL_S + linger_s) * 1000)  # media here: the deadline if this node died now
         self._create = redis.register_script(_CREATE)
         self._swap = redis.register_script(_SWAP)
         self._remove = redis.register_script(_REMOVE)
         self._versions = redis.register_script(_VERSIONS)
         self._beat = redis.register_script(_BEAT)
+        self._linger = redis.register_script(_LINGER)
+        self._end = redis.register_script(_END)
         self._known: dict[tuple[str, str], CallRecord] = {}  # the last version seen of each call (Redis restart)
 
     @contextlib.asynccontextmanager
@@ -142,9 +210,9 @@ class RedisCallRegistry:
 
     async def create(self, record: CallRecord) -> CallRecord:
         async with self._reachable():
-            keys = [self._key(*record.key), self._index]
+            keys = [self._key(*record.key), self._index, self._lingering]
             first = secrets.randbits(VERSION_BITS) + 1  # never one a node saw of a record Redis lost (versions())
-            args: list[bytes | int] = [self._dump(replace(record, version=first)), RECORD_TTL_S, first]
+            args: list[bytes | int] = [self._dump(replace(record, version=first)), RECORD_TTL_S, first, self._held_ms]
             version, raw = await self._create(keys=keys, args=args)
             return self._record(version, raw)
 
@@ -156,7 +224,7 @@ class RedisCallRegistry:
 
     async def remove(self, namespace: str, guid: str, version: int | None = None) -> bool:
         async with self._reachable():
-            keys = [self._key(namespace, guid), self._index]
+            keys = [self._key(namespace, guid), self._index, self._lingering]
             removed = bool(await self._remove(keys=keys, args=["" if version is None else str(version)]))
             if removed:
                 self._known.pop((namespace, guid), None)
@@ -181,20 +249,61 @@ class RedisCallRegistry:
 
     # liveness and ownership
 
-    async def beat(self, held: Iterable[tuple[str, str]] = ()) -> None:
-        """Renew this node's liveness, and the expiry of the records whose media it holds; a held call's record
-        that Redis lost (restarted empty) is written back as this node last saw it."""
-        held = list(held)
+    async def beat(
+        self, held: Iterable[tuple[str, str]] = (), lingering: Iterable[tuple[str, str]] = ()
+    ) -> list[tuple[str, str]]:
+        """Renew this node's liveness, the expiry of the records whose media it holds (`held`, attached: their
+        deadlines pushed on too; `lingering`: every source gone, their deadlines stand), and write back a held
+        call's record that Redis lost (restarted empty) as this node last saw it. Then end the due calls this
+        beat claimed: the calls ended here."""
+        held, lingering = list(held), list(lingering)
         value = json.dumps({"incarnation": self.node.incarnation, "url": self.node.control_url})
-        keys = [f"{PREFIX}node:{self.node.node_id}", *(self._key(*key) for key in held)]
-        lost = await self._beat(keys=keys, args=[value, int(NODE_TTL_S * 1000), RECORD_TTL_S])  # one command
+        keys = [f"{PREFIX}node:{self.node.node_id}", self._lingering, *(self._key(*key) for key in held + lingering)]
+        args: list[str | int] = [value, int(NODE_TTL_S * 1000), RECORD_TTL_S, len(held), self._held_ms, CLAIM_MS]
+        args.append(DUE_PER_BEAT)
+        lost, due, lease = await self._beat(keys=keys, args=args)  # one command
         for key in (held[int(index) - 1] for index in lost):
             nodes = dict.fromkeys(ROLES, self.node.owner)  # attached while Redis was away: a record of its own
             record = self._known.get(key) or CallRecord(*key, media_nodes=nodes)
             restored = await self.create(replace(record, pending=False))
             log.warning("call registry: record written back (Redis had lost it)", extra={"call_id": restored.guid})
-        for key in self._known.keys() - set(held):  # only the calls whose media is here are worth keeping
+        for key in self._known.keys() - set(held) - set(lingering):  # only the calls whose media is here are kept
             del self._known[key]
+        ended = [await self._end_lingering(self._call_of(raw), int(lease)) for raw in due]
+        return [key for key in ended if key is not None]
+
+    def _call_of(self, raw: bytes | str) -> tuple[str, str]:
+        key = raw.decode() if isinstance(raw, bytes) else raw
+        namespace, _, guid = key.removeprefix(f"{PREFIX}call:").partition(":")
+        return namespace, guid
+
+    async def linger(self, namespace: str, guid: str) -> None:
+        """The last source of the call's media on this node went: it ends at linger_s from now, unless media
+        comes back (on any node) before."""
+        async with self._reachable():
+            await self._linger(keys=[self._key(namespace, guid), self._lingering], args=[self._linger_ms])
+
+    async def _end_lingering(self, key: tuple[str, str], lease: int) -> tuple[str, str] | None:
+        """A due call this node claimed: ended (`CallRules.lingered_out`) if neither its deadline (media came
+        back) nor its record changed since; a record changed meanwhile is read again."""
+        keys = [self._key(*key), self._index, self._lingering]
+        for _ in range(3):
+            record = await self.get(*key)
+            after = None if record is None else CallRules.lingered_out(record)
+            version = "" if record is None else str(record.version)
+            body = b"" if after is None else self._dump(after)
+            outcome = await self._end(keys=keys, args=[lease, version, body, RECORD_TTL_S])
+            if outcome is None or record is None:
+                return None
+            if int(outcome) != -1:
+                self._known.pop(key, None)
+                log.info(
+                    "call ended at its linger deadline: %s",
+                    "kept for its stop (transcription on, no media)" if after is not None else "forgotten",
+                    extra={"call_id": key[1]},
+                )
+                return key
+        return None
 
     async def live_node(self, owner: str) -> NodeInfo | None:
         """The node an owner names, if that very incarnation is alive."""
@@ -212,14 +321,21 @@ class RedisCallRegistry:
         if raw is not None and json.loads(raw).get("incarnation") == self.node.incarnation:
             await self._redis.delete(f"{PREFIX}node:{self.node.node_id}")
 
-    async def heartbeat(self, held: Callable[[], Iterable[tuple[str, str]]], healthy: Callable[[bool], None]) -> None:
-        """Forever: beat every HEARTBEAT_S; `healthy` learns whether Redis answered (health FAILED meanwhile)."""
+    async def heartbeat(
+        self,
+        held: Callable[[], tuple[list[tuple[str, str]], list[tuple[str, str]]]],
+        healthy: Callable[[bool], None],
+        ended: Callable[[str, str], None] = lambda namespace, guid: None,
+    ) -> None:
+        """Forever: beat every HEARTBEAT_S with the calls whose media is here (attached, lingering); `healthy`
+        learns whether Redis answered (health FAILED meanwhile), `ended` each call ended here at its deadline."""
         from redis.exceptions import RedisError
 
         failing = False
         while True:
             try:
-                await self.beat(list(held()))
+                for key in await self.beat(*held()):
+                    ended(*key)
                 if failing:
                     log.info("call registry: Redis reachable again")
                 failing = False

@@ -260,7 +260,7 @@ async def _stop(request: web.Request) -> web.Response:
     await _changing(request, "control")
     services = request.app[SERVICES]
     namespace, guid = control.parse_call(await _call_body(request), services.namespaces)
-    return await control.decide(request, services, services.calls.stop(namespace, guid))
+    return await control.decide(request, services, services.calls.stop(namespace, guid), services.calls.stop_unheld)
 
 
 async def _call_body(request: web.Request) -> dict[str, Any]:

@@ -26,7 +26,7 @@ class Namespace:
     params_required: bool = False  # a start of this namespace must carry them (amazonConnectParams)
     controlled: bool = True  # named by start/stop-streaming (the direct API's own streams are not)
     start_grace_s: float = 0.0  # a start before the media connected waits this long for it (Twilio)
-    resumable: bool = True  # a call whose media went lingers (core/node.py's CALL_LINGER_S) for a new source
+    resumable: bool = True  # a call whose media went lingers (limits.call_linger_s) for a new source
     pull: Callable[[str], Awaitable[None]] | None = None  # media pulled once started: attach it (Amazon Connect)
     on_start: MediaHook | None = None  # after the streams opened (Amazon Connect starts its reader)
     on_stop: MediaHook | None = None  # before the streams flush (Amazon Connect stops it)

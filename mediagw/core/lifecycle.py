@@ -116,19 +116,25 @@ class CallLifecycle:
     async def reconcile(self) -> None:
         """A call whose roles are on several nodes (a Twilio track per socket, each on its own node): a start or
         stop answered by one node reaches the others' media here, run by each node's heartbeat. One read of the
-        held calls' versions; only a record changed since it was last settled here is read whole."""
-        held = [m for m in self._node if self._namespaces.get(m.namespace).controlled and m.sources > 0]
-        versions = await self._registry.versions([(m.namespace, m.guid) for m in held])
+        held calls' versions; only a record changed since it was last settled here is read whole. A call whose
+        media went from here is dropped once the record no longer names this node (ended at its deadline, or
+        its media back on another node)."""
+        calls = [m for m in self._node if self._namespaces.get(m.namespace).controlled]
+        versions = await self._registry.versions([(m.namespace, m.guid) for m in calls])
         settled: dict[tuple[str, str], CallRecord] = {}
-        for media, version in zip(held, versions, strict=True):
+        for media, version in zip(calls, versions, strict=True):
             key = (media.namespace, media.guid)
             record = self._settled.get(key)
             if version is None or record is None or record.version != version:
                 record = await self._registry.get(*key)
+                if media.sources == 0 and (record is None or self._node.node_id not in record.media_nodes.values()):
+                    await self._node.forget(media)
+                    continue
                 if record is None or record.pending:  # pending: the answering node's change comes next
                     continue
-                await self._follow(media, record)
-            settled[key] = await self._count(media, record)
+                if media.sources > 0:
+                    await self._follow(media, record)
+            settled[key] = await self._count(media, record) if media.sources > 0 else record
         self._settled = settled  # only calls still held here
         self._counted = {key: n for key, n in self._counted.items() if key in settled}
 
@@ -198,6 +204,8 @@ class CallLifecycle:
 
     async def stop(self, namespace: str, guid: str) -> Outcome:
         record = self.rules.admit_stop(await self._registry.get(namespace, guid))
+        if not record.media_nodes and self._node.get(namespace, guid) is None:
+            return await self.stop_unheld(record)
         media = self._media(record)
         record = await self._claim(media, record)
         try:
@@ -216,6 +224,23 @@ class CallLifecycle:
         assert leg is not None
         log.info("transcription stopped", extra={"call_id": guid, "ingress": namespace})
         return Outcome(True, self.rules.reports(record, leg, media.error or OK, summary=True))
+
+    async def stop_unheld(self, record: CallRecord) -> Outcome:
+        """A stop for a call whose media no live node holds (a shared registry: its node died, or the call ended at
+        its linger deadline, `CallRules.lingered_out`): answered from the record's counts (its nodes' last
+        writes), as the node holding the media would have answered it. Forgotten when nobody holds its media (the
+        deadline passed); otherwise its deadline, not started now, forgets it unless the media comes back."""
+        key = record.key
+        off = partial(self.rules.stopped, stats={}, media_samples={}, roles=())  # the counts as the record has them
+        stopped = await change(self._registry, *key, lambda r: off(self.rules.admit_stop(r)), record)  # one write
+        if stopped is None:
+            raise CallRefused(400, "400-203", "No call with specified guid found")
+        if not stopped.media_nodes:  # not if its media came back meanwhile
+            await self._registry.remove(*key, version=stopped.version)
+        leg = stopped.leg
+        assert leg is not None
+        log.info("transcription stopped (no live node holds its media: from the record)", extra={"call_id": key[1]})
+        return Outcome(True, self.rules.reports(stopped, leg, OK, summary=True))
 
     async def _stopped(self, media: CallMedia, known: CallRecord | None = None) -> CallRecord:
         """Flush the streams; the record keeps what they did (this node's roles: another's wrote its own)."""

@@ -14,13 +14,14 @@ from mediagw.core.adapters import Namespaces
 from mediagw.core.frames import Frame
 from mediagw.core.media import CallMedia, Transcription
 from mediagw.core.record import LOCAL_NODE, AdapterParams, CallRecord, Participant, StreamStats
-from mediagw.core.registry import CallRegistry, RegistryUnavailable, change
+from mediagw.core.registry import CallRegistry, LingerDeadlines, RegistryUnavailable, change
 from mediagw.core.rules import CallRules
 from mediagw.languages import supported
 from mediagw.metrics import Metrics
 
 log = logging.getLogger(__name__)
-CALL_LINGER_S = 900.0  # a call whose media is gone is kept this long for a new stream to resume it
+CALL_LINGER_S = 900.0  # limits.call_linger_s' default: a call whose media went is kept this long for a resume
+LINGER_RETRY_S = 1.0  # a deadline the shared registry could not take is written again this often
 WAIT_POLL_S = 0.05  # a start waiting for its call's media reads the registry this often (it may attach elsewhere)
 Keep = Callable[[Coroutine[Any, Any, Any], str], None]  # run to completion, registered by name (tasks.py)
 
@@ -101,8 +102,12 @@ class NodeMedia:
         keep: Keep,
         node_id: str = LOCAL_NODE,
         changed: Callable[[str, str], None] | None = None,
+        linger_s: float = CALL_LINGER_S,
+        deadlines: LingerDeadlines | None = None,
     ) -> None:
         self._registry = registry
+        self._linger_s = linger_s
+        self._deadlines = deadlines  # a shared registry's: the deadline is kept there, not in a timer here
         self._changed = changed or (lambda namespace, guid: None)  # the call watchers (core/watch.py)
         self._namespaces = namespaces
         self._metrics = metrics
@@ -171,10 +176,42 @@ class NodeMedia:
             await self._change(key, counted)  # this node's share of the counts, for a stop answered elsewhere
         if media.sources > 0:
             return
-        if self._namespaces.get(media.namespace).resumable:
-            self._keep(self._forget_when_idle(media), f"linger-{media.guid}")
-        else:
+        if not self._namespaces.get(media.namespace).resumable:
             await self._forget_if_idle(media)
+        elif self._deadlines is None:
+            self._keep(self._forget_when_idle(media), f"linger-{media.guid}")
+        elif not await self._linger_shared(media):  # Redis away: written once it answers
+            self._keep(self._linger_later(media), f"linger-{media.guid}")
+
+    async def _linger_shared(self, media: CallMedia) -> bool:
+        """The call's deadline goes into the shared registry, so it ends there even if this node dies. Whether
+        that is done (or no longer needed: its media came back)."""
+        if media.sources > 0 or self._media.get((media.namespace, media.guid)) is not media:
+            return True
+        assert self._deadlines is not None
+        try:
+            await self._deadlines.linger(media.namespace, media.guid)
+            return True
+        except RegistryUnavailable as error:
+            log.warning("call registry unavailable at linger (%s)", error, extra={"call_id": media.guid})
+            return False
+
+    async def _linger_later(self, media: CallMedia) -> None:
+        while True:  # a retry on a timer: nothing to wait on but Redis coming back
+            await asyncio.sleep(LINGER_RETRY_S)
+            if await self._linger_shared(media):
+                return
+
+    async def forget(self, media: CallMedia) -> None:
+        """A call whose media went from this node, ended at its deadline or held by another node now (a shared
+        registry says so): dropped here, the record untouched; its idle pipelines (a started call's) closed."""
+        key = (media.namespace, media.guid)
+        if media.sources > 0 or self._media.get(key) is not media:
+            return
+        del self._media[key]
+        self._changed(*key)
+        if media.transcribing:
+            await media.end(asyncio.get_running_loop().time())
 
     async def _change(self, key: tuple[str, str], edit: Callable[[CallRecord], CallRecord]) -> None:
         """A change of the record as the media goes; with the shared registry away, it is logged and skipped
@@ -185,7 +222,7 @@ class NodeMedia:
             log.warning("call registry unavailable at detach (%s)", error, extra={"call_id": key[1]})
 
     async def _forget_when_idle(self, media: CallMedia) -> None:
-        await asyncio.sleep(CALL_LINGER_S)
+        await asyncio.sleep(self._linger_s)
         await self._forget_if_idle(media)
 
     async def _forget_if_idle(self, media: CallMedia) -> None:

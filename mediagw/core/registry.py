@@ -37,6 +37,14 @@ class CallRegistry(Protocol):
     async def records(self) -> list[CallRecord]: ...
 
 
+class LingerDeadlines(Protocol):
+    """A shared registry's deadlines for calls whose media is gone (the in-memory default uses a timer instead)."""
+
+    async def linger(self, namespace: str, guid: str) -> None:
+        """This node's last source of the call's media went: the call ends at the linger deadline unless media
+        comes back before, on any node; whichever node is alive then ends it."""
+
+
 class InMemoryCallRegistry:
     """The embedded default: one node's records in a dict (no awaits inside, so every operation is atomic)."""
 

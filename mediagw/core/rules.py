@@ -91,6 +91,16 @@ class CallRules:
     def released(record: CallRecord) -> CallRecord:
         return replace(record, pending=False)
 
+    @staticmethod
+    def lingered_out(record: CallRecord) -> CallRecord | None:
+        """A call whose media did not come back by its linger deadline (core/node.py), as the node holding it would
+        leave it: forgotten (None) unless transcription is on; a started call keeps its record, counts included,
+        for its stop (answered from the record), with no node holding its media and no request or BYE left in
+        progress by a node that died."""
+        if not record.started:
+            return None
+        return replace(record, media_nodes={}, pending=False, ending=False)
+
     def leg_for(self, record: CallRecord, customer_id: str, agent_id: str) -> Leg:
         """The leg a start with these ids continues (same agent) or begins (new stream ids)."""
         leg = record.leg

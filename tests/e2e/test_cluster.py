@@ -31,17 +31,23 @@ pytestmark = pytest.mark.e2e
 GUID = "00002542391662063777"
 SIPREC_PARAMS = {"siprecParams": {"mediaLineOrder": "CUSTOMER_FIRST"}}
 REMOTE_ASR = {"backend": "redis", "remote": {"deadline_s": 60, "visibility_timeout_s": 2, "heartbeat_s": 0.2}}
+LINGER_S = 4.0
+ENDED = "call ended at its linger deadline"
 KILL_MS = 20000  # billing.flac: between the agent's third utterance and the customer's third
 
 
 @pytest.fixture
-def nodes(tmp_path: Path, redis_url: str, postgres_url: str) -> Iterator[list[GatewayNode]]:
-    """Nodes a and b with `asr.backend: redis`, and two `mediagw asr-worker` processes decoding for both."""
+def nodes(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, postgres_url: str
+) -> Iterator[list[GatewayNode]]:
+    """Nodes a and b with `asr.backend: redis`, and two `mediagw asr-worker` processes decoding for both (more
+    settings by indirect parametrisation: {section: values})."""
+    sections: dict[str, Any] = getattr(request, "param", {})
     workers = [AsrWorkerProcess(write_config(tmp_path / "worker.yaml", redis_url), f"worker{i}") for i in range(2)]
     started: list[GatewayNode] = []
     try:
         for name in ("a", "b"):
-            config = node_config(tmp_path / f"{name}.yaml", name, redis_url, postgres_url, asr=REMOTE_ASR)
+            config = node_config(tmp_path / f"{name}.yaml", name, redis_url, postgres_url, asr=REMOTE_ASR, **sections)
             started.append(GatewayNode(config, name).start())
         for node in started:
             wait_until(lambda n=node: live_workers(n) == 2, timeout_s=180, what=f"two workers seen by {node.name}")
@@ -183,6 +189,50 @@ async def test_node_a_killed_mid_call_the_new_invite_to_node_b_continues_on_the_
     for role, each in stopped["autotranscribeResponse"].items():
         assert each["summary"]["audioDurationMs"] > alone_ms, (role, each, alone_ms)
         assert each["summary"]["totalAudioBytes"] > alone_ms * 16
+
+
+@pytest.mark.parametrize("nodes", [{"limits": {"call_linger_s": LINGER_S}}], indirect=True)
+@pytest.mark.parametrize("stop_first", [False, True], ids=["stop-after-deadline", "stop-before-deadline"])
+async def test_node_a_killed_mid_call_with_no_new_invite_node_b_ends_the_call_at_its_deadline_once(
+    nodes: list[GatewayNode], call_audio: Any, stop_first: bool
+) -> None:
+    """No SRS takes the call over: the call's deadline (limits.call_linger_s after node A's last heartbeat, plus
+    its expiry) is in Redis, and node B ends it there, once. A stop, before the deadline or after it (transcription
+    was on: the record stays for it), is answered by node B from the record with the summary A last wrote, as the
+    node holding the media would have answered; then the call is over (400-203)."""
+    a, b = nodes
+    channels, script = call_audio["billing"]
+    audio, cut = np.stack(channels, axis=1), KILL_MS * 8
+    start = {"namespace": "siprec", "guid": GUID, "customerId": "c-1", "agentId": "a-1", **SIPREC_PARAMS}
+    call_id = {"namespace": "siprec", "guid": GUID}
+    before = [u for u in script["utterances"] if u["end"] < KILL_MS - 1500]
+    async with aiohttp.ClientSession() as session:
+        async with SiprecCall(a.srs, GUID) as call:
+            assert await call.invite() == 200
+            started = await start_when_recording(session, b, start)
+            assert started["status"] == 200, started
+            await call.play(audio[:cut], speed=8.0)
+            await eventually(lambda: messages(session, b, GUID), lambda m: len(m) >= len(before), what="decoded")
+            a.kill()
+            killed = time.monotonic()
+        stopped = None
+        if stop_first:  # 500-201 while node A still looks alive (its liveness key lapses NODE_TTL_S after its beat)
+            stopped = await eventually(
+                lambda: control(session, b, "stop", call_id), lambda s: s["status"] != 500, what="A known dead"
+            )
+        await eventually(lambda: ENDED in b.output(), timeout_s=60, interval_s=0.1, what="the call ended by node B")
+        assert time.monotonic() - killed >= LINGER_S  # not before its deadline
+        stopped = stopped or await control(session, b, "stop", call_id)
+        again = await control(session, b, "stop", call_id)
+        restart = await control(session, b, "start", start)
+    assert stopped["status"] == 200 and stopped["isOk"], stopped
+    assert stream_ids(stopped) == stream_ids(started)
+    for role, each in stopped["autotranscribeResponse"].items():  # node A's counts, as it last wrote them
+        assert each["status"]["code"] == 1000
+        assert each["summary"]["audioDurationMs"] >= COUNTS_EVERY_SAMPLES // 8, (role, each)
+    assert again["status"] == 400 and again["error"]["code"] == "400-203", again  # the call is over
+    assert restart["status"] == 400 and restart["error"]["code"] == "400-203", restart
+    assert b.output().count(ENDED) == 1 and ENDED not in a.output()
 
 
 async def health(session: aiohttp.ClientSession, node: GatewayNode) -> tuple[int, str]:

@@ -167,12 +167,8 @@ async def test_a_silent_stream_is_closed_with_1001_and_other_calls_are_unaffecte
     assert stopped["autotranscribeResponse"]["agent"]["summary"]["transcripts"] == 1
 
 
-async def test_a_call_whose_media_is_gone_is_forgotten_after_it_lingers(
-    gateway: GatewayThread, call_audio: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import mediagw.core.node
-
-    monkeypatch.setattr(mediagw.core.node, "CALL_LINGER_S", 0.2)
+async def test_a_call_whose_media_is_gone_is_forgotten_after_it_lingers(gateway_factory: Any, call_audio: Any) -> None:
+    gateway = gateway_factory(limits={"call_linger_s": 0.5})
     channels, script = call_audio["billing"]
     tracks = {t: clip(s, 0, 1000) for t, s in stereo_tracks(channels, script["channels"]).items()}
     sid = call_sid()
