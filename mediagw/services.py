@@ -79,7 +79,7 @@ class Services:
         if self.cluster is not None:
             self.registry = self.cluster
         self.watchers = CallWatchers()  # the ops console, while it runs (mediagw/console/)
-        self.registry = WatchedRegistry(self.registry, self.watchers.changed)
+        self.registry = WatchedRegistry(self.registry, self.watchers.changed, self.watchers.recorded)
         node_id = self.cluster.node.owner if self.cluster is not None else LOCAL_NODE
         self.media = NodeMedia(
             self.registry,

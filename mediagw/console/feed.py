@@ -65,6 +65,7 @@ class CallFeed:
         self._flusher: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._sent_ms: dict[str, tuple[int, ...]] = {}
+        self._records: dict[str, CallRecord] = {}  # the last record read or written here, per shown call
         self._revision = 0
         self.remote: dict[str, dict[str, RoleView]] = {}  # key -> role -> as its node last said (a cluster)
         self.relay: Relay | None = None  # set in a cluster (console/relay.py)
@@ -94,6 +95,10 @@ class CallFeed:
         self._dirty.add((namespace, guid))
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="console-flush")
+
+    def recorded(self, record: CallRecord) -> None:
+        if self.watched:
+            self._records[key_of(record.namespace, record.guid)] = record
 
     def transcribed(self, transcript: Transcribed) -> None:
         if not self.watched:
@@ -172,7 +177,8 @@ class CallFeed:
         try:
             while self._dirty:
                 dirty, self._dirty = list(self._dirty), set()
-                rows = [await self._row(*key) for key in dirty]
+                versions = await self._versions(dirty)
+                rows = [await self._row(*key, version) for key, version in zip(dirty, versions, strict=True)]
                 keys = [key_of(*key) for key in dirty]
                 for key, row in zip(keys, rows, strict=True):
                     self.deliver_row(key, row)
@@ -184,11 +190,27 @@ class CallFeed:
         finally:
             self._flusher = None
 
-    async def _row(self, namespace: str, guid: str) -> dict[str, Any] | None:
+    async def _versions(self, keys: list[tuple[str, str]]) -> list[int | None]:
+        """The stored versions of the calls to show, in one read (-1: unknown, the registry is away)."""
         try:
-            record = await self._registry.get(namespace, guid)
-        except RegistryUnavailable:  # the shared registry is away: the media held here is still shown
-            record = None
+            return await self._registry.versions(keys)
+        except RegistryUnavailable:
+            return [-1] * len(keys)
+
+    async def _row(self, namespace: str, guid: str, version: int | None) -> dict[str, Any] | None:
+        """The call's row; its record read only if its version is not the one this node last read or wrote
+        (a refresh, a media change, a transcript: most marks leave the record as it was)."""
+        known = self._records.get(key_of(namespace, guid))
+        record: CallRecord | None = None
+        if known is not None and known.version == version:
+            record = known
+        elif version is not None and version >= 0:
+            try:
+                record = await self._registry.get(namespace, guid)
+            except RegistryUnavailable:  # the shared registry is away: the media held here is still shown
+                record = None
+        if record is not None:
+            self._records[key_of(namespace, guid)] = record
         row = self._local_row(namespace, guid, record)
         if row is None:
             self._forget(key_of(namespace, guid))
@@ -201,6 +223,7 @@ class CallFeed:
 
     def _forget(self, key: str) -> None:
         self.remote.pop(key, None)
+        self._records.pop(key, None)
         self._sent_ms.pop(key, None)
 
     async def _tick(self) -> None:

@@ -64,7 +64,7 @@ class Admission(Protocol):
 
 StreamOpener = Callable[["StartRequest", Leg], Awaitable[None]]  # the leg's streams opened in the store
 PeerStop = Callable[[CallRecord], Awaitable[None]]  # the other nodes holding the call's media end their share
-COUNTS_EVERY_SAMPLES = 10 * 8000  # a node holding part of a cluster call writes its counts every 10 s of audio
+COUNTS_EVERY_SAMPLES = 10 * 8000  # a node holding part of a cluster call writes its counts every 10 s of a stream
 
 
 class CallLifecycle:

@@ -147,8 +147,9 @@ class CallMedia:
 
     @property
     def audio_samples(self) -> int:
-        """Transcribed audio so far, all streams together (what a periodic write of the counts compares)."""
-        return sum(live.audio_samples for live in self._stats.values())
+        """Transcribed audio so far of the stream that has the most (what a periodic write of the counts compares:
+        each stream's counts are then at most that interval behind, whatever the number of streams)."""
+        return max((live.audio_samples for live in self._stats.values()), default=0)
 
     def take(self, role: str, frame: Frame, gap: int) -> None:
         """Media from an adapter, `gap` samples after where its source left off (negative: an overlap, whose

@@ -35,6 +35,9 @@ class CallWatcher(Protocol):
     def changed(self, namespace: str, guid: str) -> None:
         """The call's record or its media on this node changed."""
 
+    def recorded(self, record: CallRecord) -> None:
+        """This node wrote the call's record: the version now stored (no read needed to show it)."""
+
     def transcribed(self, transcript: Transcribed) -> None: ...
 
 
@@ -52,6 +55,10 @@ class CallWatchers:
         for watcher in self._watchers:
             watcher.changed(namespace, guid)
 
+    def recorded(self, record: CallRecord) -> None:
+        for watcher in self._watchers:
+            watcher.recorded(record)
+
     def transcribed(self, transcript: Transcribed) -> None:
         for watcher in self._watchers:
             watcher.transcribed(transcript)
@@ -60,21 +67,29 @@ class CallWatchers:
 class WatchedRegistry:
     """A registry whose every successful change on this node is announced (start, stop, pending, ending...)."""
 
-    def __init__(self, inner: CallRegistry, changed: Callable[[str, str], None]) -> None:
+    def __init__(
+        self,
+        inner: CallRegistry,
+        changed: Callable[[str, str], None],
+        recorded: Callable[[CallRecord], None] = lambda record: None,
+    ) -> None:
         self.inner = inner
         self._changed = changed
+        self._recorded = recorded
 
     async def get(self, namespace: str, guid: str) -> CallRecord | None:
         return await self.inner.get(namespace, guid)
 
     async def create(self, record: CallRecord) -> CallRecord:
         stored = await self.inner.create(record)
+        self._recorded(stored)
         self._changed(*record.key)
         return stored
 
     async def swap(self, old: CallRecord, new: CallRecord) -> CallRecord | None:
         stored = await self.inner.swap(old, new)
         if stored is not None:
+            self._recorded(stored)
             self._changed(*old.key)
         return stored
 

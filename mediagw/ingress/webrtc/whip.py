@@ -16,6 +16,7 @@ from aiortc.sdp import candidate_from_sdp
 from mediagw.api.bodies import json_body
 from mediagw.api.errors import ApiError
 from mediagw.api.routes import AUTH
+from mediagw.core.record import CallRecord
 from mediagw.core.watch import Transcribed
 from mediagw.ingress.webrtc.offer import SdpRefused, parse_offer, parse_trickle
 from mediagw.ingress.webrtc.params import DEFAULT_PARAMS, NAMESPACE, valid_guid
@@ -65,6 +66,9 @@ class WhipSessions:
 
     def changed(self, namespace: str, guid: str) -> None:
         """Record and media changes: nothing for WHIP."""
+
+    def recorded(self, record: CallRecord) -> None:
+        """Records written: nothing for WHIP."""
 
     def transcribed(self, transcript: Transcribed) -> None:
         if transcript.namespace == NAMESPACE and (session := self._by_guid.get(transcript.guid)) is not None:
