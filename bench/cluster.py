@@ -14,8 +14,9 @@
    the baseline (target: the shared registry adds at most 10 %); redis-server's own CPU beside it. `--repeat N`
    runs the three levels N times in turn (neighbours' load then falls on each alike) and reports each level's
    median, the ratios of the medians, and every round's ratio. `--together` loads the three levels at the same
-   time (each its own calls and client), so what other processes take from the cores weighs on each alike
-   (redis-server's CPU is then the levels' together).
+   time (each its own calls and client), so what other processes take from the cores weighs on each alike;
+   each Redis level then has a redis-server of its own (Pub/Sub is not per database: one node would otherwise
+   hear the other level's console relay, a cost no lone node has), and its CPU is that level's own.
 The nodes are `mediagw --config FILE serve` processes (tests/cluster.py, as the README documents) with SQLite
 stores of their own (the store is not what is measured). Names the CPU and the load average at start and end.
 """
@@ -135,6 +136,11 @@ async def drive(a: GatewayNode, b: GatewayNode, calls: int, rate: float, seconds
     return report
 
 
+def flush_all(levels: list[Level]) -> None:
+    for url in dict.fromkeys(url for _, url in levels if url):
+        flush(url)
+
+
 def flush(url: str) -> None:
     """Each level starts on an empty Redis (the same Call SIDs again would be failovers of the last level's)."""
     import redis
@@ -147,12 +153,11 @@ Level = tuple[list[str], str]  # node names, and the Redis URL ("": the in-memor
 
 
 def ingest(
-    folder: Path, levels: list[Level], calls: int, seconds: float, redis_pid: int, tag: str = ""
+    folder: Path, levels: list[Level], calls: int, seconds: float, redis_pids: dict[str, int], tag: str = ""
 ) -> list[dict[str, Any]]:
     """The levels' nodes started, then loaded at the same time (several levels: what the neighbours' load costs
-    falls on each alike); each level's own Call SIDs."""
-    if any(url for _, url in levels):
-        flush(next(url for _, url in levels if url))
+    falls on each alike); each level's own Call SIDs. `redis_pids`: each Redis URL's server process."""
+    flush_all(levels)
     with contextlib.ExitStack() as stack:
         running = [stack.enter_context(nodes(folder, [n + tag for n in names], url)) for names, url in levels]
         manager = stack.enter_context(multiprocessing.Manager())
@@ -173,14 +178,16 @@ def ingest(
         time.sleep(IDLE_S)  # what the nodes cost with no call (loops, heartbeats): apart from the per-call cost
         idle_wall = time.monotonic() - idle_wall0
         idle = [(sum(map(cpu_seconds, level)) - i0) / idle_wall for level, i0 in zip(pids, idle0, strict=True)]
-        cpu0, redis0, wall0 = [sum(map(cpu_seconds, level)) for level in pids], cpu_seconds(redis_pid), time.monotonic()
+        servers = {url: redis_pids[url] for _, url in levels if url}
+        cpu0, wall0 = [sum(map(cpu_seconds, level)) for level in pids], time.monotonic()
+        redis0 = {url: cpu_seconds(pid) for url, pid in servers.items()}
         for client in (c for level in clients for c in level):
             client.start()
         for client in (c for level in clients for c in level):
             client.join(seconds + 300)
         wall = time.monotonic() - wall0
         cpu = [sum(map(cpu_seconds, level)) - c0 for level, c0 in zip(pids, cpu0, strict=True)]
-        redis_cpu = cpu_seconds(redis_pid) - redis0
+        redis_cpu = {url: cpu_seconds(pid) - redis0[url] for url, pid in servers.items()}
     reports = []
     for index, (names, url) in enumerate(levels):
         call_seconds = share[index] * len(names) * seconds
@@ -193,7 +200,7 @@ def ingest(
                 "server_cpu_ms_per_call_second": round(cpu[index] * 1000 / call_seconds, 3),
                 "idle_server_cpu_cores": round(idle[index], 4),
                 "net_of_idle_cpu_ms_per_call_second": round((cpu[index] - idle[index] * wall) * 1000 / call_seconds, 3),
-                "redis_cpu_ms_per_call_second": round(redis_cpu * 1000 / call_seconds, 4),  # all levels' together
+                "redis_cpu_ms_per_call_second": round(redis_cpu.get(url, 0.0) * 1000 / call_seconds, 4),
                 "clients_done": all(client.exitcode == 0 for client in clients[index]),
             }
         )
@@ -233,30 +240,31 @@ def main() -> None:
     assert binary is not None, "redis-server is needed (apt-get install redis-server)"
     report: dict[str, Any] = {"benchmark": "cluster", "cpu": cpu_model(), "cores": os.cpu_count()}
     report["load_at_start"] = os.getloadavg()
-    redis = RedisServer(binary).start()
+    redis, second = RedisServer(binary).start(), RedisServer(binary).start()  # the second: the 2-node level's
     try:
-        assert redis._process is not None
-        redis_pid = redis._process.pid
+        assert redis._process is not None and second._process is not None
+        together = args.together
+        two_url = second.url() if together else redis.url()
+        redis_pids = {redis.url(): redis._process.pid, second.url(): second._process.pid}
         with tempfile.TemporaryDirectory() as temporary:
             folder = args.logs or Path(temporary)
             with nodes(Path(folder), ["a", "b"], redis.url()) as (a, b):
                 report["control"] = asyncio.run(drive(a, b, args.calls, args.rate, args.seconds))
             print(json.dumps(report["control"]), flush=True)
-            runs = (
-                [] if args.no_ingest else [(["solo"], ""), (["solo-redis"], redis.url()), (["a2", "b2"], redis.url())]
-            )
+            runs = [] if args.no_ingest else [(["solo"], ""), (["solo-redis"], redis.url()), (["a2", "b2"], two_url)]
             rounds: list[list[dict[str, Any]]] = []
             for index in range(args.repeat if runs else 0):
                 tag = f"-{index}" if index else ""  # a data directory of its own
-                batches = [runs] if args.together else [[run] for run in runs]
+                batches = [runs] if together else [[run] for run in runs]
                 rounds.append([])
                 for batch in batches:
-                    levels = ingest(Path(folder), batch, args.ingest_calls, args.ingest_seconds, redis_pid, tag)
+                    levels = ingest(Path(folder), batch, args.ingest_calls, args.ingest_seconds, redis_pids, tag)
                     rounds[-1].extend(levels)
                     for level in levels:
                         print(json.dumps(level), flush=True)
     finally:
         redis.remove()
+        second.remove()
     report["ingest"] = medians(rounds) if rounds else []
     if len(rounds) > 1:
         key = "net_of_idle_cpu_ms_per_call_second"

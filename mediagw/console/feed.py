@@ -26,6 +26,7 @@ from mediagw.core.watch import Transcribed
 
 log = logging.getLogger(__name__)
 MEDIA_TICK_S = 1.0
+RELAY_BATCH_S = 0.2  # with no console open here, changes for the other nodes are gathered this long per publish
 QUEUE_LIMIT = 10_000  # events a console may fall behind by; past it, it is sent `reset` and reloads
 
 
@@ -175,6 +176,8 @@ class CallFeed:
 
     async def _flush(self) -> None:
         try:
+            if not self._subscribers:  # only other nodes' consoles to tell: fewer, larger reads and publishes
+                await asyncio.sleep(RELAY_BATCH_S)
             while self._dirty:
                 dirty, self._dirty = list(self._dirty), set()
                 versions = await self._versions(dirty)

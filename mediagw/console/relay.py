@@ -3,9 +3,10 @@ media seconds, transcripts) on one Redis channel and shows what the others publi
 
 The records are in the shared registry already (a snapshot lists every node's calls); what only the node holding
 a call's media knows (each role's state, media seconds, transcripts) travels here. Publishing is fire and forget,
-batched per loop turn; with Redis away the console shows this node's media and the records as last read. Every
-node republishes its own rows every REFRESH_S, so a node that starts (or a message lost) catches up within it.
-Transcripts on the channel are the same text the store and the webhooks get.
+batched per loop turn (per RELAY_BATCH_S while no console is open on the node: console/feed.py); with Redis away
+the console shows this node's media and the records as last read. Every node republishes its own rows every
+REFRESH_S, so a node that starts (or a message lost) catches up within it. Transcripts on the channel are the same
+text the store and the webhooks get.
 """
 
 from __future__ import annotations
