@@ -27,6 +27,7 @@ from mediagw.core.watch import Transcribed
 log = logging.getLogger(__name__)
 MEDIA_TICK_S = 1.0
 RELAY_BATCH_S = 0.2  # with no console open here, changes for the other nodes are gathered this long per publish
+ROWS_PER_TURN = 32  # rows built per loop turn (the media and requests go on between)
 QUEUE_LIMIT = 10_000  # events a console may fall behind by; past it, it is sent `reset` and reloads
 
 
@@ -181,7 +182,11 @@ class CallFeed:
             while self._dirty:
                 dirty, self._dirty = list(self._dirty), set()
                 versions = await self._versions(dirty)
-                rows = [await self._row(*key, version) for key, version in zip(dirty, versions, strict=True)]
+                rows = []
+                for index, (call, version) in enumerate(zip(dirty, versions, strict=True)):
+                    if index % ROWS_PER_TURN == ROWS_PER_TURN - 1:
+                        await asyncio.sleep(0)  # a refresh marks every call: rows from the cache never yield
+                    rows.append(await self._row(*call, version))
                 keys = [key_of(*key) for key in dirty]
                 for key, row in zip(keys, rows, strict=True):
                     self.deliver_row(key, row)
