@@ -118,7 +118,8 @@ class CallLifecycle:
         stop answered by one node reaches the others' media here, run by each node's heartbeat. One read of the
         held calls' versions; only a record changed since it was last settled here is read whole. A call whose
         media went from here is dropped once the record no longer names this node (ended at its deadline, or
-        its media back on another node)."""
+        its media back on another node); one still attached here that the record names no node for is held again
+        (ended at its deadline while this node could not reach the registry)."""
         calls = [m for m in self._node if self._namespaces.get(m.namespace).controlled]
         versions = await self._registry.versions([(m.namespace, m.guid) for m in calls])
         settled: dict[tuple[str, str], CallRecord] = {}
@@ -133,6 +134,7 @@ class CallLifecycle:
                 if record is None or record.pending:  # pending: the answering node's change comes next
                     continue
                 if media.sources > 0:
+                    record = await self._node.reclaim(media, record)
                     await self._follow(media, record)
             settled[key] = await self._count(media, record) if media.sources > 0 else record
         self._settled = settled  # only calls still held here

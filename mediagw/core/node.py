@@ -202,6 +202,16 @@ class NodeMedia:
             if await self._linger_shared(media):
                 return
 
+    async def reclaim(self, media: CallMedia, record: CallRecord) -> CallRecord:
+        """Media still attached here whose record names no node (a shared registry ended the call at its deadline
+        while this node could not reach it): this node holds the call again, and its stop comes here."""
+        nodes = {role: self.node_id for role, count in media.connected.items() if count > 0}
+        if record.media_nodes or not nodes:
+            return record
+        stored = await change(self._registry, *record.key, partial(_held_by, nodes=nodes), record)
+        log.warning("call held here again (ended at its deadline meanwhile)", extra={"call_id": record.guid})
+        return stored or record
+
     async def forget(self, media: CallMedia) -> None:
         """A call whose media went from this node, ended at its deadline or held by another node now (a shared
         registry says so): dropped here, the record untouched; its idle pipelines (a started call's) closed."""

@@ -187,3 +187,42 @@ async def test_a_started_call_ended_at_its_deadline_is_dropped_where_it_was_and_
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_node_cut_off_from_redis_past_the_deadline_holds_its_call_again(redis_url: str) -> None:
+    """Its beats could not push the deadline, so another node ended the call (started: kept, held by nobody); the
+    node still has the media attached, and its next reconcile names it again, its beats keeping the call."""
+    a, b = registry(redis_url, "a"), registry(redis_url, "b")
+    (calls_a, node_a), _ = lifecycle(a), lifecycle(b)
+    raw = Redis.from_url(redis_url)
+    guid = "00002542391662063777"
+    try:
+        await node_a.attach("siprec", guid, ROLES)
+        assert (await calls_a.start(StartRequest("siprec", guid, "c-1", "a-1", TranscriptionParams(), None))).ok
+        await calls_a.reconcile()
+        await raw.zadd(LINGERING, {f"mediagw:call:siprec:{guid}": 0})  # as if a's beats had failed that long
+        assert await b.beat() == [("siprec", guid)]
+        ended = await b.get("siprec", guid)
+        assert ended is not None and ended.media_nodes == {} and ended.started
+        await calls_a.reconcile()
+        held = await b.get("siprec", guid)
+        assert held is not None and set(held.media_nodes.values()) == {a.node.owner} and held.started
+        await a.beat([("siprec", guid)])
+        assert await b.beat() == []  # its deadline pushed on again
+        assert (await calls_b_stop(b, guid)) == "forwarded"  # a stop elsewhere now goes to node a
+    finally:
+        await a.close()
+        await b.close()
+        await raw.aclose()
+
+
+async def calls_b_stop(b: RedisCallRegistry, guid: str) -> str:
+    """What node b's lifecycle does with a stop: forwarded (another live node holds the media) or answered."""
+    from mediagw.core.lifecycle import HeldElsewhere
+
+    calls_b, _ = lifecycle(b)
+    try:
+        await calls_b.stop("siprec", guid)
+    except HeldElsewhere:
+        return "forwarded"
+    return "answered"
