@@ -36,17 +36,18 @@ class SegmenterOptions:
     aggressiveness: int = 2  # webrtcvad mode 0 (permissive) .. 3 (strict)
     silero_threshold: float = 0.5  # Silero speech probability that opens speech...
     silero_end_threshold: float = 0.35  # ...and below which it ends
-    silero_hold_ms: int = 300  # combined: webrtcvad's frames count this long after Silero's speech
+    silero_hold_ms: int = 300  # combined: webrtcvad's frames count this long after Silero's speech...
+    silero_hold_noisy_ms: int = 100  # ...or this long where webrtcvad hears the line's noise as speech
     start_window_ms: int = 100  # speech starts when this window holds...
     start_trigger_ms: int = 60  # ...at least this much voiced audio
     end_silence_ms: int = 300  # an utterance ends after this much unvoiced audio, unless a speculation adapts it
-    speculate_ms: int = 100  # after this much silence the utterance is offered for a speculative decode (0: off)
+    speculate_ms: int = 60  # after this much silence the utterance is offered for a speculative decode (0: off)
     end_silence_finished_ms: int = 200  # the wait once the speculative text can end a sentence (see default.yaml)
     end_silence_open_ms: int = 800  # the wait once it stops mid-phrase (a digit group, a trailing "and" or "um")
     pre_roll_ms: int = 200  # audio kept before the detected start (soft onsets)
     onset_search_ms: int = 400  # the start moves back this far at most over audio above the noise floor...
     onset_margin_db: float = 9.0  # ...by this much (a first word the VAD heard too late, "Thank | you")
-    post_roll_ms: int = 100  # audio kept after the last voiced frame
+    post_roll_ms: int = 60  # audio kept after the last voiced frame (webrtcvad's hangover is ~100 ms more)
     min_utterance_ms: int = 200  # shorter voiced runs are clicks and breaths, not speech
     max_utterance_ms: int = 9500  # longer speech is cut here and continues in a new utterance
     cut_search_ms: int = 1500  # a forced cut looks this far back for the quietest frame
@@ -61,6 +62,8 @@ class SegmenterOptions:
             raise ValueError("segmenter.onset_search_ms must be >= 0 and onset_margin_db > 0")
         if self.loss_hold_ms < 0:
             raise ValueError("segmenter.loss_hold_ms must be >= 0")
+        if not 0 <= self.silero_hold_noisy_ms <= self.silero_hold_ms:
+            raise ValueError("segmenter.silero_hold_noisy_ms must be >= 0 and <= silero_hold_ms")
         if not 0 <= self.aggressiveness <= 3:
             raise ValueError("segmenter.aggressiveness must be 0..3")
         if not 0 < self.start_trigger_ms <= self.start_window_ms:
@@ -116,6 +119,7 @@ class Segmenter:
                 options.silero_threshold,
                 options.silero_end_threshold,
                 options.silero_hold_ms,
+                options.silero_hold_noisy_ms,
             )
         )
         self._onset_frames = options.onset_search_ms // FRAME_MS

@@ -28,6 +28,8 @@ from asr.resample import MODEL_RATE
 VADS = ("combined", "silero", "webrtc")
 SILERO_WINDOW = 512  # samples at 16 kHz (32 ms)
 SILERO_CONTEXT = 64
+NOISE_RATE = 0.02  # per non-speech frame: the line's noise is learnt over ~50 of them (1 s)
+NOISY_SHARE = 0.5  # webrtcvad calling this share of a line's non-speech voiced tells speech from it no better than all
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,8 @@ class VadOptions:
     aggressiveness: int = 2  # webrtcvad mode 0..3
     threshold: float = 0.5  # Silero speech probability that starts speech...
     end_threshold: float = 0.35  # ...and below which it ends (hysteresis)
-    hold_ms: int = 300  # combined: webrtcvad's frames count this long after Silero's speech ends
+    hold_ms: int = 300  # combined: webrtcvad's frames count this long after Silero's speech ends...
+    hold_noisy_ms: int = 100  # ...or this long on a line whose noise webrtcvad hears as speech
 
 
 class Vad(Protocol):
@@ -128,9 +131,15 @@ class SileroVad:
 
 
 class CombinedVad:
-    """webrtcvad's frames inside Silero's speech (and `hold_ms` after it): Silero keeps line noise and lost
-    packets from opening utterances, webrtcvad's hangover keeps a sentence's pauses inside it (Silero ends speech
-    ~100 ms sooner, so a comma's pause would end it)."""
+    """webrtcvad's frames inside Silero's speech (and a hold after it): Silero keeps line noise and lost packets
+    from opening utterances, webrtcvad's hangover keeps a sentence's pauses inside it (Silero ends speech ~100 ms
+    sooner, so a comma's pause would end it).
+
+    The hold adapts to the line: where webrtcvad calls the stream's non-speech voiced (hiss, babble), its frames
+    after Silero's end are the noise, not a sentence going on, and holding them only delays every end. The share
+    of frames well outside speech that webrtcvad calls voiced (a running mean over ~1 s of them; lost packets,
+    digital silence, not counted) moves the hold from `hold_ms` (a clean line) to `hold_noisy_ms` (half or
+    more)."""
 
     off_loop = True
 
@@ -138,14 +147,23 @@ class CombinedVad:
         self._silero = SileroVad(options.threshold, options.end_threshold)
         self._webrtc = WebrtcVad(options.aggressiveness)
         self._hold = options.hold_ms // FRAME_MS
+        self._hold_noisy = min(options.hold_noisy_ms, options.hold_ms) // FRAME_MS
         self._since_speech = self._hold + 1  # frames since Silero last heard speech
+        self.noise_voiced = 0.0  # how often webrtcvad calls this line's non-speech voiced (0..1)
 
     def label(self, frames: Sequence[Pcm]) -> list[bool]:
         labels = []
-        for silero, webrtc in zip(self._silero.label(frames), self._webrtc.label(frames), strict=True):
+        for samples, silero, webrtc in zip(frames, self._silero.label(frames), self._webrtc.label(frames), strict=True):
             self._since_speech = 0 if silero else self._since_speech + 1
-            labels.append(webrtc and self._since_speech <= self._hold)
+            if self._since_speech > self._hold and samples.any():
+                self.noise_voiced += NOISE_RATE * (float(webrtc) - self.noise_voiced)
+            labels.append(webrtc and self._since_speech <= self.hold_frames)
         return labels
+
+    @property
+    def hold_frames(self) -> int:
+        noisy = min(1.0, self.noise_voiced / NOISY_SHARE)
+        return round(self._hold - (self._hold - self._hold_noisy) * noisy)
 
     def close(self) -> None:
         self._silero.close()

@@ -7,7 +7,8 @@ import pytest
 
 from asr.frame import FRAME_SAMPLES, Frame
 from asr.segmenter import Segmenter, SegmenterOptions
-from bench.common import sample_channels
+from asr.vad import CombinedVad, VadOptions
+from bench.common import Channel, sample_channels
 from bench.lines import BAD, degrade, line_noise_only
 from mediagw.audio.plc import Concealer, conceal_losses
 
@@ -46,6 +47,38 @@ def test_the_combined_vad_hears_speech_only_where_webrtcvad_does() -> None:
     webrtc = make_vad(VadOptions("webrtc")).label(frames)
     assert all(w for c, w in zip(combined, webrtc, strict=True) if c)
     assert sum(combined) < 0.7 * sum(webrtc)  # the noise webrtcvad takes for speech is gated off
+
+
+def _end_lags_ms(options: VadOptions, channel: Channel) -> list[int]:
+    """How long after each scripted end of speech the combined VAD's voiced frames go on."""
+    vad = CombinedVad(options)
+    samples = channel.samples
+    labels = vad.label(
+        [samples[i : i + FRAME_SAMPLES] for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+    )
+    vad.close()
+    lags = []
+    for utterance in channel.utterances:
+        last = end = int(utterance["end"]) // 20
+        while last + 1 < len(labels) and labels[last + 1] and last < end + 50:
+            last += 1
+        lags.append((last - end) * 20)
+    return lags
+
+
+def test_the_combined_vad_holds_webrtcvad_after_silero_less_on_a_line_whose_noise_it_hears_as_speech() -> None:
+    agent = sample_channels()[1]
+    adaptive, fixed = VadOptions("combined"), VadOptions("combined", hold_noisy_ms=300)
+    bad = degrade(agent, BAD).channel
+    assert np.median(_end_lags_ms(fixed, bad)) >= 300  # the hiss is "speech" to webrtcvad: the whole hold
+    assert np.median(_end_lags_ms(adaptive, bad)) <= 200
+    assert _end_lags_ms(adaptive, agent) == _end_lags_ms(fixed, agent)  # a clean line keeps the whole hold
+    vad = CombinedVad(adaptive)
+    vad.label([agent.samples[i : i + FRAME_SAMPLES] for i in range(0, 8000 * 20, FRAME_SAMPLES)])
+    assert vad.hold_frames * 20 == 300
+    vad.close()
+    with pytest.raises(ValueError, match="silero_hold_noisy_ms"):
+        SegmenterOptions(silero_hold_noisy_ms=400).validate()
 
 
 def test_an_unknown_vad_is_refused() -> None:
