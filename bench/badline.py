@@ -191,6 +191,11 @@ def offline(channels: list[Channel]) -> dict[str, float]:
 
 def offline_runs(channels: list[Channel]) -> dict[str, list[float]]:
     """Offline `transcribe()` (beam 5, whole channel) WER per line, once per seed of its temperature fallback."""
+    return {name: offline_line(channels, LINES[name]) for name in REALTIME_LINES}
+
+
+def offline_line(channels: list[Channel], line: LineOptions) -> list[float]:
+    """Offline `transcribe()` WER of the channels on one line, once per seed of its temperature fallback."""
     import ctranslate2
     from faster_whisper import WhisperModel
 
@@ -198,18 +203,17 @@ def offline_runs(channels: list[Channel]) -> dict[str, list[float]]:
     from asr.resample import to_model_rate
 
     model = WhisperModel(str(resolve_model_path("bundled")), device="cpu", compute_type="int8", cpu_threads=2)
-    out: dict[str, list[float]] = {}
-    for name in REALTIME_LINES:
-        lined = [bad.channel for bad in prepare(channels, LINES[name], plc=False)]
-        refs = [" ".join(u["text"] for u in channel.utterances) for channel in lined]
-        for seed in OFFLINE_SEEDS:
-            ctranslate2.set_random_seed(seed)
-            texts = []
-            for channel in lined:
-                segments, _ = model.transcribe(to_model_rate(channel.samples), language="en", beam_size=5)
-                texts.append(" ".join(s.text.strip() for s in segments))
-            out.setdefault(name, []).append(round(word_error_rate(refs, texts), 4))
-    return out
+    lined = [bad.channel for bad in prepare(channels, line, plc=False)]
+    refs = [" ".join(u["text"] for u in channel.utterances) for channel in lined]
+    runs = []
+    for seed in OFFLINE_SEEDS:
+        ctranslate2.set_random_seed(seed)
+        texts = []
+        for channel in lined:
+            segments, _ = model.transcribe(to_model_rate(channel.samples), language="en", beam_size=5)
+            texts.append(" ".join(s.text.strip() for s in segments))
+        runs.append(round(word_error_rate(refs, texts), 4))
+    return runs
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 lines and on cards read in digit groups (JSON).
 
     python -m bench.replay [--setups today,webrtc,new] [--no-cards] [--plc] [--set NAME:key=value,...]
+        [--line-seeds 16,1,2,3,4,5] [--offline]
 
 Each sample channel is cut by the segmenter frame by frame; a speculation is decoded at once and its ending fed
 back, as if a worker were always idle, so the close times are the segmenter's alone (media time, identical on
@@ -150,6 +151,28 @@ def run_line(
     }
 
 
+def run_seeds(
+    channels: list[Channel], line: LineOptions, seeds: list[int], options: SegmenterOptions, rec: Recognizer
+) -> dict[str, Any]:
+    """One line generated with each seed (its noise and its losses): one seed's 20 utterances move the WER by
+    several points with any change of where utterances end; the mean over seeds does not."""
+    wers = {seed: run_line(channels, replace(line, seed=seed), options, rec)["wer"] for seed in seeds}
+    return {"wer_by_seed": wers, "wer_mean": round(float(np.mean(list(wers.values()))), 4)}
+
+
+def offline_wers(channels: list[Channel], lines: list[str], seeds: list[int]) -> dict[str, Any]:
+    """Offline `transcribe()` WER (the mean over its fallback's seeds) per line, and per generator seed."""
+    from bench.badline import offline_line
+
+    out: dict[str, Any] = {}
+    for name in filter(None, lines):
+        out[name] = round(float(np.mean(offline_line(channels, LINES[name]))), 4)
+        if seeds and LINES[name] != CLEAN:
+            wers = {s: round(float(np.mean(offline_line(channels, replace(LINES[name], seed=s)))), 4) for s in seeds}
+            out[f"{name}_seeds"] = {"wer_by_seed": wers, "wer_mean": round(float(np.mean(list(wers.values()))), 4)}
+    return out
+
+
 def run_cards(options: SegmenterOptions, rec: Recognizer) -> dict[str, Any]:
     from bench.endpointing import _DIGITS, card_clips
 
@@ -171,6 +194,10 @@ def main() -> None:
     parser.add_argument("--no-cards", action="store_true")
     parser.add_argument("--lines", default="clean,bad")
     parser.add_argument("--plc", action="store_true", help="the bad line again with lost packets concealed")
+    parser.add_argument(
+        "--line-seeds", default="", help="e.g. 16,1,2,3,4,5: each noisy line once per generator seed, WER pooled"
+    )
+    parser.add_argument("--offline", action="store_true", help="offline transcribe() WER of the same lines too")
     args = parser.parse_args()
     from mediagw.app import load_recognizer
     from mediagw.config import load_config
@@ -185,13 +212,19 @@ def main() -> None:
         setups[name] = spec
     rec = load_recognizer(load_config(environ=dict(os.environ)))  # MEDIAGW_ASR__DECODE__BEAM_SIZE=5 ...
     channels = sample_channels()
+    seeds = [int(seed) for seed in args.line_seeds.split(",") if seed]
     report: dict[str, Any] = {"benchmark": "replay", "cpu": cpu_name()}
+    if args.offline:
+        report["offline_transcribe_wer"] = offline_wers(channels, args.lines.split(","), seeds)
+        print(json.dumps({"offline_transcribe_wer": report["offline_transcribe_wer"]}), flush=True)
     for name, spec in setups.items():
         started = time.process_time()
         options = options_of(spec)
         entry: dict[str, Any] = {"options": spec}
         for line in filter(None, args.lines.split(",")):
             entry[line] = run_line(channels, LINES[line], options, rec)
+            if seeds and LINES[line] != CLEAN:
+                entry[f"{line}_seeds"] = run_seeds(channels, LINES[line], seeds, options, rec)
         if args.plc:
             entry["bad_plc"] = run_line(channels, BAD, options, rec, plc=True)
         if not args.no_cards:
