@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from asr.frame import Pcm
 from mediagw.app import register_namespaces
 from mediagw.config import load_config
 from mediagw.core.adapters import Namespaces
@@ -14,6 +15,21 @@ from mediagw.core.registry import InMemoryCallRegistry
 from mediagw.core.rules import CallRules
 from mediagw.metrics import Metrics
 from mediagw.tasks import TaskRegistry
+
+
+class Silent:
+    """A participant's transcription that hears nothing and reports `delivered` transcripts at its end."""
+
+    delivered = 0
+
+    def push(self, samples: Pcm) -> None:
+        pass
+
+    def set_language(self, code: str) -> None:
+        pass
+
+    async def finish(self) -> int:
+        return self.delivered
 
 
 def namespaces(guid_source: str = "auto") -> Namespaces:

@@ -148,6 +148,27 @@ async def test_concurrent_starts_on_two_nodes_behave_as_on_one(nodes: list[Gatew
         assert await call.bye() == 200
 
 
+async def _recorded_on_a_then_a_killed(
+    session: aiohttp.ClientSession, nodes: list[GatewayNode], audio: Any, script: Any, start: dict[str, Any]
+) -> tuple[Any, list[dict[str, Any]], float]:
+    """A SIPREC call on node A, started through node B, `audio` played; once B serves its first utterances
+    (those that ended 1.5 s before the kill), node A is SIGKILLed. The start's answer, what B served, and when
+    A was killed (time.monotonic())."""
+    a, b = nodes
+    before = [u for u in script["utterances"] if u["end"] < KILL_MS - 1500]
+    async with SiprecCall(a.srs, GUID) as call:
+        assert await call.invite() == 200
+        started = await start_when_recording(session, b, start)
+        assert started["status"] == 200, started
+        await call.play(audio, speed=8.0)
+        stored = await eventually(
+            lambda: messages(session, b, GUID), lambda m: len(m) >= len(before), what="the first utterances"
+        )
+        a.kill()
+        killed = time.monotonic()
+    return started, stored, killed
+
+
 async def test_node_a_killed_mid_call_the_new_invite_to_node_b_continues_on_the_same_streams(
     nodes: list[GatewayNode], call_audio: Any
 ) -> None:
@@ -156,17 +177,8 @@ async def test_node_a_killed_mid_call_the_new_invite_to_node_b_continues_on_the_
     audio = np.stack(channels, axis=1)
     cut = KILL_MS * 8
     start = {"namespace": "siprec", "guid": GUID, "customerId": "c-1", "agentId": "a-1", **SIPREC_PARAMS}
-    before = [u for u in script["utterances"] if u["end"] < KILL_MS - 1500]
     async with aiohttp.ClientSession() as session:
-        async with SiprecCall(a.srs, GUID) as call:
-            assert await call.invite() == 200
-            started = await start_when_recording(session, b, start)
-            assert started["status"] == 200, started
-            await call.play(audio[:cut], speed=8.0)
-            stored_before = await eventually(
-                lambda: messages(session, b, GUID), lambda m: len(m) >= len(before), what="the first utterances"
-            )
-            a.kill()
+        started, stored_before, _ = await _recorded_on_a_then_a_killed(session, nodes, audio[:cut], script, start)
         async with SiprecCall(b.srs, GUID) as call:  # the SRC's failover: the next SRS on its list
             assert await call.invite() == 200
             await call.play(audio[cut:], speed=8.0)
@@ -205,16 +217,8 @@ async def test_node_a_killed_mid_call_with_no_new_invite_node_b_ends_the_call_at
     audio, cut = np.stack(channels, axis=1), KILL_MS * 8
     start = {"namespace": "siprec", "guid": GUID, "customerId": "c-1", "agentId": "a-1", **SIPREC_PARAMS}
     call_id = {"namespace": "siprec", "guid": GUID}
-    before = [u for u in script["utterances"] if u["end"] < KILL_MS - 1500]
     async with aiohttp.ClientSession() as session:
-        async with SiprecCall(a.srs, GUID) as call:
-            assert await call.invite() == 200
-            started = await start_when_recording(session, b, start)
-            assert started["status"] == 200, started
-            await call.play(audio[:cut], speed=8.0)
-            await eventually(lambda: messages(session, b, GUID), lambda m: len(m) >= len(before), what="decoded")
-            a.kill()
-            killed = time.monotonic()
+        started, _, killed = await _recorded_on_a_then_a_killed(session, nodes, audio[:cut], script, start)
         stopped = None
         if stop_first:  # 500-201 while node A still looks alive (its liveness key lapses NODE_TTL_S after its beat)
             stopped = await eventually(

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from asr.frame import Pcm
 from mediagw.core.adapters import Namespace, Namespaces
 from mediagw.core.frames import Frame
 from mediagw.core.lifecycle import CallLifecycle, HeldElsewhere, Outcome, StartRequest
@@ -21,20 +20,10 @@ from mediagw.core.registry import InMemoryCallRegistry
 from mediagw.core.rules import NO_INSTANCES, OK, SHUTTING_DOWN, CallRefused, StreamStatus
 from mediagw.metrics import Metrics
 from mediagw.tasks import TaskRegistry
+from tests.core import Silent
 from tests.waits import eventually
 
 FAILED = StreamStatus(4051, "stream not found")
-
-
-class Silent:
-    def push(self, samples: Pcm) -> None:
-        pass
-
-    def set_language(self, code: str) -> None:
-        pass
-
-    async def finish(self) -> int:
-        return 0
 
 
 @dataclass

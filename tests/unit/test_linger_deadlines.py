@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from redis.asyncio import Redis
 
-from asr.frame import Pcm
 from mediagw.backends.redis_link import client
 from mediagw.backends.redis_registry import NODE_TTL_S, RedisCallRegistry
 from mediagw.core.frames import Frame
@@ -24,6 +23,7 @@ from mediagw.core.record import ROLES, CallRecord, Leg, Participant, StreamStats
 from mediagw.core.rules import CallRefused, CallRules
 from mediagw.metrics import Metrics
 from mediagw.tasks import TaskRegistry
+from tests import core
 from tests.core import namespaces
 from tests.waits import eventually
 
@@ -119,15 +119,8 @@ async def test_a_node_that_dies_holding_media_leaves_a_deadline_a_restarted_node
         await restarted.close()
 
 
-class Silent:
-    def push(self, samples: Pcm) -> None:
-        pass
-
-    def set_language(self, code: str) -> None:
-        pass
-
-    async def finish(self) -> int:
-        return 1
+class Silent(core.Silent):
+    delivered = 1
 
 
 def lifecycle(cluster: RedisCallRegistry) -> tuple[CallLifecycle, NodeMedia]:
