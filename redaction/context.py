@@ -136,7 +136,17 @@ class ConversationContext:
         asked = self._asked(role, text, now, active, language) if question else set()
         if asked or (question and not_a_card(text, language)):
             self._ask(role, asked, now, not_a_card=not asked)
+        elif not question:
+            self._announce(role, text, now, active, language)
         self._note_numbers(role, text, now, spans, language)
+
+    def _announce(self, role: str, text: str, now: float, active: frozenset[EntityId], language: str) -> None:
+        """A speaker naming their own secret number ("My card number is...") reads it next, maybe in groups
+        with pauses long enough to end utterances: those are expected to hold it, as if the other party had
+        asked (fail safe: the groups alone are 4 digits each, too short to be a card)."""
+        named = mentioned(text, active, language) & NUMBERS
+        if named and not not_a_card(text, language):
+            self._requests[role] = _Request(set(named), now, self._window_utterances, False)
 
     def shared_requests(self, now: float, wall: float) -> dict[str, SharedRequest]:
         """The open requests by answering role (`now` this context's clock, `wall` the wall clock at that moment)."""

@@ -12,6 +12,8 @@ import pytest
 from bench import pci_questions
 from bench.pci_garbling import visible_digits
 from bench.pci_questions import OUT
+from redaction.context import ConversationContext
+from redaction.entities import default_active
 from redaction.redactor import RedactionOptions, Redactor
 
 REDACTOR = Redactor(RedactionOptions())
@@ -55,3 +57,28 @@ def test_the_reported_leaks(questions: list[str], answers: list[str]) -> None:
 
 def test_a_question_that_names_no_secret_opens_nothing() -> None:
     assert answer_to(["How many items did you order?"], ["5 6 1"]) == ["5 6 1"]
+
+
+@pytest.mark.parametrize(
+    ("said", "last_four"),
+    [
+        (["My card number is", "4 1 0 4", "3 3 2 1", "8 1 9 6", "0 0 1 8"], "0018"),  # groups 900 ms apart
+        (["My card, I'm very...", "4 1 0 4", "3 3 2 1", "8 1 9 6", "0 0 1 8"], "0018"),  # espeak-ng's "number is"
+        (["my security code is", "5 6 1"], ""),
+    ],
+)
+def test_a_speaker_naming_their_own_card_then_reading_it_in_groups_leaks_no_digit(
+    said: list[str], last_four: str
+) -> None:
+    """Only a whole card's last four may show (the reference's mask); before this, each group showed."""
+    context, active = ConversationContext(), default_active()
+    shown = [REDACTOR.redact(text, "customer", active, context, now=i * 1.5).text for i, text in enumerate(said)]
+    assert visible_digits(" ".join(shown)) in {"", last_four}, shown
+    assert visible_digits(" ".join(shown[:-1])) == "", shown
+
+
+def test_naming_another_kind_of_number_announces_no_secret() -> None:
+    context, active = ConversationContext(), default_active()
+    said = ["My order number is", "5 6 1 2"]
+    shown = [REDACTOR.redact(text, "customer", active, context, now=i * 1.5).text for i, text in enumerate(said)]
+    assert shown[-1] == "5 6 1 2"
