@@ -15,9 +15,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from asr.denoise import LineNoise
 from asr.frame import FRAME_MS, Frame, Pcm
 from asr.onset import NoiseFloor, level_db, onset
 from asr.vad import VADS, Vad, VadOptions, make_vad
+
+NOISE_BAND_DB = 6.0  # an unvoiced frame this close to the noise floor is line noise (segmenter.denoise learns it)
 
 
 class Ending(enum.Enum):
@@ -52,6 +55,9 @@ class SegmenterOptions:
     max_utterance_ms: int = 9500  # longer speech is cut here and continues in a new utterance
     cut_search_ms: int = 1500  # a forced cut looks this far back for the quietest frame
     loss_hold_ms: int = 100  # digital silence (a lost packet filled with zeros) this short does not end speech
+    denoise: bool = True  # the stream's line noise is subtracted from each utterance before ASR (asr/denoise.py)
+    denoise_strength: float = 3.0  # how many times the learnt noise spectrum is subtracted...
+    denoise_floor: float = 0.3  # ...down to this least gain: some noise is kept (bench.replay)
 
     def validate(self) -> None:
         if self.vad not in VADS:
@@ -62,6 +68,8 @@ class SegmenterOptions:
             raise ValueError("segmenter.onset_search_ms must be >= 0 and onset_margin_db > 0")
         if self.loss_hold_ms < 0:
             raise ValueError("segmenter.loss_hold_ms must be >= 0")
+        if self.denoise_strength < 0 or not 0 < self.denoise_floor <= 1:
+            raise ValueError("segmenter.denoise_strength must be >= 0 and denoise_floor > 0 and <= 1")
         if not 0 <= self.silero_hold_noisy_ms <= self.silero_hold_ms:
             raise ValueError("segmenter.silero_hold_noisy_ms must be >= 0 and <= silero_hold_ms")
         if not 0 <= self.aggressiveness <= 3:
@@ -127,6 +135,7 @@ class Segmenter:
             maxlen=(options.pre_roll_ms + options.start_window_ms + options.onset_search_ms) // FRAME_MS
         )
         self._floor = NoiseFloor()
+        self._line_noise = LineNoise(options.denoise_strength, options.denoise_floor) if options.denoise else None
         self._window = options.start_window_ms // FRAME_MS
         self._frames: list[tuple[Frame, bool]] = []  # the open utterance, pre-roll included
         self._speech_start = 0
@@ -167,6 +176,11 @@ class Segmenter:
         if self._options.speculate_ms and not self._speculated and self._silence_ms >= self._options.speculate_ms:
             self._offer(frame.end_ms)
         return []
+
+    def asr_samples(self, segment: Segment) -> Pcm:
+        """What ASR decodes of `segment`: its audio less the stream's line noise (segmenter.denoise). Noise is
+        learnt only outside utterances, so a speculation and its close decode the same samples."""
+        return segment.samples if self._line_noise is None else self._line_noise.suppress(segment.samples)
 
     def speculations(self) -> list[Speculation]:
         """Utterances to decode speculatively, offered since the last call (at most one is live). Taking one
@@ -212,6 +226,7 @@ class Segmenter:
         level = level_db(frame.samples)
         if not voiced:
             self._floor.update(level)
+            self._learn_noise(frame, level)
         self._lookback.append((frame, voiced, level))
         recent = list(self._lookback)[-self._window :]
         voiced_ms = sum(f.duration_ms for f, v, _ in recent if v)
@@ -229,6 +244,13 @@ class Segmenter:
         self._silence_ms = frame.end_ms - self._last_voiced_end
         self._void_speculation()
         return []
+
+    def _learn_noise(self, frame: Frame, level: float | None) -> None:
+        """An unvoiced frame near the noise floor is the line's noise; a louder one may be a breath or a word's
+        tail the VAD let through, which would make the suppressor eat speech."""
+        floor = self._floor.db
+        if self._line_noise is not None and level is not None and floor is not None and level <= floor + NOISE_BAND_DB:
+            self._line_noise.observe(frame.samples)
 
     def _kept_frames(self) -> list[Frame]:
         keep_until = self._last_voiced_end + self._options.post_roll_ms

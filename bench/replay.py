@@ -68,7 +68,7 @@ def replay(samples: Pcm, options: SegmenterOptions, recognizer: Recognizer, role
         for segment in segments:
             text = speculated.get(segment.speculation) if segment.speculation is not None else None
             if text is None:
-                text = recognizer.recognize(RecognitionRequest(segment.samples)).text
+                text = recognizer.recognize(RecognitionRequest(segmenter.asr_samples(segment))).text
             out.segments.append(segment)
             out.texts.append(text)
             if text.strip():
@@ -84,7 +84,7 @@ def replay(samples: Pcm, options: SegmenterOptions, recognizer: Recognizer, role
     for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         closed(segmenter.push(Frame(i // 8, samples[i : i + FRAME_SAMPLES])))
         for offer in segmenter.speculations():
-            text = recognizer.recognize(RecognitionRequest(offer.segment.samples)).text
+            text = recognizer.recognize(RecognitionRequest(segmenter.asr_samples(offer.segment))).text
             out.speculative_decodes += 1
             speculated[offer.id] = text
             closed(segmenter.speculated(offer.id, ending(text, offer.segment.start_ms)))

@@ -33,12 +33,17 @@ def read_channels(path: Path) -> list[Pcm]:
 
 
 def segments(samples: Pcm, options: SegmenterOptions) -> Iterator[Segment]:
+    return (segment for segment, _ in asr_segments(samples, options))
+
+
+def asr_segments(samples: Pcm, options: SegmenterOptions) -> Iterator[tuple[Segment, Pcm]]:
+    """Each utterance, with the audio ASR decodes of it (the line's noise taken out: segmenter.denoise)."""
     segmenter, assembler = Segmenter(options), FrameAssembler()
-    for frame in assembler.push(samples):
-        yield from segmenter.push(frame)
-    for frame in assembler.flush():
-        yield from segmenter.push(frame)
-    yield from segmenter.flush()
+    for frame in [*assembler.push(samples), *assembler.flush()]:
+        for segment in segmenter.push(frame):
+            yield segment, segmenter.asr_samples(segment)
+    for segment in segmenter.flush():
+        yield segment, segmenter.asr_samples(segment)
 
 
 def transcribe_file(
@@ -51,8 +56,8 @@ def transcribe_file(
     with tqdm(total=total_frames, unit="frame", disable=not show_progress, desc=path.name) as progress:
         for index, samples in enumerate(channels):
             done = 0
-            for segment in segments(samples, options):
-                result = recognizer.recognize(RecognitionRequest(segment.samples, language=language))
+            for segment, audio in asr_segments(samples, options):
+                result = recognizer.recognize(RecognitionRequest(audio, language=language))
                 if result.text:
                     out.append(FileUtterance(index, segment.start_ms, segment.end_ms, result.text))
                 reached = segment.closed_at_ms * SAMPLE_RATE // 1000 // FRAME_SAMPLES

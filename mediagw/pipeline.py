@@ -316,8 +316,9 @@ class StreamPipeline:
         return self.transcripts_delivered
 
     def _request(self, segment: Segment) -> RecognitionRequest:
+        assert self._segmenter is not None
         return RecognitionRequest(
-            segment.samples,
+            self._segmenter.asr_samples(segment),
             hotwords=self._vocabulary.hotwords(),
             word_timestamps=self._settings.detailed_tokens or self._settings.word_timings,
             language=self.language,
