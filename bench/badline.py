@@ -58,6 +58,7 @@ TODAY = {  # main before issue 16: a fixed 300 ms wait on webrtcvad, 100 ms post
     "MEDIAGW_SEGMENTER__POST_ROLL_MS": "100",
     "MEDIAGW_SEGMENTER__ONSET_SEARCH_MS": "0",
     "MEDIAGW_ASR__DECODE__BEAM_SIZE": "1",
+    "MEDIAGW_SEGMENTER__DENOISE": "false",
 }
 WEBRTC = {  # speculation and the adaptive wait on webrtcvad, greedy (the defaults before Silero became one)
     "MEDIAGW_SEGMENTER__VAD": "webrtc",
@@ -66,6 +67,7 @@ WEBRTC = {  # speculation and the adaptive wait on webrtcvad, greedy (the defaul
     "MEDIAGW_SEGMENTER__POST_ROLL_MS": "100",
     "MEDIAGW_SEGMENTER__ONSET_SEARCH_MS": "0",
     "MEDIAGW_ASR__DECODE__BEAM_SIZE": "1",
+    "MEDIAGW_SEGMENTER__DENOISE": "false",
 }
 # today's front end: webrtcvad, no guard, no concealment
 BASELINE = Setup("baseline", {**TODAY, "MEDIAGW_ASR__DECODE__NO_SPEECH_THRESHOLD": "1.0"})

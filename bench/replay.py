@@ -35,13 +35,14 @@ from mediagw.evaluation import word_error_rate
 from mediagw.postprocess import TextStage
 
 SETUPS: dict[str, dict[str, Any]] = {  # as bench.endpointing's (env overrides there, options here)
-    "today": {"vad": "webrtc", "speculate_ms": 0, "post_roll_ms": 100, "onset_search_ms": 0},
+    "today": {"vad": "webrtc", "speculate_ms": 0, "post_roll_ms": 100, "onset_search_ms": 0, "denoise": False},
     "webrtc": {
         "vad": "webrtc",
         "speculate_ms": 100,
         "end_silence_finished_ms": 200,
         "post_roll_ms": 100,
         "onset_search_ms": 0,
+        "denoise": False,
     },
     "new": {},  # the shipped defaults: Silero VAD
 }
