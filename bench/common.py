@@ -36,10 +36,11 @@ class Channel:
     utterances: list[dict[str, Any]]
 
 
-def sample_channels(language: str = "en") -> list[Channel]:
-    """Each channel of the sample calls of a language: English under samples/calls, Spanish under its es/."""
+def sample_channels(language: str = "en", directory: Path | None = None) -> list[Channel]:
+    """Each channel of the sample calls of a language: English under samples/calls, Spanish under its es/ (or the
+    calls in `directory`: bench/call_corpus.py)."""
     channels = []
-    for path in sorted((CALLS if language == "en" else CALLS / language).glob("*.flac")):
+    for path in sorted((directory or (CALLS if language == "en" else CALLS / language)).glob("*.flac")):
         script = json.loads(path.with_suffix(".json").read_text())
         for index, samples in enumerate(read_channels(path)):
             role = script["channels"][index]

@@ -2,7 +2,7 @@
 lines and on cards read in digit groups (JSON).
 
     python -m bench.replay [--setups today,webrtc,new] [--no-cards] [--plc] [--set NAME:key=value,...]
-        [--line-seeds 16,1,2,3,4,5] [--offline]
+        [--line-seeds 16,1,2,3,4,5] [--offline [--offline-runs 1]] [--corpus all]
 
 Each sample channel is cut by the segmenter frame by frame; a speculation is decoded at once and its ending fed
 back, as if a worker were always idle, so the close times are the segmenter's alone (media time, identical on
@@ -11,6 +11,7 @@ delay (end of scripted speech -> the segmenter's close) p50/p95/max and the utte
 starts vs the script's, utterances and transcripts over no scripted speech. With cards: how many of the 40 card
 readings of bench.endpointing reach ASR in more than one utterance with digits.
 The close delay plus one decode (speculative: mostly done by then) is the end of speech -> transcript latency.
+`--corpus all` adds bench/call_corpus.py's eight generated calls to the two samples (~950 words instead of ~190).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from asr.frame import FRAME_SAMPLES, Frame, Pcm
 from asr.recognizer import RecognitionRequest, Recognizer
 from asr.segmenter import Ending, Segment, Segmenter, SegmenterOptions
 from bench.badline import cpu_name
+from bench.call_corpus import all_channels
 from bench.common import Channel, percentiles, sample_channels
 from bench.lines import BAD, CLEAN, LineOptions, degrade
 from mediagw.endpointing import ending_of
@@ -161,15 +163,17 @@ def run_seeds(
     return {"wer_by_seed": wers, "wer_mean": round(float(np.mean(list(wers.values()))), 4)}
 
 
-def offline_wers(channels: list[Channel], lines: list[str], seeds: list[int]) -> dict[str, Any]:
-    """Offline `transcribe()` WER (the mean over its fallback's seeds) per line, and per generator seed."""
+def offline_wers(channels: list[Channel], lines: list[str], seeds: list[int], runs: int) -> dict[str, Any]:
+    """Offline `transcribe()` WER (the mean over `runs` of its fallback's seeds) per line, and per generator seed."""
     from bench.badline import offline_line
 
     out: dict[str, Any] = {}
     for name in filter(None, lines):
-        out[name] = round(float(np.mean(offline_line(channels, LINES[name]))), 4)
+        out[name] = round(float(np.mean(offline_line(channels, LINES[name], runs))), 4)
         if seeds and LINES[name] != CLEAN:
-            wers = {s: round(float(np.mean(offline_line(channels, replace(LINES[name], seed=s)))), 4) for s in seeds}
+            wers = {
+                s: round(float(np.mean(offline_line(channels, replace(LINES[name], seed=s), runs))), 4) for s in seeds
+            }
             out[f"{name}_seeds"] = {"wer_by_seed": wers, "wer_mean": round(float(np.mean(list(wers.values()))), 4)}
     return out
 
@@ -199,6 +203,10 @@ def main() -> None:
         "--line-seeds", default="", help="e.g. 16,1,2,3,4,5: each noisy line once per generator seed, WER pooled"
     )
     parser.add_argument("--offline", action="store_true", help="offline transcribe() WER of the same lines too")
+    parser.add_argument("--offline-runs", type=int, default=5, help="seeds of its temperature fallback, 1-5")
+    parser.add_argument(
+        "--corpus", choices=("samples", "all"), default="samples", help="all: with bench/call_corpus.py's 8 calls"
+    )
     args = parser.parse_args()
     from mediagw.app import load_recognizer
     from mediagw.config import load_config
@@ -212,11 +220,11 @@ def main() -> None:
             spec[key] = value if key == "vad" else float(value) if "." in value else int(value)
         setups[name] = spec
     rec = load_recognizer(load_config(environ=dict(os.environ)))  # MEDIAGW_ASR__DECODE__BEAM_SIZE=5 ...
-    channels = sample_channels()
+    channels = all_channels() if args.corpus == "all" else sample_channels()
     seeds = [int(seed) for seed in args.line_seeds.split(",") if seed]
     report: dict[str, Any] = {"benchmark": "replay", "cpu": cpu_name()}
     if args.offline:
-        report["offline_transcribe_wer"] = offline_wers(channels, args.lines.split(","), seeds)
+        report["offline_transcribe_wer"] = offline_wers(channels, args.lines.split(","), seeds, args.offline_runs)
         print(json.dumps({"offline_transcribe_wer": report["offline_transcribe_wer"]}), flush=True)
     for name, spec in setups.items():
         started = time.process_time()

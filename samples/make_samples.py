@@ -53,7 +53,8 @@ def through_mulaw(audio: np.ndarray) -> np.ndarray:
     return ulaw_to_pcm(pcm_to_ulaw(pcm)).astype(np.float32) / 32768.0
 
 
-def build_call(name: str, script: dict) -> None:
+def build_call(name: str, script: dict, root: Path = HERE) -> None:
+    """`name`.flac and `name`.json under `root` (bench/call_corpus.py builds its calls into a cache this way)."""
     rng = np.random.default_rng(7)
     language = script.get("language", "en-US")
     clips, meta, cursor = [], [], GAP_MS * RATE // 1000
@@ -69,7 +70,7 @@ def build_call(name: str, script: dict) -> None:
     stereo = np.clip(stereo, -1, 1)
     if script.get("channel") == "mulaw":
         stereo = np.stack([through_mulaw(stereo[:, 0]), through_mulaw(stereo[:, 1])], axis=1)
-    out = HERE / script.get("directory", ".")
+    out = root / script.get("directory", ".")
     out.mkdir(exist_ok=True)
     sf.write(out / f"{name}.flac", stereo, RATE, subtype="PCM_16")
     sidecar = {"channels": ["customer", "agent"], "utterances": meta}
