@@ -196,9 +196,9 @@ def offline_runs(channels: list[Channel]) -> dict[str, list[float]]:
     return {name: offline_line(channels, LINES[name]) for name in REALTIME_LINES}
 
 
-def offline_line(channels: list[Channel], line: LineOptions, runs: int = len(OFFLINE_SEEDS)) -> list[float]:
+def offline_line(channels: list[Channel], line: LineOptions, seeds: int = len(OFFLINE_SEEDS)) -> list[float]:
     """Offline `transcribe()` WER of the channels on one line, once per seed of its temperature fallback (the
-    first `runs` of OFFLINE_SEEDS)."""
+    first `seeds` of OFFLINE_SEEDS)."""
     import ctranslate2
     from faster_whisper import WhisperModel
 
@@ -209,7 +209,7 @@ def offline_line(channels: list[Channel], line: LineOptions, runs: int = len(OFF
     lined = [bad.channel for bad in prepare(channels, line, plc=False)]
     refs = [" ".join(u["text"] for u in channel.utterances) for channel in lined]
     runs = []
-    for seed in OFFLINE_SEEDS[:runs]:
+    for seed in OFFLINE_SEEDS[:seeds]:
         ctranslate2.set_random_seed(seed)
         texts = []
         for channel in lined:
