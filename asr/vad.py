@@ -118,6 +118,20 @@ class SileroVad:
         self._voiced = voiced
         return labels
 
+    def skip(self, frames: Sequence[Pcm]) -> None:
+        """Audio heard but not scored: the stream's windows move on, the model's state waits (CombinedVad's
+        silences, where the label is unvoiced whatever Silero would say)."""
+        if self._resampler is None:
+            raise RuntimeError("this stream's VAD is closed")
+        for samples in frames:  # frame by frame, as label resamples: windows end where they would have
+            up = self._resampler.resample_chunk(samples.astype(np.float32) / 32768.0)
+            self._pending = np.concatenate((self._pending, up))
+        whole = len(self._pending) // SILERO_WINDOW
+        if whole:
+            self._context = self._pending[whole * SILERO_WINDOW - SILERO_CONTEXT : whole * SILERO_WINDOW].copy()
+            self._pending = self._pending[whole * SILERO_WINDOW :]
+        self._voiced = False
+
     def close(self) -> None:
         self._resampler = None
 
@@ -128,6 +142,11 @@ class SileroVad:
         batch = np.concatenate((previous, windows), axis=1)
         out, self._h, self._c = self._session.run(None, {"input": batch, "h": self._h, "c": self._c})
         return np.asarray(out, dtype=np.float32).reshape(-1)
+
+
+SKIP_AFTER_FRAMES = (
+    10  # CombinedVad: webrtcvad's silence this long (200 ms; a lost packet's hole is shorter) spares Silero
+)
 
 
 class CombinedVad:
@@ -149,16 +168,43 @@ class CombinedVad:
         self._hold = options.hold_ms // FRAME_MS
         self._hold_noisy = min(options.hold_noisy_ms, options.hold_ms) // FRAME_MS
         self._since_speech = self._hold + 1  # frames since Silero last heard speech
+        self._unvoiced_run = 0  # frames in a row webrtcvad called unvoiced
         self.noise_voiced = 0.0  # how often webrtcvad calls this line's non-speech voiced (0..1)
 
     def label(self, frames: Sequence[Pcm]) -> list[bool]:
-        labels = []
-        for samples, silero, webrtc in zip(frames, self._silero.label(frames), self._webrtc.label(frames), strict=True):
-            self._since_speech = 0 if silero else self._since_speech + 1
-            if self._since_speech > self._hold and samples.any():
-                self.noise_voiced += NOISE_RATE * (float(webrtc) - self.noise_voiced)
-            labels.append(webrtc and self._since_speech <= self.hold_frames)
+        """Silero is not run on a frame in a silence webrtcvad has heard for SKIP_AFTER_FRAMES once Silero's speech
+        and hold are over: the label is unvoiced there whatever it says. A clean line's silences (the other
+        party's turns) are half its audio, and Silero is the combined VAD's main cost at scale. A lost packet's
+        hole is too short to be skipped, so a bad line's Silero state is as before. Which frames are skipped
+        depends on the frames alone, never on how they were grouped into calls."""
+        webrtcs = self._webrtc.label(frames)
+        quiet = []  # per frame: in a long enough webrtcvad silence to be skipped
+        for webrtc in webrtcs:
+            self._unvoiced_run = 0 if webrtc else self._unvoiced_run + 1
+            quiet.append(self._unvoiced_run >= SKIP_AFTER_FRAMES)
+        labels: list[bool] = []
+        start = 0
+        while start < len(frames):
+            end = start + 1
+            if quiet[start] and self._since_speech > self._hold:
+                while end < len(frames) and quiet[end]:
+                    end += 1
+                self._silero.skip(frames[start:end])
+                silero = [False] * (end - start)
+            else:  # up to the next frame that may be skipped: that depends on these frames' verdicts
+                while end < len(frames) and not quiet[end]:
+                    end += 1
+                silero = self._silero.label(frames[start:end])
+            for samples, speech, webrtc in zip(frames[start:end], silero, webrtcs[start:end], strict=True):
+                labels.append(self._combine(samples, speech, webrtc))
+            start = end
         return labels
+
+    def _combine(self, samples: Pcm, silero: bool, webrtc: bool) -> bool:
+        self._since_speech = 0 if silero else self._since_speech + 1
+        if self._since_speech > self._hold and samples.any():
+            self.noise_voiced += NOISE_RATE * (float(webrtc) - self.noise_voiced)
+        return webrtc and self._since_speech <= self.hold_frames
 
     @property
     def hold_frames(self) -> int:
