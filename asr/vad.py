@@ -95,6 +95,7 @@ class SileroVad:
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._voiced = False
+        self.scored_windows = 0  # windows the model has run on (CombinedVad skips some)
 
     def label(self, frames: Sequence[Pcm]) -> list[bool]:
         windows: list[np.ndarray] = []
@@ -140,6 +141,7 @@ class SileroVad:
         previous = np.concatenate((self._context[None, :], windows[:-1, -SILERO_CONTEXT:]))
         self._context = windows[-1, -SILERO_CONTEXT:].copy()
         batch = np.concatenate((previous, windows), axis=1)
+        self.scored_windows += len(windows)
         out, self._h, self._c = self._session.run(None, {"input": batch, "h": self._h, "c": self._c})
         return np.asarray(out, dtype=np.float32).reshape(-1)
 

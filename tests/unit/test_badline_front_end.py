@@ -114,3 +114,23 @@ def test_the_generator_is_deterministic_and_hits_its_loss_rate() -> None:
     assert np.array_equal(first.channel.samples, second.channel.samples)
     rate = len(first.lost_frames) / (len(channel.samples) // FRAME_SAMPLES)
     assert 0.015 < rate < 0.05
+
+
+def _scored_share(channel: Channel) -> tuple[float, list[bool], list[bool]]:
+    """The share of Silero's windows the combined VAD ran the model on, and its labels beside webrtcvad's."""
+    from asr.vad import VadOptions, make_vad
+
+    samples = channel.samples
+    frames = [samples[i : i + FRAME_SAMPLES] for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+    combined = CombinedVad(VadOptions("combined"))
+    labels = combined.label(frames)
+    windows = len(samples) * 2 // 512  # Silero's 32 ms windows at 16 kHz
+    return combined._silero.scored_windows / windows, labels, make_vad(VadOptions("webrtc")).label(frames)
+
+
+def test_the_combined_vad_spares_silero_a_clean_lines_silences_but_not_a_bad_lines_noise() -> None:
+    clean_share, labels, webrtc = _scored_share(sample_channels()[0])
+    assert clean_share < 0.75  # the other party's turns are not scored
+    assert any(labels) and all(w for c, w in zip(labels, webrtc, strict=True) if c)
+    bad_share, _, _ = _scored_share(degrade(sample_channels()[1], BAD).channel)  # the loud party: hiss all through
+    assert bad_share > 0.9
