@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import Any
 
@@ -114,13 +115,24 @@ def test_compression_ratio_flags_repetitive_text(text: str, looping: bool) -> No
     assert (compression_ratio(text) > 2.4) is looping
 
 
+def test_a_batch_is_decoded_greedily_and_one_utterance_with_the_beam(recognizer: Recognizer) -> None:
+    assert recognizer.decode.beam_size == 2 and recognizer.decode.batch_beam_size == 1
+    assert recognizer._beam_size(1) == 2 and recognizer._beam_size(4) == 1
+    wide = copy.copy(recognizer)
+    wide.decode = replace(recognizer.decode, batch_beam_size=0)
+    assert wide._beam_size(4) == 2
+
+
 def test_a_batch_decodes_each_utterance_as_alone(recognizer: Recognizer, call_audio: Any) -> None:
     requests = [
         RecognitionRequest(utterance(call_audio, "billing", "agent", 2)[0]),
         RecognitionRequest(utterance(call_audio, "travel", "customer", 1)[0], hotwords="Tuesday"),
         RecognitionRequest(utterance(call_audio, "travel", "agent", 4)[0], word_timestamps=True),
     ]
-    alone = [recognizer.recognize(r) for r in requests]
+    # a batch is decoded with asr.decode.batch_beam_size (greedy): alone, the same beam gives the same words
+    same_beam = copy.copy(recognizer)
+    same_beam.decode = replace(recognizer.decode, beam_size=recognizer.decode.batch_beam_size)
+    alone = [same_beam.recognize(r) for r in requests]
     batched = recognizer.recognize_batch(requests)
     assert [r.text for r in batched] == [r.text for r in alone]
     assert [w.text for w in batched[2].words] == [w.text for w in alone[2].words]
