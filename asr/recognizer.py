@@ -190,7 +190,9 @@ class Recognizer:
     def _beam_size(self, batch: int) -> int:
         """A batch means the workers found a backlog: there the decode's speed is worth more than its last WER
         point (greedy: ~20 % less decode time under load, bench/README.md)."""
-        return self.decode.batch_beam_size or self.decode.beam_size if batch > 1 else self.decode.beam_size
+        if batch > 1 and self.decode.batch_beam_size:
+            return self.decode.batch_beam_size
+        return self.decode.beam_size
 
     def _non_speech(self, no_speech_prob: float, avg_logprob: float, text: str) -> bool:
         """The model's own verdict, as `transcribe()` reads it: likely silence, and no confident text (or no word:

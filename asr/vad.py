@@ -98,17 +98,7 @@ class SileroVad:
         self.scored_windows = 0  # windows the model has run on (CombinedVad skips some)
 
     def label(self, frames: Sequence[Pcm]) -> list[bool]:
-        windows: list[np.ndarray] = []
-        ends: list[int] = []  # per frame: how many windows were complete once it was in
-        if self._resampler is None:
-            raise RuntimeError("this stream's VAD is closed")
-        for samples in frames:
-            up = self._resampler.resample_chunk(samples.astype(np.float32) / 32768.0)
-            self._pending = np.concatenate((self._pending, up))
-            whole = len(self._pending) // SILERO_WINDOW
-            windows += [self._pending[i * SILERO_WINDOW : (i + 1) * SILERO_WINDOW] for i in range(whole)]
-            self._pending = self._pending[whole * SILERO_WINDOW :]
-            ends.append(len(windows))
+        windows, ends = self._windows(frames)
         probabilities = self._run(np.stack(windows)) if windows else np.zeros(0, dtype=np.float32)
         voiced, labels, done = self._voiced, [], 0
         for end in ends:
@@ -122,16 +112,26 @@ class SileroVad:
     def skip(self, frames: Sequence[Pcm]) -> None:
         """Audio heard but not scored: the stream's windows move on, the model's state waits (CombinedVad's
         silences, where the label is unvoiced whatever Silero would say)."""
+        windows, _ = self._windows(frames)
+        if windows:
+            self._context = windows[-1][-SILERO_CONTEXT:].copy()
+        self._voiced = False
+
+    def _windows(self, frames: Sequence[Pcm]) -> tuple[list[np.ndarray], list[int]]:
+        """The windows `frames` complete (at 16 kHz, resampled frame by frame) and, per frame, how many were
+        complete once it was in."""
         if self._resampler is None:
             raise RuntimeError("this stream's VAD is closed")
-        for samples in frames:  # frame by frame, as label resamples: windows end where they would have
+        windows: list[np.ndarray] = []
+        ends: list[int] = []
+        for samples in frames:
             up = self._resampler.resample_chunk(samples.astype(np.float32) / 32768.0)
             self._pending = np.concatenate((self._pending, up))
-        whole = len(self._pending) // SILERO_WINDOW
-        if whole:
-            self._context = self._pending[whole * SILERO_WINDOW - SILERO_CONTEXT : whole * SILERO_WINDOW].copy()
+            whole = len(self._pending) // SILERO_WINDOW
+            windows += [self._pending[i * SILERO_WINDOW : (i + 1) * SILERO_WINDOW] for i in range(whole)]
             self._pending = self._pending[whole * SILERO_WINDOW :]
-        self._voiced = False
+            ends.append(len(windows))
+        return windows, ends
 
     def close(self) -> None:
         self._resampler = None
@@ -146,9 +146,8 @@ class SileroVad:
         return np.asarray(out, dtype=np.float32).reshape(-1)
 
 
-SKIP_AFTER_FRAMES = (
-    10  # CombinedVad: webrtcvad's silence this long (200 ms; a lost packet's hole is shorter) spares Silero
-)
+# CombinedVad: a silence webrtcvad has heard this long (200 ms; a lost packet's hole is shorter) spares Silero
+SKIP_AFTER_FRAMES = 10
 
 
 class CombinedVad:

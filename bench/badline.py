@@ -196,9 +196,9 @@ def offline_runs(channels: list[Channel]) -> dict[str, list[float]]:
     return {name: offline_line(channels, LINES[name]) for name in REALTIME_LINES}
 
 
-def offline_line(channels: list[Channel], line: LineOptions, seeds: int = len(OFFLINE_SEEDS)) -> list[float]:
+def offline_line(channels: list[Channel], line: LineOptions, runs: int = len(OFFLINE_SEEDS)) -> list[float]:
     """Offline `transcribe()` WER of the channels on one line, once per seed of its temperature fallback (the
-    first `seeds` of OFFLINE_SEEDS)."""
+    first `runs` of OFFLINE_SEEDS)."""
     import ctranslate2
     from faster_whisper import WhisperModel
 
@@ -208,15 +208,15 @@ def offline_line(channels: list[Channel], line: LineOptions, seeds: int = len(OF
     model = WhisperModel(str(resolve_model_path("bundled")), device="cpu", compute_type="int8", cpu_threads=2)
     lined = [bad.channel for bad in prepare(channels, line, plc=False)]
     refs = [" ".join(u["text"] for u in channel.utterances) for channel in lined]
-    runs = []
-    for seed in OFFLINE_SEEDS[:seeds]:
+    wers = []
+    for seed in OFFLINE_SEEDS[:runs]:
         ctranslate2.set_random_seed(seed)
         texts = []
         for channel in lined:
             segments, _ = model.transcribe(to_model_rate(channel.samples), language="en", beam_size=5)
             texts.append(" ".join(s.text.strip() for s in segments))
-        runs.append(round(word_error_rate(refs, texts), 4))
-    return runs
+        wers.append(round(word_error_rate(refs, texts), 4))
+    return wers
 
 
 def main() -> None:

@@ -33,17 +33,21 @@ def read_channels(path: Path) -> list[Pcm]:
 
 
 def segments(samples: Pcm, options: SegmenterOptions) -> Iterator[Segment]:
-    return (segment for segment, _ in asr_segments(samples, options))
+    return (segment for _, segment in _segmented(samples, options))
 
 
 def asr_segments(samples: Pcm, options: SegmenterOptions) -> Iterator[tuple[Segment, Pcm]]:
     """Each utterance, with the audio ASR decodes of it (the line's noise taken out: segmenter.denoise)."""
+    return ((segment, segmenter.asr_samples(segment)) for segmenter, segment in _segmented(samples, options))
+
+
+def _segmented(samples: Pcm, options: SegmenterOptions) -> Iterator[tuple[Segmenter, Segment]]:
     segmenter, assembler = Segmenter(options), FrameAssembler()
     for frame in [*assembler.push(samples), *assembler.flush()]:
         for segment in segmenter.push(frame):
-            yield segment, segmenter.asr_samples(segment)
+            yield segmenter, segment
     for segment in segmenter.flush():
-        yield segment, segmenter.asr_samples(segment)
+        yield segmenter, segment
 
 
 def transcribe_file(
